@@ -1,0 +1,163 @@
+"""The absl flags shared by every reproduction script.
+
+This is the only module of the package that touches absl flags, and it only
+defines them on, and reads them from, the ``FlagValues`` object it is given;
+the rest of the library takes plain arguments or a :class:`CommonConfig`.
+
+A script::
+
+    from absl import app, flags
+    from amtfl_tf import cli
+
+    cli.define_common_flags(flags.FLAGS)
+
+    def main(argv):
+        cfg = cli.common_config(flags.FLAGS, "table1", argv)
+        ...
+
+    if __name__ == "__main__":
+        app.run(main)
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import sys
+from typing import Any, Sequence
+
+PROFILES = ("smoke", "quick", "paper")
+COMMON_FLAGS = ("profile", "data_dir", "workdir", "seed", "overwrite",
+                "jit_compile", "download")
+PROFILE_HELP = {
+    "smoke": "seconds; tiny data and one split, for tests only",
+    "quick": "minutes on a 2-core CPU; fewer splits/epochs/fractions, "
+             "labelled as such in every output",
+    "paper": "the published protocol (slow)",
+}
+_REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+@dataclasses.dataclass(frozen=True)
+class CommonConfig:
+    """The common settings of one script run."""
+
+    experiment: str
+    profile: str
+    data_dir: str | None
+    workdir: str
+    seed: int
+    overwrite: bool
+    jit_compile: bool | str  # True, False or "auto"
+    download: bool = True
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+def default_workdir(experiment: str) -> str:
+    """``figures/<experiment>`` in the source checkout (or the current
+    directory when the package is installed elsewhere)."""
+    root = _REPO_ROOT if os.path.isdir(
+        os.path.join(_REPO_ROOT, "reproductions")) else os.getcwd()
+    return os.path.join(root, "figures", experiment)
+
+
+def define_common_flags(flag_values, default_profile: str = "quick") -> None:
+    """Define --profile, --data_dir, --workdir, --seed, --overwrite,
+    --jit_compile and --download on ``flag_values`` (usually
+    ``absl.flags.FLAGS``)."""
+    from absl import flags
+
+    if default_profile not in PROFILES:
+        raise ValueError(
+            f"default_profile must be one of {PROFILES}. Received: "
+            f"default_profile={default_profile!r}")
+    flags.DEFINE_enum(
+        "profile", default_profile, list(PROFILES),
+        "Run size. " + "; ".join(f"{k}: {v}" for k, v in
+                                 PROFILE_HELP.items()) + ".",
+        flag_values=flag_values)
+    flags.DEFINE_string(
+        "data_dir", None,
+        "Folder with the datasets (mnist/, omniglot/, school/). Default: "
+        "$AMTFL_TF_DATA_DIR, else ~/.cache/amtfl_tf/data.",
+        flag_values=flag_values)
+    flags.DEFINE_string(
+        "workdir", None,
+        "Run folder for config.json, results.json, table.md and figures. "
+        "Default: figures/<script name>.", flag_values=flag_values)
+    flags.DEFINE_integer("seed", 0, "Global random seed.",
+                         flag_values=flag_values)
+    flags.DEFINE_bool(
+        "overwrite", False,
+        "Discard the splits already recorded in --workdir instead of "
+        "resuming from them.", flag_values=flag_values)
+    flags.DEFINE_enum(
+        "jit_compile", "auto", ["auto", "true", "false"],
+        "XLA compilation for Keras models: 'auto' lets Keras decide (XLA on "
+        "GPU, not on CPU), 'true'/'false' force it.",
+        flag_values=flag_values)
+    flags.DEFINE_bool(
+        "download", True,
+        "Download missing datasets from their official sources (where the "
+        "network allows). --nodownload fails at once instead.",
+        flag_values=flag_values)
+
+
+def common_config(flag_values, experiment: str,
+                  argv: Sequence[str] = ()) -> CommonConfig:
+    """Freeze the common flags into a :class:`CommonConfig`.
+
+    Raises:
+      ValueError: stray positional arguments in ``argv`` (beyond the program
+        name) or a negative seed.
+    """
+    if len(argv) > 1:
+        raise ValueError(
+            f"Unexpected positional arguments. Received: argv={list(argv)!r}")
+    if flag_values.seed < 0:
+        raise ValueError(
+            f"--seed must be >= 0. Received: seed={flag_values.seed}")
+    jit = {"auto": "auto", "true": True, "false": False}[
+        flag_values.jit_compile]
+    return CommonConfig(
+        experiment=experiment,
+        profile=flag_values.profile,
+        data_dir=flag_values.data_dir,
+        workdir=os.path.abspath(flag_values.workdir
+                                or default_workdir(experiment)),
+        seed=flag_values.seed,
+        overwrite=flag_values.overwrite,
+        jit_compile=jit,
+        download=flag_values.download,
+    )
+
+
+def flags_dict(flag_values, script: str | None = None) -> dict[str, Any]:
+    """The common flags plus every flag the script itself defines, as a dict
+    for ``config.json``. ``script`` defaults to ``sys.argv[0]``, the name
+    absl registers a main module's flags under."""
+    out = {n: flag_values[n].value for n in COMMON_FLAGS if n in flag_values}
+    for flag in flag_values.get_flags_for_module(script or sys.argv[0]):
+        out[flag.name] = flag.value
+    return dict(sorted(out.items()))
+
+
+def run_main(main) -> None:
+    """``absl.app.run(main)``, but the errors a user can fix (missing or
+    corrupt data, a workdir made with other settings, a bad argument) end
+    the script with one message and exit status 1 instead of a traceback."""
+    from absl import app
+
+    from amtfl_tf.datasets import DatasetError
+    from amtfl_tf.results import ResumeMismatchError
+
+    def guarded(argv):
+        try:
+            return main(argv)
+        except (DatasetError, ResumeMismatchError, ValueError) as e:
+            print(f"\n{type(e).__name__}: {e}", file=sys.stderr, flush=True)
+            sys.exit(1)
+
+    app.run(guarded)

@@ -1,0 +1,46 @@
+"""Datasets: one entry point, ``load(name, data_dir=None, seed=0, **options)``.
+
+Registered names:
+
+- ``"mnist"``: :class:`Mnist` (official idx files; ``backend="tfds"``
+  optional).
+- ``"omniglot"``: :class:`Omniglot` (50 alphabets, 32,460 drawings).
+- ``"school"``: :class:`School` (139 schools, Argyriou et al.'s 10 splits).
+
+Every file is verified against its published sha256. Missing files are
+downloaded from the official source where the network allows; otherwise a
+:class:`DatasetNotFoundError` names the dataset, the files expected, where
+they come from and ``--data_dir`` / ``AMTFL_TF_DATA_DIR``. A corrupt file
+raises :class:`ChecksumError`.
+"""
+
+from amtfl_tf.datasets._files import DATA_DIR_ENV
+from amtfl_tf.datasets._files import ChecksumError
+from amtfl_tf.datasets._files import DatasetError
+from amtfl_tf.datasets._files import DatasetNotFoundError
+from amtfl_tf.datasets._files import resolve_data_dir
+from amtfl_tf.datasets.mnist import Mnist
+from amtfl_tf.datasets.mnist import load_mnist
+from amtfl_tf.datasets.omniglot import Omniglot
+from amtfl_tf.datasets.omniglot import load_omniglot
+from amtfl_tf.datasets.registry import describe
+from amtfl_tf.datasets.registry import load
+from amtfl_tf.datasets.registry import names
+from amtfl_tf.datasets.registry import register
+from amtfl_tf.datasets.school import School
+from amtfl_tf.datasets.school import SchoolSplit
+from amtfl_tf.datasets.school import load_school
+
+register("mnist", load_mnist,
+         "MNIST 60,000/10,000 digits, 28x28 uint8 (official idx files)")
+register("omniglot", load_omniglot,
+         "Omniglot 50 alphabets, 1,623 characters x 20 drawings, 105x105")
+register("school", load_school,
+         "School (ILEA) 15,362 students, 139 schools, 10 splits")
+
+__all__ = [
+    "DATA_DIR_ENV", "ChecksumError", "DatasetError", "DatasetNotFoundError",
+    "Mnist", "Omniglot", "School", "SchoolSplit", "describe", "load",
+    "load_mnist", "load_omniglot", "load_school", "names", "register",
+    "resolve_data_dir",
+]

@@ -1,0 +1,70 @@
+"""Name → loader registry: ``load(name, data_dir=..., seed=..., **options)``."""
+
+from __future__ import annotations
+
+import dataclasses
+import inspect
+from typing import Any, Callable
+
+
+@dataclasses.dataclass(frozen=True)
+class DatasetEntry:
+    name: str
+    loader: Callable[..., Any]
+    description: str
+
+
+_REGISTRY: dict[str, DatasetEntry] = {}
+
+
+def register(name: str, loader: Callable[..., Any], description: str) -> None:
+    """Register ``loader(data_dir=..., seed=..., **options)`` under ``name``."""
+    params = inspect.signature(loader).parameters
+    for required in ("data_dir", "seed"):
+        if required not in params:
+            raise TypeError(
+                f"loader for {name!r} must accept {required!r}. Received: "
+                f"loader={loader!r}")
+    if name in _REGISTRY:
+        raise ValueError(f"dataset {name!r} is already registered")
+    _REGISTRY[name] = DatasetEntry(name, loader, description)
+
+
+def names() -> tuple[str, ...]:
+    """All registered dataset names, sorted."""
+    return tuple(sorted(_REGISTRY))
+
+
+def describe() -> dict[str, str]:
+    return {n: _REGISTRY[n].description for n in names()}
+
+
+def load(name: str, data_dir: str | None = None, seed: int = 0,
+         **options: Any) -> Any:
+    """Load dataset ``name``.
+
+    Args:
+      name: a registered name (see :func:`names`).
+      data_dir: the data directory; default ``$AMTFL_TF_DATA_DIR`` or the
+        user cache directory.
+      seed: seed for datasets that sample (fixed datasets ignore it).
+      **options: dataset-specific keyword arguments (see each loader).
+
+    Raises:
+      ValueError: unknown ``name`` or option.
+    """
+    if name not in _REGISTRY:
+        raise ValueError(
+            f"Unknown dataset name. Received: name={name!r}. "
+            f"Available: {', '.join(names())}.")
+    loader = _REGISTRY[name].loader
+    params = inspect.signature(loader).parameters
+    unknown = sorted(set(options) - set(params))
+    if unknown:
+        allowed = sorted(set(params) - {"data_dir", "seed"})
+        raise ValueError(
+            f"Unknown option(s) for dataset {name!r}: {unknown}. "
+            f"Allowed: {allowed}.")
+    if not isinstance(seed, int) or isinstance(seed, bool):
+        raise TypeError(f"seed must be an int. Received: seed={seed!r}")
+    return loader(data_dir=data_dir, seed=seed, **options)

@@ -1,0 +1,399 @@
+"""Run folders: config.json, per-split records (resume), results.json and
+table.md, all written atomically.
+
+A reproduction script works inside one :class:`RunDir`:
+
+>>> run = RunDir("figures/table1", fingerprint={"profile": "quick"})
+>>> run.write_config({"profile": "quick", "seed": 0})
+>>> if not run.has_split("split1"):
+...     run.save_split("split1", {"STL": 10.2})
+>>> run.write_results(Results(experiment="table1", profile="quick", ...))
+
+``save_split`` writes one JSON file per finished split, so a killed run
+loses at most the split in progress; a rerun skips recorded splits unless
+``overwrite=True``. Records made under a different ``fingerprint`` (e.g.
+another profile) are refused instead of silently mixed.
+
+``results.json`` schema (stable keys; more may be added)::
+
+  {"experiment", "profile", "dataset", "rows": [{"method", "metric", "mean",
+   "ci95", "per_split", "paper", "paper_ci95", ...}], "claims": [{"id",
+   "text", "holds", ...}], "wall_seconds", ...}
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime
+import json
+import math
+import os
+import platform
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+from typing import Any, Mapping, Sequence
+
+import numpy as np
+
+from amtfl_tf import metrics
+from amtfl_tf.published import PublishedNumber
+
+SCHEMA_VERSION = 1
+_PACKAGES = ("tensorflow", "keras", "numpy", "scipy", "matplotlib",
+             "tensorflow_datasets", "absl-py", "amtfl_tf")
+
+
+class ResumeMismatchError(RuntimeError):
+    """The workdir holds split records made with a different configuration."""
+
+
+# --------------------------------------------------------------------------
+# Atomic writes
+
+
+def _to_jsonable(obj: Any) -> Any:
+    if isinstance(obj, (np.integer,)):
+        return int(obj)
+    if isinstance(obj, (np.floating,)):
+        return float(obj)
+    if isinstance(obj, np.ndarray):
+        return obj.tolist()
+    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
+        return dataclasses.asdict(obj)
+    raise TypeError(f"not JSON serialisable: {type(obj).__name__}")
+
+
+def _check_finite(obj: Any, where: str = "") -> None:
+    if isinstance(obj, float) and not math.isfinite(obj):
+        raise ValueError(
+            f"refusing to write a non-finite number at {where or 'top'}: "
+            f"{obj!r}")
+    if isinstance(obj, Mapping):
+        for k, v in obj.items():
+            _check_finite(v, f"{where}.{k}" if where else str(k))
+    elif isinstance(obj, (list, tuple)):
+        for i, v in enumerate(obj):
+            _check_finite(v, f"{where}[{i}]")
+
+
+def atomic_write_text(path: str, text: str) -> None:
+    """Write ``text`` to ``path`` via a temporary file and ``os.replace``."""
+    folder = os.path.dirname(os.path.abspath(path))
+    os.makedirs(folder, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=folder)
+    try:
+        with os.fdopen(fd, "w") as f:
+            f.write(text)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+
+
+def atomic_write_json(path: str, obj: Any) -> None:
+    """Write ``obj`` as JSON atomically; NaN/Inf are refused, not written."""
+    plain = json.loads(json.dumps(obj, default=_to_jsonable))
+    _check_finite(plain)
+    atomic_write_text(path, json.dumps(plain, indent=2, allow_nan=False)
+                      + "\n")
+
+
+def read_json(path: str) -> Any:
+    with open(path) as f:
+        return json.load(f)
+
+
+# --------------------------------------------------------------------------
+# Result records
+
+
+@dataclasses.dataclass
+class Row:
+    """One method's number: mean and 95% CI over splits, beside the paper's.
+
+    Use :meth:`from_splits` to compute ``mean``/``ci95`` from ``per_split``.
+    """
+
+    method: str
+    metric: str
+    mean: float
+    ci95: float | None
+    per_split: list[float]
+    paper: float | None = None
+    paper_ci95: float | None = None
+    paper_source: str | None = None
+    dataset: str | None = None
+    extra: dict[str, Any] = dataclasses.field(default_factory=dict)
+
+    @classmethod
+    def from_splits(cls, method: str, metric: str,
+                    per_split: Sequence[float],
+                    paper: PublishedNumber | None = None,
+                    ci_method: str = "t", dataset: str | None = None,
+                    **extra: Any) -> "Row":
+        mean, ci = metrics.mean_ci95(per_split, ci_method)
+        return cls(
+            method=method, metric=metric, mean=mean, ci95=ci,
+            per_split=[float(v) for v in per_split],
+            paper=None if paper is None else paper.value,
+            paper_ci95=None if paper is None else paper.spread,
+            paper_source=None if paper is None else paper.source,
+            dataset=dataset, extra=dict(extra))
+
+
+@dataclasses.dataclass
+class Claim:
+    """A qualitative statement of a paper, evaluated on our numbers.
+
+    ``holds`` must be computed from measured values (never set by hand);
+    ``evidence`` states the numbers the verdict rests on.
+    """
+
+    id: str
+    text: str
+    holds: bool
+    evidence: str = ""
+
+    def __post_init__(self):
+        if not isinstance(self.holds, (bool, np.bool_)):
+            raise TypeError(
+                f"Claim.holds must be a bool computed from results. "
+                f"Received: holds={self.holds!r}")
+        self.holds = bool(self.holds)
+
+
+@dataclasses.dataclass
+class Results:
+    """The content of ``results.json``."""
+
+    experiment: str
+    profile: str
+    dataset: str | None
+    rows: list[Row]
+    claims: list[Claim] = dataclasses.field(default_factory=list)
+    wall_seconds: float = 0.0
+    figures: list[str] = dataclasses.field(default_factory=list)
+    notes: list[str] = dataclasses.field(default_factory=list)
+    extra: dict[str, Any] = dataclasses.field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        d = dataclasses.asdict(self)
+        d["schema_version"] = SCHEMA_VERSION
+        return d
+
+
+# --------------------------------------------------------------------------
+# Markdown
+
+
+def _fmt(x: float | None, ref: float | None = None,
+         integer: bool = False) -> str:
+    if x is None:
+        return "–"
+    if integer:
+        return f"{x:.0f}"
+    ref = abs(ref if ref is not None else x)
+    if ref >= 100:
+        return f"{x:.1f}"
+    if ref >= 1:
+        return f"{x:.2f}"
+    return f"{x:.4f}"
+
+
+def _pm(mean: float | None, ci: float | None, integer: bool = False) -> str:
+    if mean is None:
+        return "–"
+    if ci is None:
+        return _fmt(mean, integer=integer)
+    return f"{_fmt(mean, integer=integer)} ± {_fmt(ci, mean)}"
+
+
+def markdown_table(results: Results) -> str:
+    """``table.md``: our numbers beside the paper's, then the claims."""
+    with_dataset = any(r.dataset for r in results.rows)
+    head = ["method"] + (["dataset"] if with_dataset else []) + [
+        "metric", "ours (mean ± 95% CI)", "paper", "n"]
+    lines = [
+        f"# {results.experiment}"
+        + (f" — {results.dataset}" if results.dataset else "")
+        + f" (profile: {results.profile})",
+        "",
+        "| " + " | ".join(head) + " |",
+        "|" + "---|" * len(head),
+    ]
+    for r in results.rows:
+        cells = [r.method] + ([r.dataset or ""] if with_dataset else []) + [
+            r.metric, _pm(r.mean, r.ci95, r.metric == "count"),
+            _pm(r.paper, r.paper_ci95, r.metric == "count"),
+            str(len(r.per_split))]
+        lines.append("| " + " | ".join(cells) + " |")
+    if results.claims:
+        held = sum(c.holds for c in results.claims)
+        lines += ["", f"Claims ({held}/{len(results.claims)} hold):", ""]
+        for c in results.claims:
+            mark = "holds" if c.holds else "does not hold"
+            ev = f" — {c.evidence}" if c.evidence else ""
+            lines.append(f"- **{mark}**: {c.text} (`{c.id}`){ev}")
+    if results.notes:
+        lines += ["", "Notes:", ""] + [f"- {n}" for n in results.notes]
+    if results.figures:
+        lines += ["", "Figures: " + ", ".join(
+            f"[{f}]({f})" for f in results.figures)]
+    lines += ["", f"Wall time: {results.wall_seconds:.1f} s."]
+    return "\n".join(lines) + "\n"
+
+
+# --------------------------------------------------------------------------
+# Provenance
+
+
+def package_versions() -> dict[str, str | None]:
+    from importlib import metadata
+    out: dict[str, str | None] = {"python": platform.python_version()}
+    for name in _PACKAGES:
+        try:
+            out[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            out[name] = None
+    if out.get("tensorflow") is None:
+        for alt in ("tensorflow-cpu", "tensorflow-gpu"):
+            try:
+                out["tensorflow"] = metadata.version(alt)
+                break
+            except metadata.PackageNotFoundError:
+                pass
+    return out
+
+
+def git_commit(path: str | None = None) -> dict[str, Any]:
+    """The repository's HEAD commit and whether the tree is dirty."""
+    cwd = path or os.path.dirname(os.path.abspath(__file__))
+    try:
+        head = subprocess.run(
+            ["git", "rev-parse", "HEAD"], cwd=cwd, capture_output=True,
+            text=True, timeout=10, check=True).stdout.strip()
+        dirty = bool(subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"],
+            cwd=cwd, capture_output=True, text=True, timeout=10,
+            check=True).stdout.strip())
+        return {"commit": head, "dirty": dirty}
+    except (OSError, subprocess.SubprocessError):
+        return {"commit": None, "dirty": None}
+
+
+def machine_info() -> dict[str, Any]:
+    return {
+        "platform": platform.platform(),
+        "machine": platform.machine(),
+        "processor": platform.processor() or None,
+        "cpu_count": os.cpu_count(),
+        "argv": list(sys.argv),
+    }
+
+
+# --------------------------------------------------------------------------
+# Run folder
+
+_KEY = re.compile(r"^[A-Za-z0-9_.=-]+$")
+
+
+class RunDir:
+    """A run folder with resumable per-split records.
+
+    Args:
+      workdir: the folder (created if needed).
+      overwrite: discard earlier split records and results.
+      fingerprint: the settings that define the experiment (profile, grid,
+        dataset...). Records made under another fingerprint are refused with
+        :class:`ResumeMismatchError` unless ``overwrite``.
+    """
+
+    SPLITS = "splits"
+
+    def __init__(self, workdir: str, overwrite: bool = False,
+                 fingerprint: Mapping[str, Any] | None = None):
+        if not workdir:
+            raise ValueError(
+                f"workdir must be a path. Received: workdir={workdir!r}")
+        self.workdir = os.path.abspath(workdir)
+        self.overwrite = overwrite
+        self.fingerprint = json.loads(json.dumps(
+            dict(fingerprint or {}), default=_to_jsonable, sort_keys=True))
+        split_dir = os.path.join(self.workdir, self.SPLITS)
+        if overwrite and os.path.isdir(split_dir):
+            shutil.rmtree(split_dir)
+        os.makedirs(split_dir, exist_ok=True)
+        fp_path = os.path.join(split_dir, "_fingerprint.json")
+        if os.path.exists(fp_path):
+            old = read_json(fp_path)
+            if old != self.fingerprint and self.completed():
+                raise ResumeMismatchError(
+                    f"{self.workdir} holds split records made with different "
+                    f"settings: {_diff(old, self.fingerprint)}. Rerun with "
+                    f"--overwrite to discard them, or use another --workdir.")
+        atomic_write_json(fp_path, self.fingerprint)
+
+    def path(self, name: str) -> str:
+        return os.path.join(self.workdir, name)
+
+    def _split_path(self, key: str) -> str:
+        if not isinstance(key, str) or not _KEY.match(key):
+            raise ValueError(
+                "split key must be letters, digits, '_', '.', '=' or '-'. "
+                f"Received: key={key!r}")
+        return os.path.join(self.workdir, self.SPLITS, key + ".json")
+
+    def has_split(self, key: str) -> bool:
+        return os.path.exists(self._split_path(key))
+
+    def load_split(self, key: str) -> dict[str, Any]:
+        return read_json(self._split_path(key))["record"]
+
+    def save_split(self, key: str, record: Mapping[str, Any]) -> None:
+        """Record one finished split atomically."""
+        atomic_write_json(self._split_path(key), {
+            "key": key,
+            "finished": datetime.datetime.now(
+                datetime.timezone.utc).isoformat(timespec="seconds"),
+            "record": dict(record)})
+
+    def completed(self) -> dict[str, dict[str, Any]]:
+        """All recorded splits, key → record, sorted by key."""
+        folder = os.path.join(self.workdir, self.SPLITS)
+        out = {}
+        for name in sorted(os.listdir(folder)):
+            if name.endswith(".json") and not name.startswith("_"):
+                data = read_json(os.path.join(folder, name))
+                out[data["key"]] = data["record"]
+        return out
+
+    def write_config(self, config: Mapping[str, Any]) -> dict[str, Any]:
+        """Write ``config.json``: flags, versions, git commit, machine."""
+        payload = {
+            "config": dict(config),
+            "fingerprint": self.fingerprint,
+            "versions": package_versions(),
+            "git": git_commit(),
+            "machine": machine_info(),
+            "written": datetime.datetime.now(
+                datetime.timezone.utc).isoformat(timespec="seconds"),
+        }
+        atomic_write_json(self.path("config.json"), payload)
+        return payload
+
+    def write_results(self, results: Results) -> None:
+        """Write ``results.json`` and ``table.md``."""
+        atomic_write_json(self.path("results.json"), results.to_dict())
+        atomic_write_text(self.path("table.md"), markdown_table(results))
+
+
+def _diff(old: Mapping[str, Any], new: Mapping[str, Any]) -> str:
+    keys = sorted(set(old) | set(new))
+    parts = [f"{k}: {old.get(k)!r} -> {new.get(k)!r}" for k in keys
+             if old.get(k) != new.get(k)]
+    return "; ".join(parts) or "(none)"

@@ -1,0 +1,75 @@
+#!/usr/bin/env bash
+# Regenerates every table and figure into figures/<script>/, setting up .venv
+# first if needed.
+#
+#   ./run_all.sh [--profile=quick|paper|smoke] [--only=PATTERN] [--overwrite]
+#                [--data_dir=DIR] [--seed=N] [--outdir=DIR]
+#
+# --outdir writes each script's run folder to DIR/<script> instead of
+# figures/<script> (the tests use it).
+# Datasets are read from --data_dir / $AMTFL_TF_DATA_DIR (else the user
+# cache dir, downloading where the network allows). Scripts run in a fixed
+# order; a failing script does not stop the others; failures are listed at
+# the end and make the exit status non-zero.
+set -uo pipefail
+cd "$(dirname "$0")"
+
+# Reproduction scripts, in the order they run (later issues append theirs).
+SCRIPTS=(
+  data_overview
+)
+
+profile=quick
+only=""
+outdir=figures
+extra=()
+for arg in "$@"; do
+  case "$arg" in
+    --profile=*) profile="${arg#*=}" ;;
+    --only=*) only="${arg#*=}" ;;
+    --outdir=*) outdir="${arg#*=}" ;;
+    --overwrite|--data_dir=*|--seed=*|--jit_compile=*) extra+=("$arg") ;;
+    -h|--help) sed -n '2,15p' "$0"; exit 0 ;;
+    *) echo "run_all.sh: unknown argument: $arg (see --help)" >&2; exit 2 ;;
+  esac
+done
+case "$profile" in
+  smoke|quick|paper) ;;
+  *) echo "run_all.sh: --profile must be smoke, quick or paper. Received: $profile" >&2; exit 2 ;;
+esac
+
+source tools/ensure_venv.sh
+
+failed=()
+ran=0
+total_start=$(date +%s)
+for name in "${SCRIPTS[@]}"; do
+  if [[ -n "$only" && ! "$name" =~ $only ]]; then
+    continue
+  fi
+  ran=$((ran + 1))
+  echo "=== $name (profile $profile) ==="
+  start=$(date +%s)
+  if python "reproductions/$name.py" --profile="$profile" \
+      --workdir="$outdir/$name" "${extra[@]}"; then
+    status=ok
+  else
+    status=FAILED
+    failed+=("$name")
+  fi
+  secs=$(( $(date +%s) - start ))
+  echo "=== $name: $status in ${secs}s; made:"
+  if [[ -d "$outdir/$name" ]]; then
+    (cd "$outdir/$name" && ls -1 | grep -v '^splits$' | sed 's/^/      /')
+  fi
+done
+total=$(( $(date +%s) - total_start ))
+echo "=== ran $ran script(s) in ${total}s (profile $profile)"
+if (( ran == 0 )); then
+  echo "run_all.sh: --only=$only matched no script (known: ${SCRIPTS[*]})" >&2
+  exit 2
+fi
+if (( ${#failed[@]} )); then
+  echo "=== FAILED: ${failed[*]}" >&2
+  exit 1
+fi

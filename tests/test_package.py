@@ -1,0 +1,85 @@
+"""Packaging and project rules."""
+
+import ast
+import os
+import subprocess
+import sys
+import zipfile
+
+import pytest
+
+from conftest import REPO_ROOT
+
+PKG = os.path.join(REPO_ROOT, "amtfl_tf")
+
+
+def _modules():
+    for root, _, files in os.walk(PKG):
+        for f in files:
+            if f.endswith(".py"):
+                yield os.path.join(root, f)
+
+
+def test_library_never_reads_absl_flags():
+    """Only amtfl_tf/cli.py may import absl.flags (scripts own the flags)."""
+    offenders = []
+    for path in _modules():
+        if path.endswith(os.path.join("amtfl_tf", "cli.py")):
+            continue
+        tree = ast.parse(open(path).read())
+        for node in ast.walk(tree):
+            names = []
+            if isinstance(node, ast.Import):
+                names = [a.name for a in node.names]
+            elif isinstance(node, ast.ImportFrom):
+                names = [f"{node.module}.{a.name}" for a in node.names]
+            if any(n.startswith("absl.flags") or n == "absl.flags"
+                   for n in names):
+                offenders.append(path)
+    assert offenders == []
+
+
+def test_import_does_not_pull_tensorflow():
+    code = ("import sys, amtfl_tf, amtfl_tf.datasets, amtfl_tf.results, "
+            "amtfl_tf.published, amtfl_tf.metrics, amtfl_tf.experiments; "
+            "print('tensorflow' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], cwd=REPO_ROOT,
+                         capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
+
+
+def test_wheel_installs_and_imports_from_anywhere(tmp_path):
+    """`pip install .` builds a wheel with every subpackage; it imports
+    from an unrelated directory."""
+    subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps",
+         "--no-build-isolation", "-w", str(tmp_path / "wheel"), REPO_ROOT],
+        check=True, capture_output=True)
+    (wheel,) = os.listdir(tmp_path / "wheel")
+    names = zipfile.ZipFile(tmp_path / "wheel" / wheel).namelist()
+    for sub in ("datasets/mnist.py", "results.py", "published.py",
+                "layers/__init__.py", "experiments/runner.py"):
+        assert f"amtfl_tf/{sub}" in names
+    assert not [n for n in names if n.startswith(("tests/",
+                                                  "reproductions/"))]
+    target = tmp_path / "site"
+    with zipfile.ZipFile(tmp_path / "wheel" / wheel) as z:
+        z.extractall(target)
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    out = subprocess.run(
+        [sys.executable, "-I", "-c",
+         f"import sys; sys.path.insert(0, {str(target)!r}); "
+         "import amtfl_tf.datasets as d; print(d.__file__, d.names())"],
+        cwd=elsewhere, capture_output=True, text=True, check=True)
+    assert str(target) in out.stdout and "'school'" in out.stdout
+
+
+@pytest.mark.parametrize("path", ["run_all.sh", "run_tests.sh", ".ci/run"])
+def test_entry_points_are_executable(path):
+    assert os.access(os.path.join(REPO_ROOT, path), os.X_OK)
+
+
+def test_readme_shows_the_two_commands():
+    readme = open(os.path.join(REPO_ROOT, "README.md")).read()
+    assert "./run_all.sh" in readme and "./run_tests.sh" in readme

@@ -1,0 +1,185 @@
+"""Run folders, results.json/table.md, resume, and summary statistics."""
+
+import json
+import math
+import os
+
+import numpy as np
+import pytest
+
+from amtfl_tf import metrics
+from amtfl_tf import published
+from amtfl_tf.experiments import Progress
+from amtfl_tf.experiments import run_splits
+from amtfl_tf.results import Claim
+from amtfl_tf.results import Results
+from amtfl_tf.results import ResumeMismatchError
+from amtfl_tf.results import Row
+from amtfl_tf.results import RunDir
+from amtfl_tf.results import atomic_write_json
+from amtfl_tf.results import markdown_table
+
+
+def test_mean_ci95_t_by_hand():
+    v = [9.8, 10.0, 9.9, 10.1, 9.7]
+    mean, ci = metrics.mean_ci95(v)
+    assert mean == pytest.approx(9.9)
+    sd = math.sqrt(sum((x - 9.9) ** 2 for x in v) / 4)
+    # t_{0.975, 4} = 2.7764451051977987
+    assert ci == pytest.approx(2.7764451051977987 * sd / math.sqrt(5))
+    assert metrics.mean_ci95(v, "normal")[1] == pytest.approx(
+        1.96 * sd / math.sqrt(5))
+    assert metrics.mean_ci95(v, "sem")[1] == pytest.approx(sd / math.sqrt(5))
+    assert metrics.mean_ci95([3.0]) == (3.0, None)
+
+
+@pytest.mark.parametrize("values,method,match", [
+    ([], "t", "empty"),
+    ([1.0, float("nan")], "t", "finite"),
+    ([1.0, 2.0], "bootstrap", "method='bootstrap'"),
+])
+def test_mean_ci95_bad_input(values, method, match):
+    with pytest.raises(ValueError, match=match):
+        metrics.mean_ci95(values, method)
+
+
+def test_metrics():
+    assert metrics.rmse([1, 2, 3], [1, 2, 5]) == pytest.approx(
+        math.sqrt(4 / 3))
+    assert metrics.error_rate([0, 1, 2, 3], [0, 1, 0, 0]) == 50.0
+    assert metrics.error_rate([0, 1], [0, 0], percent=False) == 0.5
+    # class 0: 1/3 wrong, class 1: 0/1 wrong -> mean 1/6
+    assert metrics.mean_per_class_error([0, 0, 0, 1], [0, 0, 1, 1]) == \
+        pytest.approx(100 / 6)
+    with pytest.raises(ValueError, match=r"y_pred.shape=\(3,\)"):
+        metrics.rmse([1, 2], [1, 2, 3])
+
+
+def _results(**kw):
+    paper = published.get("deep_amtfl", "table1", "GO-MTL", "School")
+    rows = [Row.from_splits("GO-MTL", "rmse", [9.9, 10.0, 9.8], paper,
+                            dataset="school", chosen={"mu": 0.1})]
+    base = dict(experiment="table1", profile="quick", dataset="school",
+                rows=rows, claims=[Claim("x.y", "GO-MTL is best", True,
+                                         "9.90 vs 9.95")],
+                wall_seconds=1.5)
+    base.update(kw)
+    return Results(**base)
+
+
+def test_results_json_schema(tmp_path):
+    run = RunDir(str(tmp_path))
+    run.write_results(_results())
+    data = json.loads((tmp_path / "results.json").read_text())
+    for key in ("experiment", "profile", "dataset", "rows", "claims",
+                "wall_seconds"):
+        assert key in data
+    row = data["rows"][0]
+    for key in ("method", "metric", "mean", "ci95", "per_split", "paper",
+                "paper_ci95"):
+        assert key in row
+    assert row["paper"] == 9.87 and row["paper_ci95"] == 0.06
+    assert row["mean"] == pytest.approx(9.9)
+    assert row["extra"] == {"chosen": {"mu": 0.1}}
+    assert data["claims"][0] == {"id": "x.y", "text": "GO-MTL is best",
+                                 "holds": True, "evidence": "9.90 vs 9.95"}
+    table = (tmp_path / "table.md").read_text()
+    assert "| GO-MTL | school | rmse | 9.90 ± 0.25 | 9.87 ± 0.06 | 3 |" in table
+    assert "Claims (1/1 hold)" in table
+
+
+def test_claim_holds_must_be_bool():
+    with pytest.raises(TypeError, match="holds='yes'"):
+        Claim("a", "b", "yes")
+    assert Claim("a", "b", np.bool_(False)).holds is False
+
+
+def test_refuses_nan(tmp_path):
+    with pytest.raises(ValueError, match=r"rows\[0\].mean"):
+        atomic_write_json(str(tmp_path / "r.json"),
+                          {"rows": [{"mean": float("nan")}]})
+    assert not (tmp_path / "r.json").exists()
+    assert os.listdir(tmp_path) == []  # no temporary file left behind
+
+
+def test_markdown_counts_and_missing_paper():
+    r = _results(rows=[Row.from_splits("n", "count", [60000])],
+                 claims=[], dataset=None)
+    md = markdown_table(r)
+    assert "| n | count | 60000 | – | 1 |" in md
+
+
+def test_config_json_has_provenance(tmp_path):
+    run = RunDir(str(tmp_path))
+    payload = run.write_config({"profile": "quick", "seed": 3})
+    data = json.loads((tmp_path / "config.json").read_text())
+    assert data["config"] == {"profile": "quick", "seed": 3}
+    assert data["versions"]["numpy"] == np.__version__
+    assert data["versions"]["python"]
+    assert "commit" in data["git"] and "cpu_count" in data["machine"]
+    assert payload["config"]["seed"] == 3
+
+
+def test_resume_skips_recorded_splits(tmp_path):
+    calls = []
+
+    def compute(key):
+        calls.append(key)
+        if key == "s3" and len(calls) == 3:
+            raise KeyboardInterrupt  # the run is killed during split 3
+        return {"value": int(key[1:])}
+
+    run = RunDir(str(tmp_path), fingerprint={"profile": "quick"})
+    with pytest.raises(KeyboardInterrupt):
+        run_splits(run, ["s1", "s2", "s3"], compute)
+    assert sorted(run.completed()) == ["s1", "s2"]
+    # rerun: only s3 is computed, the records of s1 and s2 are reused
+    run = RunDir(str(tmp_path), fingerprint={"profile": "quick"})
+    out = run_splits(run, ["s1", "s2", "s3"], compute)
+    assert calls == ["s1", "s2", "s3", "s3"]
+    assert out == {"s1": {"value": 1}, "s2": {"value": 2}, "s3": {"value": 3}}
+    # overwrite recomputes everything
+    run = RunDir(str(tmp_path), overwrite=True,
+                 fingerprint={"profile": "quick"})
+    assert run.completed() == {}
+    run_splits(run, ["s1"], compute)
+    assert calls[-1] == "s1"
+
+
+def test_resume_refuses_other_settings(tmp_path):
+    run = RunDir(str(tmp_path), fingerprint={"profile": "smoke"})
+    run.save_split("s1", {"v": 1})
+    with pytest.raises(ResumeMismatchError,
+                       match="profile: 'smoke' -> 'quick'.*--overwrite"):
+        RunDir(str(tmp_path), fingerprint={"profile": "quick"})
+    run = RunDir(str(tmp_path), overwrite=True,
+                 fingerprint={"profile": "quick"})
+    assert run.completed() == {}
+
+
+@pytest.mark.parametrize("key", ["", "a/b", "../x", "a b"])
+def test_bad_split_key(tmp_path, key):
+    with pytest.raises(ValueError, match="split key"):
+        RunDir(str(tmp_path)).save_split(key, {})
+
+
+def test_run_splits_rejects_duplicate_keys(tmp_path):
+    with pytest.raises(ValueError, match="unique"):
+        run_splits(RunDir(str(tmp_path)), ["a", "a"], lambda k: {})
+
+
+def test_progress_lines():
+    import io
+    t = iter([0.0, 0.0, 10.0, 30.0])
+    out = io.StringIO()
+    p = Progress(3, "exp", stream=out, clock=lambda: next(t))
+    p.skip("s1")
+    p.step("s2")
+    p.step("s3")
+    lines = out.getvalue().splitlines()
+    assert lines[0] == "[exp] [1/3] s1: already recorded"
+    assert lines[1] == ("[exp] [2/3] s2 done in 10.0s (elapsed 10s, "
+                        "eta 10s)")
+    assert lines[2].startswith("[exp] [3/3] s3 done in 20.0s")
+    with pytest.raises(ValueError, match="total=-1"):
+        Progress(-1)
