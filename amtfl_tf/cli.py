@@ -161,3 +161,14 @@ def run_main(main) -> None:
             sys.exit(1)
 
     app.run(guarded)
+
+
+def report(cfg: CommonConfig, results) -> None:
+    """Print what a script wrote and how many of its claims hold."""
+    held = sum(c.holds for c in results.claims)
+    print(f"[{cfg.experiment}] wrote {cfg.workdir}: results.json, table.md, "
+          f"{', '.join(results.figures)}; {held}/{len(results.claims)} "
+          f"claims hold; {results.wall_seconds:.0f}s", flush=True)
+    for c in results.claims:
+        mark = "holds" if c.holds else "DOES NOT HOLD"
+        print(f"  - {mark}: {c.text} ({c.evidence})", flush=True)

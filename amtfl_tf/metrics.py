@@ -78,3 +78,56 @@ def mean_ci95(values: Sequence[float], method: str = "t"
         return mean, 1.96 * sem
     from scipy import stats
     return mean, float(stats.t.ppf(0.975, v.size - 1) * sem)
+
+
+def matched_cosine(learned, true) -> tuple[float, np.ndarray, np.ndarray]:
+    """Basis recovery: match learned columns to true columns.
+
+    The columns of ``learned`` (d × k) are matched one-to-one to the columns
+    of ``true`` (d × m) by the Hungarian algorithm on the absolute cosine
+    similarity (``scipy.optimize.linear_sum_assignment``).
+
+    Returns:
+      ``(score, order, signs)``: the mean matched |cosine| over the
+      ``min(k, m)`` matched pairs; for each true column, the index of its
+      learned column (-1 if unmatched) and the sign that aligns it.
+    """
+    from scipy.optimize import linear_sum_assignment
+
+    a = np.asarray(learned, dtype=np.float64)
+    b = np.asarray(true, dtype=np.float64)
+    if a.ndim != 2 or b.ndim != 2 or a.shape[0] != b.shape[0]:
+        raise ValueError(
+            "learned and true must be matrices with the same number of rows. "
+            f"Received: learned.shape={a.shape}, true.shape={b.shape}")
+    an = a / np.maximum(np.linalg.norm(a, axis=0, keepdims=True), 1e-12)
+    bn = b / np.maximum(np.linalg.norm(b, axis=0, keepdims=True), 1e-12)
+    cos = an.T @ bn  # (k, m)
+    rows, cols = linear_sum_assignment(-np.abs(cos))
+    order = np.full(b.shape[1], -1)
+    signs = np.ones(b.shape[1])
+    order[cols] = rows
+    signs[cols] = np.sign(cos[rows, cols])
+    return float(np.abs(cos[rows, cols]).mean()), order, signs
+
+
+def relative_error(estimate, target) -> float:
+    """``||estimate − target||_F / ||target||_F``."""
+    e = np.asarray(estimate, dtype=np.float64)
+    t = np.asarray(target, dtype=np.float64)
+    if e.shape != t.shape:
+        raise ValueError(
+            f"estimate and target must have the same shape. Received: "
+            f"estimate.shape={e.shape}, target.shape={t.shape}")
+    return float(np.linalg.norm(e - t) / np.linalg.norm(t))
+
+
+def loglog_slope(x, y) -> float:
+    """Slope of the least-squares line through (log x, log y)."""
+    x = np.asarray(x, dtype=np.float64)
+    y = np.asarray(y, dtype=np.float64)
+    if x.shape != y.shape or x.size < 2 or np.any(x <= 0) or np.any(y <= 0):
+        raise ValueError(
+            "x and y must be positive, of equal length >= 2. Received: "
+            f"x={x.tolist()}, y={y.tolist()}")
+    return float(np.polyfit(np.log(x), np.log(y), 1)[0])

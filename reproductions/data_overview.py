@@ -15,11 +15,7 @@ cli.define_common_flags(FLAGS)
 
 def main(argv):
     cfg = cli.common_config(FLAGS, "data_overview", argv)
-    results = data_overview.run(cfg)
-    held = sum(c.holds for c in results.claims)
-    print(f"[data_overview] wrote {cfg.workdir}/results.json, table.md and "
-          f"{', '.join(results.figures)}; {held}/{len(results.claims)} "
-          f"claims hold")
+    cli.report(cfg, data_overview.run(cfg))
 
 
 if __name__ == "__main__":

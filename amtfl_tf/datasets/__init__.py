@@ -6,6 +6,8 @@ Registered names:
   optional).
 - ``"omniglot"``: :class:`Omniglot` (50 alphabets, 32,460 drawings).
 - ``"school"``: :class:`School` (139 schools, Argyriou et al.'s 10 splits).
+- ``"synthetic_amtfl"``: :class:`SyntheticAMTFL` (Deep-AMTFL Sec. 4.1;
+  generated from ``seed``).
 
 Every file is verified against its published sha256. Missing files are
 downloaded from the official source where the network allows; otherwise a
@@ -30,6 +32,9 @@ from amtfl_tf.datasets.registry import register
 from amtfl_tf.datasets.school import School
 from amtfl_tf.datasets.school import SchoolSplit
 from amtfl_tf.datasets.school import load_school
+from amtfl_tf.datasets.synthetic import SyntheticAMTFL
+from amtfl_tf.datasets.synthetic import TaskSplit
+from amtfl_tf.datasets.synthetic import make_synthetic_amtfl
 
 register("mnist", load_mnist,
          "MNIST 60,000/10,000 digits, 28x28 uint8 (official idx files)")
@@ -37,10 +42,13 @@ register("omniglot", load_omniglot,
          "Omniglot 50 alphabets, 1,623 characters x 20 drawings, 105x105")
 register("school", load_school,
          "School (ILEA) 15,362 students, 139 schools, 10 splits")
+register("synthetic_amtfl", make_synthetic_amtfl,
+         "Deep-AMTFL's synthetic regression tasks (6 bases, easy/hard)")
 
 __all__ = [
     "DATA_DIR_ENV", "ChecksumError", "DatasetError", "DatasetNotFoundError",
-    "Mnist", "Omniglot", "School", "SchoolSplit", "describe", "load",
-    "load_mnist", "load_omniglot", "load_school", "names", "register",
+    "Mnist", "Omniglot", "School", "SchoolSplit", "SyntheticAMTFL",
+    "TaskSplit", "describe", "load", "load_mnist", "load_omniglot",
+    "load_school", "make_synthetic_amtfl", "names", "register",
     "resolve_data_dir",
 ]

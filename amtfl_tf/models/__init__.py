@@ -1,2 +1,19 @@
-"""``MultiTaskModel`` and the method models built on it (shallow, deep,
-DMTRL, DAMTL) plus their backbones. Not implemented yet: see the issues."""
+"""Multi-task models: the :class:`MultiTaskModel` base and the methods.
+
+Shallow (Deep-AMTFL Sec. 4.1): :class:`STL`, :class:`GOMTL`, :class:`AMTL`,
+:class:`NN`, :class:`MTNN`, :class:`AMTFL` (``METHODS`` maps the paper's
+names to them). Deep, DMTRL and DAMTL models arrive with their issues.
+"""
+
+from amtfl_tf.models.multitask import MultiTaskModel
+from amtfl_tf.models.shallow import AMTFL
+from amtfl_tf.models.shallow import AMTL
+from amtfl_tf.models.shallow import GOMTL
+from amtfl_tf.models.shallow import METHODS
+from amtfl_tf.models.shallow import MTNN
+from amtfl_tf.models.shallow import NN
+from amtfl_tf.models.shallow import STL
+from amtfl_tf.models.task_metrics import PerTaskMean
+
+__all__ = ["AMTFL", "AMTL", "GOMTL", "METHODS", "MTNN", "MultiTaskModel",
+           "NN", "PerTaskMean", "STL"]

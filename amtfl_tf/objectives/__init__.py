@@ -1,3 +1,16 @@
-"""Per-task losses and multi-task regularisers (logistic one-vs-all,
-squared, hinge, softmax CE, the delta/sqrt(N_t) term, GO-MTL/AMTL penalties,
-CMMD). Not implemented yet: see the shallow-family issue."""
+"""Per-task losses and multi-task reductions (``keras.ops``; any backend).
+
+- :func:`elementwise_loss`: squared error or logistic loss per sample and
+  task.
+- :func:`task_loss_sums`: per-task sums and counts of a loss over a batch,
+  for task-partitioned (``task`` ids) or shared-input (``y`` of shape
+  ``(B, T)``) data.
+- :func:`imbalance_term`: Deep-AMTFL's δ/√N_t.
+"""
+
+from amtfl_tf.objectives.losses import LOSSES
+from amtfl_tf.objectives.losses import elementwise_loss
+from amtfl_tf.objectives.losses import imbalance_term
+from amtfl_tf.objectives.losses import task_loss_sums
+
+__all__ = ["LOSSES", "elementwise_loss", "imbalance_term", "task_loss_sums"]

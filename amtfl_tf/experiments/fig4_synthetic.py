@@ -1,0 +1,114 @@
+"""Deep-AMTFL Fig. 4: learned bases and parameters on the synthetic data,
+with a basis-recovery score (matched |cosine|) and ‖W − W*‖/‖W*‖."""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+
+from amtfl_tf import metrics
+from amtfl_tf import plotting
+from amtfl_tf.cli import CommonConfig
+from amtfl_tf.experiments import synthetic as syn
+from amtfl_tf.experiments.runner import run_splits
+from amtfl_tf.results import Claim
+from amtfl_tf.results import Results
+from amtfl_tf.results import Row
+from amtfl_tf.results import RunDir
+
+
+def _aligned(L, true):
+    """Learned columns reordered and sign-flipped to match the true ones."""
+    _, order, signs = metrics.matched_cosine(L, true)
+    L = np.asarray(L)
+    cols = [L[:, o] * s if o >= 0 else np.zeros(L.shape[0])
+            for o, s in zip(order, signs)]
+    return np.stack(cols, axis=1)
+
+
+def _figure(data, rec, workdir):
+    panels = [
+        ("(a) true bases L*", data.bases),
+        ("(b) true parameters W*", data.parameters),
+        ("(c) AMTL W", np.asarray(rec["AMTL"]["W"])),
+        ("(d) GO-MTL L (matched)", _aligned(rec["GO-MTL"]["L"], data.bases)),
+        ("(e) GO-MTL W = LS", np.asarray(rec["GO-MTL"]["W"])),
+        ("(f) AMTFL L (matched)", _aligned(rec["AMTFL"]["L"], data.bases)),
+        ("(g) AMTFL W = LS", np.asarray(rec["AMTFL"]["W"])),
+        ("(h) AMTFL AS (rows: sources)",
+         np.asarray(rec["AMTFL"]["transfer"])),
+    ]
+    fig, axes = plotting.new_figure(2, 4, size=(14, 7))
+    for ax, (title, m) in zip(axes.ravel(), panels):
+        lim = float(np.abs(m).max()) or 1.0
+        im = ax.imshow(m, cmap="RdBu_r", vmin=-lim, vmax=lim,
+                       aspect="auto", interpolation="nearest")
+        ax.set_title(title, fontsize=9)
+        fig.colorbar(im, ax=ax, fraction=0.046)
+    fig.suptitle("Synthetic data, split 1: tasks 1-6 easy, 7-12 hard; "
+                 "learned L columns matched to the true bases "
+                 "(Hungarian on |cos|)", fontsize=10)
+    return plotting.save_figure(fig, workdir, "fig4_synthetic_bases")
+
+
+def run(cfg: CommonConfig, **overrides) -> Results:
+    start = time.monotonic()
+    settings = syn.settings_for(cfg.profile, cfg.seed, **overrides)
+    data = syn.make_data(settings)
+    run_dir = RunDir(cfg.workdir, overwrite=cfg.overwrite,
+                     fingerprint={"experiment": cfg.experiment,
+                                  **settings.to_dict()})
+    run_dir.write_config({**cfg.to_dict(), "settings": settings.to_dict()})
+    keys = [f"split{i + 1}" for i in range(settings.num_splits)]
+    records = run_splits(
+        run_dir, keys,
+        lambda k: {m: syn.fit_method(m, data, int(k[5:]) - 1, settings)
+                   for m in syn.METHODS},
+        cfg.experiment)
+    summaries = {k: {m: syn.split_summary(data, r[m]) for m in syn.METHODS}
+                 for k, r in records.items()}
+
+    def per_split(method, key):
+        return [summaries[k][method][key] for k in keys]
+
+    rows = []
+    for m in ("GO-MTL", "AMTFL"):
+        rows.append(Row.from_splits(
+            m, "basis_cosine", per_split(m, "basis_cosine"),
+            hyperparameters=[records[k][m]["hyperparameters"]
+                             for k in keys]))
+    for m in syn.METHODS:
+        rows.append(Row.from_splits(m, "w_relative_error",
+                                    per_split(m, "w_error")))
+    mean = {(r.method, r.metric): r.mean for r in rows}
+    cos_a, cos_g = mean[("AMTFL", "basis_cosine")], mean[("GO-MTL",
+                                                         "basis_cosine")]
+    err = {m: mean[(m, "w_relative_error")] for m in syn.METHODS}
+    claims = [
+        Claim("amtfl.fig4.bases_recovered_better_than_gomtl",
+              "AMTFL's L resembles the true bases more closely than GO-MTL's "
+              "(higher mean matched |cosine|)", cos_a > cos_g,
+              f"AMTFL {cos_a:.3f} vs GO-MTL {cos_g:.3f}"),
+        Claim("amtfl.fig4.w_closer_than_gomtl_and_amtl",
+              "AMTFL's W = LS is closer to the true parameters than GO-MTL's "
+              "and AMTL's", err["AMTFL"] < min(err["GO-MTL"], err["AMTL"]),
+              ", ".join(f"{m} {err[m]:.3f}" for m in syn.METHODS)),
+    ]
+    figures = _figure(data, records[keys[0]], cfg.workdir)
+    results = Results(
+        experiment=cfg.experiment, profile=cfg.profile, dataset="synthetic",
+        rows=rows, claims=claims, figures=figures,
+        wall_seconds=time.monotonic() - start,
+        notes=[
+            f"{settings.num_splits} split(s); hyper-parameters by coordinate "
+            f"search ({settings.sweeps} sweep(s)) over {list(settings.grid)} "
+            "on validation RMSE; basis_cosine = mean |cos| of learned L "
+            "columns matched to the true bases (Hungarian); no published "
+            "numbers (the paper shows plots only).",
+            f"Synthetic noise on the {settings.noise_on} (see "
+            "amtfl_tf/datasets/synthetic.py for every generator choice).",
+        ],
+        extra={"settings": settings.to_dict()})
+    run_dir.write_results(results)
+    return results

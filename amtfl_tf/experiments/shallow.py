@@ -1,0 +1,221 @@
+"""Training and model selection for the shallow multi-task models.
+
+:class:`Trainer` trains one compiled model again and again from the same
+initial weights with different hyper-parameters (they are variables of the
+model, so nothing is retraced); :func:`coordinate_search` picks the
+hyper-parameters on validation data.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import itertools
+import math
+import time
+from typing import Callable, Mapping, Sequence
+
+import numpy as np
+
+PAPER_GRID = (1.0, 0.1, 1e-2, 1e-3, 1e-4)
+
+
+@dataclasses.dataclass(frozen=True)
+class TrainConfig:
+    """Optimisation settings (the paper states none for the shallow runs).
+
+    Full-batch Adam by default: the shallow problems have a few thousand
+    samples at most.
+    """
+
+    steps: int = 2000
+    learning_rate: float = 0.01
+    steps_per_execution: int = 250
+    batch_size: int | None = None  # None: full batch
+    jit_compile: bool | str = "auto"
+
+    def __post_init__(self):
+        for name in ("steps", "steps_per_execution"):
+            v = getattr(self, name)
+            if not isinstance(v, int) or v < 1:
+                raise ValueError(f"{name} must be an int >= 1. Received: "
+                                 f"{name}={v!r}")
+        if not self.learning_rate > 0:
+            raise ValueError(f"learning_rate must be > 0. Received: "
+                             f"learning_rate={self.learning_rate!r}")
+
+
+def build_model(method: str, num_tasks: int, input_dim: int, *,
+                loss: str = "squared", hidden_units: int = 10,
+                activation: str = "relu", delta: float = 0.0,
+                task_sizes=None, amtl_nonnegative: bool = True,
+                seed: int = 0):
+    """One of ``models.METHODS`` with the settings that apply to it."""
+    import keras
+
+    from amtfl_tf import models
+
+    if method not in models.METHODS:
+        raise ValueError(f"method must be one of {sorted(models.METHODS)}. "
+                         f"Received: method={method!r}")
+    keras.utils.set_random_seed(seed)
+    cls = models.METHODS[method]
+    kwargs = dict(loss=loss, delta=delta, task_sizes=task_sizes)
+    if method in ("NN", "MT-NN", "AMTFL"):
+        kwargs.update(hidden_units=hidden_units, activation=activation)
+    elif method == "GO-MTL":
+        kwargs.update(num_latent=hidden_units)
+    elif method == "AMTL":
+        kwargs.update(nonnegative=amtl_nonnegative)
+    return cls(num_tasks, input_dim, **kwargs)
+
+
+def inputs_of(x, task=None):
+    """Model inputs: ``{"x", "task"}`` for task-partitioned data."""
+    return x if task is None else {"x": x, "task": task}
+
+
+class Trainer:
+    """Fits ``model`` repeatedly from its initial weights.
+
+    Args:
+      model: a compiled-anew :class:`MultiTaskModel`.
+      x, y, task: training data (``task`` None for shared-input data).
+      config: :class:`TrainConfig`.
+    """
+
+    def __init__(self, model, x, y, task=None,
+                 config: TrainConfig = TrainConfig()):
+        import keras
+        import tensorflow as tf
+
+        self.model = model
+        self.config = config
+        model.compile(
+            optimizer=keras.optimizers.Adam(config.learning_rate),
+            steps_per_execution=config.steps_per_execution,
+            jit_compile=config.jit_compile)
+        data = (inputs_of(x, task), y)
+        n = len(y)
+        if config.batch_size is None or config.batch_size >= n:
+            ds = tf.data.Dataset.from_tensors(data).repeat()
+        else:
+            ds = tf.data.Dataset.from_tensor_slices(data).shuffle(
+                n, seed=0, reshuffle_each_iteration=True).repeat().batch(
+                config.batch_size, drop_remainder=True)
+        self.dataset = ds
+        self.initial = model.get_weights()
+        self.seconds = 0.0  # time spent in the last fit
+
+    def _reset_optimizer(self):
+        opt = self.model.optimizer
+        if not opt.built:
+            return
+        for v in opt.variables:
+            if "learning_rate" not in v.path:
+                v.assign(np.zeros(v.shape, v.dtype))
+
+    def fit(self, **hyperparameters: float) -> float:
+        """Train from the initial weights with these hyper-parameters;
+        returns the final training loss (NaN if training diverged)."""
+        m = self.model
+        m.set_weights(self.initial)
+        m.set_hyperparameters(**hyperparameters)
+        self._reset_optimizer()
+        start = time.perf_counter()
+        hist = m.fit(self.dataset, epochs=1,
+                     steps_per_epoch=self.config.steps, verbose=0,
+                     shuffle=False)
+        self.seconds = time.perf_counter() - start
+        return float(hist.history["loss"][-1])
+
+
+def predict(model, x, task=None) -> np.ndarray:
+    """``(N, T)`` outputs, computed in one call."""
+    from keras import ops
+    return np.asarray(ops.convert_to_numpy(
+        model(inputs_of(x, task), training=False)))
+
+
+def per_task_rmse(outputs, y, task, num_tasks) -> np.ndarray:
+    """RMSE of each task on its own samples (task-partitioned data)."""
+    pred = outputs[np.arange(len(y)), task]
+    sq = np.bincount(task, (pred - y) ** 2, minlength=num_tasks)
+    n = np.bincount(task, minlength=num_tasks)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.sqrt(sq / n)
+
+
+@dataclasses.dataclass
+class SearchResult:
+    best: dict[str, float]
+    score: float
+    tried: list[tuple[dict[str, float], float]]
+    weights: list
+
+
+def coordinate_search(trainer: Trainer, score: Callable[[], float],
+                      grid: Mapping[str, Sequence[float]],
+                      start: Mapping[str, float] | None = None,
+                      sweeps: int = 1,
+                      on_step: Callable[[str], None] | None = None
+                      ) -> SearchResult:
+    """Pick hyper-parameters by coordinate-wise search on ``score`` (lower
+    is better, e.g. validation RMSE).
+
+    Starting from ``start`` (default: the grid's middle values), each sweep
+    tries every grid value of one hyper-parameter at a time with the others
+    held at their current best. With one hyper-parameter, or ``sweeps``
+    large enough, it is the full grid search; for several it costs
+    ``sweeps × Σ_h |grid_h|`` fits instead of ``Π_h |grid_h|``. Diverged
+    fits (non-finite loss or score) count as +inf.
+    """
+    names = list(grid)
+    if not names:
+        trainer.fit()
+        return SearchResult({}, score(), [], trainer.model.get_weights())
+    current = {n: (start or {}).get(n, grid[n][len(grid[n]) // 2])
+               for n in names}
+    cache: dict[tuple, float] = {}
+    best_score, best_weights = math.inf, None
+
+    def evaluate(hp):
+        nonlocal best_score, best_weights
+        key = tuple(hp[n] for n in names)
+        if key in cache:
+            return cache[key]
+        loss = trainer.fit(**hp)
+        s = score() if math.isfinite(loss) else math.inf
+        s = s if math.isfinite(s) else math.inf
+        cache[key] = s
+        if s < best_score:
+            best_score, best_weights = s, trainer.model.get_weights()
+        if on_step:
+            on_step(f"{hp} -> {s:.4g}")
+        return s
+
+    evaluate(current)
+    for _ in range(sweeps):
+        changed = False
+        for n in names:
+            for v in grid[n]:
+                trial = {**current, n: v}
+                if evaluate(trial) < cache[tuple(current[m] for m in names)]:
+                    current, changed = trial, True
+        if not changed:
+            break
+    if best_weights is None:
+        raise FloatingPointError(
+            "every hyper-parameter setting diverged (non-finite loss); "
+            "lower the learning rate. Tried: "
+            f"{[dict(zip(names, k)) for k in cache]}")
+    tried = [(dict(zip(names, k)), s) for k, s in cache.items()]
+    return SearchResult(dict(current), cache[tuple(current[n]
+                                                   for n in names)],
+                        tried, best_weights)
+
+
+def full_grid(grid: Mapping[str, Sequence[float]]):
+    """Every combination of a grid, as dicts (for small grids)."""
+    names = list(grid)
+    for values in itertools.product(*(grid[n] for n in names)):
+        yield dict(zip(names, values))

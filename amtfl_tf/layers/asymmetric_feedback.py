@@ -1,0 +1,163 @@
+"""Deep-AMTFL's asymmetric task-to-feature feedback (Lee et al., ICML 2018)."""
+
+from __future__ import annotations
+
+import keras
+from keras import ops
+
+REDUCTIONS = ("mean", "sum")
+
+
+@keras.saving.register_keras_serializable(package="amtfl_tf")
+class AsymmetricFeedback(keras.layers.Layer):
+    """Reconstructs shared features from the task outputs through A.
+
+    Deep-AMTFL (Eq. 6 and 7) feeds the T task outputs ``O = Z W`` back to
+    the k shared features through a task-to-feature matrix ``A`` (T × k):
+    ``Ẑ = σ(O A + b)``, and penalises ``γ ||Ẑ − Z||²``. Row ``a_t`` of A is
+    task t's outgoing feedback; the model multiplies task t's loss by
+    ``1 + α ||a_t||₁`` (:meth:`task_weights`), so unreliable (high-loss)
+    tasks are pushed to feed the features less. The bias ``b`` is the "ReLU
+    with a bias term" of the paper's Fig. 2(d) (the authors' code has it).
+
+    Args:
+      num_tasks: T, the width of the task outputs.
+      activation: σ of the reconstruction; ``"relu"`` (paper) or
+        ``"linear"`` (the synthetic experiment's linear features).
+      use_bias: add the bias ``b`` (k,).
+      gamma: if > 0, the layer adds ``gamma * reconstruction_error`` to its
+        losses on every call (for use inside any Keras model). Leave 0 when
+        the model adds the term itself.
+      reduction: ``"mean"``: mean over samples of Σ_features (Ẑ − Z)²
+        (the authors' code; batch-size independent); ``"sum"``: the squared
+        Frobenius norm over the batch, as Eq. 6 prints it.
+      stop_gradient_target: treat Z as a constant target (the authors' code
+        does not; default False keeps the reconstruction training Z).
+      feedback_initializer: initializer of A (authors' code N(0, 0.01²)).
+      bias_initializer, feedback_regularizer, feedback_constraint: as usual.
+
+    Call arguments:
+      inputs: ``[z, task_outputs]``, shapes ``(B, k)`` and ``(B, T)``.
+
+    Returns:
+      The reconstruction ``Ẑ`` of shape ``(B, k)``.
+
+    Example:
+
+    >>> z = keras.Input((8,))
+    >>> logits = keras.layers.Dense(3)(z)
+    >>> z_hat = AsymmetricFeedback(3, gamma=0.01)([z, logits])
+    """
+
+    def __init__(self, num_tasks, activation="relu", use_bias=True,
+                 gamma=0.0, reduction="mean", stop_gradient_target=False,
+                 feedback_initializer=None, bias_initializer="zeros",
+                 feedback_regularizer=None, feedback_constraint=None,
+                 **kwargs):
+        super().__init__(**kwargs)
+        if not isinstance(num_tasks, int) or isinstance(num_tasks, bool) \
+                or num_tasks < 1:
+            raise ValueError(
+                f"num_tasks must be an int >= 1. Received: "
+                f"num_tasks={num_tasks!r}")
+        if gamma is None or gamma < 0:
+            raise ValueError(f"gamma must be >= 0. Received: gamma={gamma!r}")
+        if reduction not in REDUCTIONS:
+            raise ValueError(
+                f"reduction must be one of {REDUCTIONS}. Received: "
+                f"reduction={reduction!r}")
+        self.num_tasks = num_tasks
+        self.activation = keras.activations.get(activation)
+        self.use_bias = bool(use_bias)
+        self.gamma = float(gamma)
+        self.reduction = reduction
+        self.stop_gradient_target = bool(stop_gradient_target)
+        self.feedback_initializer = keras.initializers.get(
+            feedback_initializer
+            or keras.initializers.RandomNormal(stddev=0.01))
+        self.bias_initializer = keras.initializers.get(bias_initializer)
+        self.feedback_regularizer = keras.regularizers.get(
+            feedback_regularizer)
+        self.feedback_constraint = keras.constraints.get(feedback_constraint)
+
+    def build(self, input_shape):
+        if not isinstance(input_shape, (list, tuple)) or len(
+                input_shape) != 2 or not isinstance(input_shape[0],
+                                                    (list, tuple)):
+            raise ValueError(
+                "AsymmetricFeedback expects inputs [z, task_outputs]. "
+                f"Received: input_shape={input_shape}")
+        z_shape, o_shape = input_shape
+        if len(z_shape) != 2 or len(o_shape) != 2:
+            raise ValueError(
+                "z and task_outputs must be rank 2, (batch, k) and (batch, "
+                f"T). Received: input_shape={input_shape}")
+        if o_shape[-1] != self.num_tasks:
+            raise ValueError(
+                f"task_outputs must have num_tasks={self.num_tasks} columns. "
+                f"Received: task_outputs shape {o_shape}")
+        k = z_shape[-1]
+        self.feedback = self.add_weight(
+            name="feedback", shape=(self.num_tasks, k),
+            initializer=self.feedback_initializer,
+            regularizer=self.feedback_regularizer,
+            constraint=self.feedback_constraint)
+        self.bias = self.add_weight(
+            name="bias", shape=(k,), initializer=self.bias_initializer
+        ) if self.use_bias else None
+
+    def call(self, inputs):
+        z, outputs = inputs
+        z_hat = ops.matmul(outputs, self.feedback)
+        if self.use_bias:
+            z_hat = z_hat + self.bias
+        z_hat = self.activation(z_hat)
+        if self.gamma > 0:
+            self.add_loss(self.gamma * self.reconstruction_error(z, z_hat))
+        return z_hat
+
+    def reconstruction_error(self, z, z_hat):
+        """||Ẑ − Z||² under this layer's ``reduction``."""
+        if self.stop_gradient_target:
+            z = ops.stop_gradient(z)
+        per_sample = ops.sum(ops.square(z_hat - z), axis=-1)
+        if self.reduction == "sum":
+            return ops.sum(per_sample)
+        return ops.mean(per_sample)
+
+    def outgoing_l1(self):
+        """``||a_t||₁`` of every task, shape ``(T,)``."""
+        return ops.sum(ops.abs(self.feedback), axis=1)
+
+    def task_weights(self, alpha):
+        """The loss weights ``1 + α ||a_t||₁``, shape ``(T,)``."""
+        return 1.0 + alpha * self.outgoing_l1()
+
+    def transfer_matrix(self, task_kernel):
+        """The implied inter-task transfer ``A W`` (T × T) for the task layer
+        kernel ``W`` (k × T); entry (s, t) is the transfer from task s to t
+        through the features (the paper's Figs. 4(h) and 6(b))."""
+        return ops.matmul(self.feedback, task_kernel)
+
+    def compute_output_shape(self, input_shape):
+        return tuple(input_shape[0])
+
+    def get_config(self):
+        config = super().get_config()
+        config.update({
+            "num_tasks": self.num_tasks,
+            "activation": keras.activations.serialize(self.activation),
+            "use_bias": self.use_bias,
+            "gamma": self.gamma,
+            "reduction": self.reduction,
+            "stop_gradient_target": self.stop_gradient_target,
+            "feedback_initializer": keras.initializers.serialize(
+                self.feedback_initializer),
+            "bias_initializer": keras.initializers.serialize(
+                self.bias_initializer),
+            "feedback_regularizer": keras.regularizers.serialize(
+                self.feedback_regularizer),
+            "feedback_constraint": keras.constraints.serialize(
+                self.feedback_constraint),
+        })
+        return config

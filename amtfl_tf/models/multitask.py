@@ -1,0 +1,240 @@
+"""``MultiTaskModel``: the base of every multi-task model in amtfl_tf.
+
+Data. Two layouts (see docs/design): shared inputs, ``x: (B, d)`` with
+``y: (B, T)`` (every sample counts for every task), or task-partitioned
+inputs, ``x: {"x": (B, d), "task": (B,)}`` with ``y: (B,)``. The model
+always outputs ``(B, T)``: every task's prediction for every sample.
+
+Objective (computed in :meth:`compute_loss`, so Keras' own ``train_step``
+keeps its optimizer loss scaling and distribution handling)::
+
+    Σ_t  w_t · (L_t + δ/√N_t · [task t in batch])  +  penalty  +  layer losses
+
+- ``L_t``: task t's mean loss over its samples in the batch (absent tasks
+  give 0); with ``per_task_mean=False`` the losses are pooled instead
+  (sum over all samples / number of samples), as a plain network does.
+- ``w_t``: the method's task weights (:meth:`task_weights`; 1 by default,
+  ``1 + α||b_t||₁`` for AMTL, ``1 + α||a_t||₁`` for AMTFL).
+- ``penalty``: the method's regularisers (:meth:`penalty`), written with the
+  model's hyper-parameter variables.
+
+Hyper-parameters (α, γ, μ, λ, ...) are non-trainable scalar variables, so a
+grid search changes them with :meth:`set_hyperparameters` and reuses one
+compiled train function (no retracing per grid point).
+
+Under ``tf.distribute`` each replica divides its task sums by the task's
+*global* sample count (an all-reduce), and replica-independent terms by the
+number of replicas, so the summed replica losses equal the one-device loss
+of the global batch exactly.
+
+The per-task losses are reported as metrics ``task_loss_<t>``.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Mapping
+
+import keras
+import numpy as np
+from keras import ops
+
+from amtfl_tf import objectives
+from amtfl_tf.models.task_metrics import PerTaskMean
+
+
+def _distribution():
+    """(number of replicas, all-reduce-sum function) of the current
+    tf.distribute context; (1, identity) outside one."""
+    if keras.backend.backend() != "tensorflow":
+        return 1, lambda v: v
+    import tensorflow as tf
+    n = tf.distribute.get_strategy().num_replicas_in_sync
+    ctx = tf.distribute.get_replica_context()
+    if n == 1 or ctx is None:
+        return n, lambda v: v
+    return n, lambda v: ctx.all_reduce(tf.distribute.ReduceOp.SUM, v)
+
+
+@keras.saving.register_keras_serializable(package="amtfl_tf")
+class MultiTaskModel(keras.Model):
+    """Base class; subclasses implement :meth:`task_outputs` and optionally
+    :meth:`penalty` and :meth:`task_weights`.
+
+    Args:
+      num_tasks: T.
+      input_dim: d, the feature dimension (weights are created at once).
+      loss: ``"squared"`` (regression) or ``"logistic"`` (one-vs-all
+        classification; outputs are logits).
+      per_task_mean: average each task's loss over its own samples (True)
+        or pool all samples (False).
+      delta: δ of the imbalance term δ/√N_t (0 disables it).
+      task_sizes: N_t, the training-set size of every task (needed when
+        ``delta > 0``).
+      hyperparameters: initial values of the method's hyper-parameters
+        (names in ``HYPERPARAMETERS``; missing ones take the defaults).
+    """
+
+    HYPERPARAMETERS: Mapping[str, float] = {}
+
+    def __init__(self, num_tasks, input_dim, loss="squared",
+                 per_task_mean=True, delta=0.0, task_sizes=None,
+                 hyperparameters=None, **kwargs):
+        super().__init__(**kwargs)
+        for name, value in (("num_tasks", num_tasks),
+                            ("input_dim", input_dim)):
+            if not isinstance(value, (int, np.integer)) or isinstance(
+                    value, bool) or value < 1:
+                raise ValueError(
+                    f"{name} must be an int >= 1. Received: {name}={value!r}")
+        if loss not in objectives.LOSSES:
+            raise ValueError(
+                f"loss must be one of {objectives.LOSSES}. Received: "
+                f"loss={loss!r}")
+        self.num_tasks = int(num_tasks)
+        self.input_dim = int(input_dim)
+        self.loss_kind = loss
+        self.per_task_mean = bool(per_task_mean)
+        self.delta = float(delta)
+        if delta and task_sizes is None:
+            raise ValueError(
+                "task_sizes are needed when delta > 0. Received: "
+                f"delta={delta!r}, task_sizes=None")
+        if task_sizes is not None:
+            sizes = np.asarray(task_sizes, dtype=np.float64).reshape(-1)
+            if sizes.shape != (self.num_tasks,):
+                raise ValueError(
+                    f"task_sizes must have num_tasks={self.num_tasks} "
+                    f"entries. Received: {len(sizes)} entries")
+            self.task_sizes = [float(s) for s in sizes]
+            imbalance = objectives.imbalance_term(self.delta, sizes)
+        else:
+            self.task_sizes = None
+            imbalance = np.zeros(self.num_tasks)
+        self._imbalance = imbalance.astype(np.float32)
+        given = dict(hyperparameters or {})
+        unknown = sorted(set(given) - set(self.HYPERPARAMETERS))
+        if unknown:
+            raise ValueError(
+                f"Unknown hyper-parameter(s) for {type(self).__name__}: "
+                f"{unknown}. Allowed: {sorted(self.HYPERPARAMETERS)}")
+        self.hp = {}
+        for name, default in self.HYPERPARAMETERS.items():
+            value = float(given.get(name, default))
+            _check_nonnegative(name, value)
+            self.hp[name] = self.add_weight(
+                name=f"hp_{name}", shape=(),
+                initializer=keras.initializers.Constant(value),
+                trainable=False)
+        self.task_loss_tracker = PerTaskMean(self.num_tasks,
+                                             name="task_losses")
+
+    # -- to implement ---------------------------------------------------
+
+    def task_outputs(self, x, training=False):
+        """``(B, d)`` features → ``(B, T)`` task outputs."""
+        raise NotImplementedError
+
+    def penalty(self):
+        """The method's regularisers (a scalar), using ``self.hp``."""
+        return 0.0
+
+    def task_weights(self):
+        """``(T,)`` loss weights, or None for all ones."""
+        return None
+
+    # -- Keras ------------------------------------------------------------
+
+    def call(self, inputs, training=False):
+        x = inputs["x"] if isinstance(inputs, Mapping) else inputs
+        if len(x.shape) != 2 or x.shape[-1] != self.input_dim:
+            raise ValueError(
+                f"x must have shape (batch, {self.input_dim}). Received: "
+                f"x.shape={tuple(x.shape)}")
+        return self.task_outputs(x, training=training)
+
+    def compile(self, optimizer="adam", loss=None, **kwargs):
+        if loss is not None:
+            raise ValueError(
+                f"{type(self).__name__} defines its own multi-task objective;"
+                f" compile() takes no loss. Received: loss={loss!r}")
+        super().compile(optimizer=optimizer, **kwargs)
+
+    def task_loss_vector(self, x, y, y_pred, sample_weight=None):
+        """Per-task sums and counts of the batch (local to a replica)."""
+        task = x.get("task") if isinstance(x, Mapping) else None
+        if task is None and len(y.shape) != 2:
+            raise ValueError(
+                "Shared-input data need y of shape (batch, num_tasks); "
+                "task-partitioned data need x={'x': ..., 'task': ...}. "
+                f"Received: y.shape={tuple(y.shape)} without task ids")
+        return objectives.task_loss_sums(
+            self.loss_kind, y, y_pred, self.num_tasks, task, sample_weight)
+
+    def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None,
+                     training=True):
+        replicas, all_sum = _distribution()
+        sums, counts = self.task_loss_vector(x, y, y_pred, sample_weight)
+        global_counts = all_sum(counts)
+        present = ops.cast(global_counts > 0, sums.dtype)
+        if self.per_task_mean:
+            task_losses = sums / ops.maximum(global_counts, 1.0)
+        else:
+            task_losses = sums / ops.maximum(ops.sum(global_counts), 1.0)
+        imbalance = ops.convert_to_tensor(self._imbalance, sums.dtype)
+        task_losses = task_losses + imbalance * present / replicas
+        weights = self.task_weights()
+        if weights is not None:
+            task_losses = ops.cast(weights, sums.dtype) * task_losses
+        total = ops.sum(task_losses)
+        extra = self.penalty()
+        if self.losses:
+            extra = extra + ops.sum(
+                [ops.cast(v, sums.dtype) for v in self.losses])
+        total = total + ops.cast(extra, sums.dtype) / replicas
+        self.task_loss_tracker.update_state(
+            sums / ops.maximum(counts, 1.0), ops.cast(counts > 0, sums.dtype))
+        return total
+
+    @property
+    def metrics(self):
+        return super().metrics + [self.task_loss_tracker]
+
+    # -- hyper-parameters ---------------------------------------------------
+
+    def get_hyperparameters(self) -> dict[str, float]:
+        return {k: float(ops.convert_to_numpy(v)) for k, v in self.hp.items()}
+
+    def set_hyperparameters(self, **values: float) -> None:
+        """Assign hyper-parameter values (no retracing of compiled steps)."""
+        unknown = sorted(set(values) - set(self.hp))
+        if unknown:
+            raise ValueError(
+                f"Unknown hyper-parameter(s) for {type(self).__name__}: "
+                f"{unknown}. Allowed: {sorted(self.hp)}")
+        for k, v in values.items():
+            _check_nonnegative(k, v)
+            self.hp[k].assign(float(v))
+
+    def get_config(self):
+        config = super().get_config()
+        config.update({
+            "num_tasks": self.num_tasks,
+            "input_dim": self.input_dim,
+            "loss": self.loss_kind,
+            "per_task_mean": self.per_task_mean,
+            "delta": self.delta,
+            "task_sizes": self.task_sizes,
+            "hyperparameters": self.get_hyperparameters(),
+        })
+        return config
+
+
+def _check_nonnegative(name: str, value: Any) -> None:
+    try:
+        ok = float(value) >= 0 and np.isfinite(float(value))
+    except (TypeError, ValueError):
+        ok = False
+    if not ok:
+        raise ValueError(
+            f"hyper-parameter {name} must be a finite number >= 0. "
+            f"Received: {name}={value!r}")

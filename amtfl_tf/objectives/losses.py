@@ -1,0 +1,80 @@
+"""Per-task losses (Deep-AMTFL Sec. 3.2, "Loss functions").
+
+regression:     L_t = (1/N_t) ||y_t - X_t w_t||^2            + δ/√N_t
+classification: L_t = -(1/N_t) Σ_i [y log σ(o) + (1-y) log(1-σ(o))] + δ/√N_t
+
+The paper prints the logistic loss without its minus sign; the minus is
+required (it is a loss to minimise). Classification outputs are logits and
+the loss is computed from them stably (``from_logits``).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from keras import ops
+
+LOSSES = ("squared", "logistic")
+
+
+def elementwise_loss(kind: str, y_true, y_pred):
+    """Loss of every entry: ``(y - o)^2`` or the logistic loss of logit ``o``
+    against ``y`` in {0, 1}. Shapes of ``y_true`` and ``y_pred`` match."""
+    if kind == "squared":
+        return ops.square(y_true - y_pred)
+    if kind == "logistic":
+        # max(o, 0) - o*y + log(1 + exp(-|o|)) = -[y log σ(o) + (1-y)
+        # log(1 - σ(o))], without overflow.
+        return (ops.relu(y_pred) - y_pred * y_true
+                + ops.log1p(ops.exp(-ops.abs(y_pred))))
+    raise ValueError(f"loss must be one of {LOSSES}. Received: loss={kind!r}")
+
+
+def task_loss_sums(kind: str, y_true, y_pred, num_tasks: int, task=None,
+                   sample_weight=None):
+    """Per-task loss sums and sample counts over a batch.
+
+    Args:
+      kind: ``"squared"`` or ``"logistic"``.
+      y_true: ``(B,)`` targets of task-partitioned data (with ``task``), or
+        ``(B, T)`` targets of shared-input data (every sample counts for
+        every task).
+      y_pred: ``(B, T)`` outputs of every task for every sample.
+      num_tasks: T.
+      task: ``(B,)`` int task ids for task-partitioned data, else None.
+      sample_weight: optional ``(B,)`` weights (0 drops a sample).
+
+    Returns:
+      ``(sums, counts)``, both ``(T,)``: the (weighted) loss sum of each
+      task and its (weighted) number of samples in the batch.
+    """
+    dtype = y_pred.dtype
+    if task is None:
+        per = elementwise_loss(kind, ops.cast(y_true, dtype), y_pred)
+        w = (ops.ones_like(per[:, :1]) if sample_weight is None
+             else ops.reshape(ops.cast(sample_weight, dtype), (-1, 1)))
+        return ops.sum(per * w, axis=0), ops.sum(
+            ops.broadcast_to(w, ops.shape(per)), axis=0)
+    task = ops.cast(ops.reshape(task, (-1,)), "int32")
+    picked = ops.take_along_axis(y_pred, ops.expand_dims(task, 1), axis=1)
+    per = elementwise_loss(kind, ops.cast(ops.reshape(y_true, (-1, 1)), dtype),
+                           picked)[:, 0]
+    w = (ops.ones_like(per) if sample_weight is None
+         else ops.cast(ops.reshape(sample_weight, (-1,)), dtype))
+    sums = ops.segment_sum(per * w, task, num_segments=num_tasks)
+    counts = ops.segment_sum(w, task, num_segments=num_tasks)
+    return sums, counts
+
+
+def imbalance_term(delta: float, task_sizes) -> np.ndarray:
+    """δ/√N_t for every task (float64 numpy; N_t are training-set sizes).
+
+    Raises:
+      ValueError: negative δ or a non-positive task size.
+    """
+    if delta < 0:
+        raise ValueError(f"delta must be >= 0. Received: delta={delta!r}")
+    sizes = np.asarray(task_sizes, dtype=np.float64).reshape(-1)
+    if sizes.size == 0 or np.any(sizes <= 0):
+        raise ValueError(
+            f"task_sizes must be positive. Received: task_sizes={list(sizes)}")
+    return delta / np.sqrt(sizes)
