@@ -17,6 +17,8 @@ cd "$(dirname "$0")"
 # Reproduction scripts, in the order they run (later issues append theirs).
 SCRIPTS=(
   data_overview
+  fig4_synthetic_bases
+  fig5_synthetic
 )
 
 profile=quick

@@ -5,8 +5,10 @@ Data. Two layouts (see docs/design): shared inputs, ``x: (B, d)`` with
 inputs, ``x: {"x": (B, d), "task": (B,)}`` with ``y: (B,)``. The model
 always outputs ``(B, T)``: every task's prediction for every sample.
 
-Objective (computed in :meth:`compute_loss`, so Keras' own ``train_step``
-keeps its optimizer loss scaling and distribution handling)::
+Objective (:meth:`objective`; Keras' ``compute_loss`` hook calls it, and
+``train_step`` is Keras' own with one change: the forward pass returns its
+extra loss term with the outputs, so nothing goes through ``add_loss``,
+which under ``tf.distribute`` mixed up the replicas' terms)::
 
     Σ_t  w_t · (L_t + δ/√N_t · [task t in batch])  +  penalty  +  layer losses
 
@@ -57,7 +59,7 @@ def _distribution():
 
 @keras.saving.register_keras_serializable(package="amtfl_tf")
 class MultiTaskModel(keras.Model):
-    """Base class; subclasses implement :meth:`task_outputs` and optionally
+    """Base class; subclasses implement :meth:`forward` and optionally
     :meth:`penalty` and :meth:`task_weights`.
 
     Args:
@@ -130,8 +132,14 @@ class MultiTaskModel(keras.Model):
 
     # -- to implement ---------------------------------------------------
 
-    def task_outputs(self, x, training=False):
-        """``(B, d)`` features → ``(B, T)`` task outputs."""
+    def forward(self, x, training=False):
+        """``(B, d)`` features → ``((B, T) task outputs, extra loss)``.
+
+        The extra loss is a scalar term computed from the forward pass
+        (e.g. AMTFL's γ‖Ẑ − Z‖²), or 0. Returning it, instead of calling
+        ``add_loss``, keeps it tied to this call: under ``tf.distribute``
+        every replica gets its own term.
+        """
         raise NotImplementedError
 
     def penalty(self):
@@ -144,13 +152,16 @@ class MultiTaskModel(keras.Model):
 
     # -- Keras ------------------------------------------------------------
 
-    def call(self, inputs, training=False):
+    def _features(self, inputs):
         x = inputs["x"] if isinstance(inputs, Mapping) else inputs
         if len(x.shape) != 2 or x.shape[-1] != self.input_dim:
             raise ValueError(
                 f"x must have shape (batch, {self.input_dim}). Received: "
                 f"x.shape={tuple(x.shape)}")
-        return self.task_outputs(x, training=training)
+        return x
+
+    def call(self, inputs, training=False):
+        return self.forward(self._features(inputs), training=training)[0]
 
     def compile(self, optimizer="adam", loss=None, **kwargs):
         if loss is not None:
@@ -158,6 +169,12 @@ class MultiTaskModel(keras.Model):
                 f"{type(self).__name__} defines its own multi-task objective;"
                 f" compile() takes no loss. Received: loss={loss!r}")
         super().compile(optimizer=optimizer, **kwargs)
+
+    def get_compile_config(self):
+        return super().get_compile_config()
+
+    def compile_from_config(self, config):
+        return super().compile_from_config(config)
 
     def task_loss_vector(self, x, y, y_pred, sample_weight=None):
         """Per-task sums and counts of the batch (local to a replica)."""
@@ -170,8 +187,8 @@ class MultiTaskModel(keras.Model):
         return objectives.task_loss_sums(
             self.loss_kind, y, y_pred, self.num_tasks, task, sample_weight)
 
-    def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None,
-                     training=True):
+    def objective(self, x, y, y_pred, extra=0.0, sample_weight=None):
+        """The total loss of one replica's batch (see the module doc)."""
         replicas, all_sum = _distribution()
         sums, counts = self.task_loss_vector(x, y, y_pred, sample_weight)
         global_counts = all_sum(counts)
@@ -186,14 +203,53 @@ class MultiTaskModel(keras.Model):
         if weights is not None:
             task_losses = ops.cast(weights, sums.dtype) * task_losses
         total = ops.sum(task_losses)
-        extra = self.penalty()
-        if self.losses:
+        extra = ops.cast(extra, sums.dtype) + ops.cast(self.penalty(),
+                                                       sums.dtype)
+        if self.losses:  # regularizers of sub-layers, if any
             extra = extra + ops.sum(
                 [ops.cast(v, sums.dtype) for v in self.losses])
-        total = total + ops.cast(extra, sums.dtype) / replicas
+        total = total + extra / replicas
         self.task_loss_tracker.update_state(
             sums / ops.maximum(counts, 1.0), ops.cast(counts > 0, sums.dtype))
         return total
+
+    def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None,
+                     training=True):
+        """Keras' hook; recomputes the forward pass for the extra loss.
+        ``train_step``/``test_step`` avoid that second pass."""
+        _, extra = self.forward(self._features(x), training=training)
+        return self.objective(x, y, y_pred, extra, sample_weight)
+
+    def train_step(self, data):
+        """Keras' TensorFlow ``train_step`` with the forward pass's extra
+        loss passed to :meth:`objective`; loss scaling (mixed precision)
+        and the loss tracker work as in Keras."""
+        import tensorflow as tf
+        from keras.src.trainers.data_adapters import data_adapter_utils
+
+        x, y, sw = data_adapter_utils.unpack_x_y_sample_weight(data)
+        with tf.GradientTape() as tape:
+            y_pred, extra = self.forward(self._features(x), training=True)
+            loss = self.objective(x, y, y_pred, extra, sw)
+            self._track_loss(loss, x)
+            scaled = self.optimizer.scale_loss(loss)
+        grads = tape.gradient(scaled, self.trainable_weights)
+        self.optimizer.apply_gradients(zip(grads, self.trainable_weights))
+        return self.compute_metrics(x, y, y_pred, sample_weight=sw)
+
+    def test_step(self, data):
+        from keras.src.trainers.data_adapters import data_adapter_utils
+
+        x, y, sw = data_adapter_utils.unpack_x_y_sample_weight(data)
+        y_pred, extra = self.forward(self._features(x), training=False)
+        self._track_loss(self.objective(x, y, y_pred, extra, sw), x)
+        return self.compute_metrics(x, y, y_pred, sample_weight=sw)
+
+    def _track_loss(self, loss, x):
+        replicas, _ = _distribution()
+        first = x["x"] if isinstance(x, Mapping) else x
+        self._loss_tracker.update_state(loss * replicas,
+                                        sample_weight=ops.shape(first)[0])
 
     @property
     def metrics(self):

@@ -59,8 +59,8 @@ class STL(MultiTaskModel):
                                     initializer="zeros")
         self.built = True
 
-    def task_outputs(self, x, training=False):
-        return ops.matmul(x, self.kernel) + self.bias
+    def forward(self, x, training=False):
+        return ops.matmul(x, self.kernel) + self.bias, 0.0
 
     def penalty(self):
         return self.hp["lam"] * _sq(self.kernel) + self.hp["l1"] * _l1(
@@ -99,9 +99,9 @@ class GOMTL(MultiTaskModel):
                                     initializer="zeros")
         self.built = True
 
-    def task_outputs(self, x, training=False):
+    def forward(self, x, training=False):
         return ops.matmul(ops.matmul(x, self.basis),
-                          self.coefficients) + self.bias
+                          self.coefficients) + self.bias, 0.0
 
     def penalty(self):
         return (self.hp["mu"] * _l1(self.coefficients)
@@ -157,8 +157,8 @@ class AMTL(MultiTaskModel):
         return self.transfer * ops.convert_to_tensor(
             self._off_diagonal, self.transfer.dtype)
 
-    def task_outputs(self, x, training=False):
-        return ops.matmul(x, self.kernel) + self.bias
+    def forward(self, x, training=False):
+        return ops.matmul(x, self.kernel) + self.bias, 0.0
 
     def task_weights(self):
         return 1.0 + self.hp["alpha"] * ops.sum(
@@ -210,8 +210,8 @@ class _SharedFeatureNet(MultiTaskModel):
     def features(self, x):
         return self.activation(ops.matmul(x, self.basis) + self.hidden_bias)
 
-    def task_outputs(self, x, training=False):
-        return ops.matmul(self.features(x), self.coefficients) + self.bias
+    def forward(self, x, training=False):
+        return ops.matmul(self.features(x), self.coefficients) + self.bias, 0.0
 
     def latent_basis(self) -> np.ndarray:
         """L (d × k)."""
@@ -296,13 +296,12 @@ class AMTFL(_SharedFeatureNet):
                              (None, self.num_tasks)])
         self.built = True
 
-    def task_outputs(self, x, training=False):
+    def forward(self, x, training=False):
         z = self.features(x)
         outputs = ops.matmul(z, self.coefficients) + self.bias
         z_hat = self.feedback([z, outputs])
-        self.add_loss(self.hp["gamma"]
-                      * self.feedback.reconstruction_error(z, z_hat))
-        return outputs
+        return outputs, self.hp["gamma"] * self.feedback.reconstruction_error(
+            z, z_hat)
 
     def task_weights(self):
         return self.feedback.task_weights(self.hp["alpha"])

@@ -1,0 +1,265 @@
+"""MultiTaskModel and the shallow methods: the objective against a numpy
+computation, task partitioning, save/load, one fit step, golden numbers."""
+
+import os
+import subprocess
+import sys
+import textwrap
+
+import keras
+import numpy as np
+import pytest
+
+from amtfl_tf import models
+from amtfl_tf import objectives
+from amtfl_tf.experiments import shallow as sh
+
+from conftest import REPO_ROOT
+
+T, D, K = 3, 4, 2
+# AMTFL objective of the fixed configuration below, computed once from
+# the numpy reference (test_amtfl_objective_matches_numpy checks both).
+GOLDEN_AMTFL_LOSS = 4.05095
+
+
+def _data(n=9, seed=0):
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=(n, D)).astype("float32")
+    task = np.array([0, 0, 0, 0, 1, 1, 0, 1, 0])[:n]  # task 2 absent
+    y = rng.normal(size=n).astype("float32")
+    return x, task, y
+
+
+def _fixed_weights(model):
+    """Deterministic weights (no RNG), so numbers are platform-stable."""
+    out = []
+    for i, w in enumerate(model.get_weights()):
+        w = np.asarray(w)
+        if w.ndim == 0:  # hyper-parameters
+            out.append(w)
+        else:
+            out.append((np.sin(np.arange(w.size) + i) * 0.5).reshape(
+                w.shape).astype(w.dtype))
+    model.set_weights(out)
+
+
+def _sq(v):
+    return float((v ** 2).sum())
+
+
+def _l1(v):
+    return float(np.abs(v).sum())
+
+
+def test_amtfl_objective_matches_numpy():
+    x, task, y = _data()
+    hps = dict(alpha=0.3, gamma=0.2, mu=0.05, lam=0.01, l1=0.02)
+    m = models.AMTFL(T, D, hidden_units=K, delta=0.5, task_sizes=[6, 3, 2],
+                     hyperparameters=hps)
+    _fixed_weights(m)
+    m.set_hyperparameters(**hps)
+    out = m({"x": x, "task": task})
+    loss = float(m.compute_loss({"x": x, "task": task}, y, out))
+    L, c, S, b, A, a = (np.asarray(v) for v in (
+        m.basis, m.hidden_bias, m.coefficients, m.bias, m.feedback.feedback,
+        m.feedback.bias))
+    z = np.maximum(x @ L + c, 0)
+    o = z @ S + b
+    np.testing.assert_allclose(np.asarray(out), o, rtol=1e-5)
+    err = (o[np.arange(len(y)), task] - y) ** 2
+    per_task = np.array([err[task == t].mean() if (task == t).any() else 0
+                         for t in range(T)])
+    present = np.array([(task == t).any() for t in range(T)])
+    delta_term = 0.5 / np.sqrt([6, 3, 2]) * present
+    weights = 1 + 0.3 * np.abs(A).sum(axis=1)
+    z_hat = np.maximum(o @ A + a, 0)
+    recon = ((z_hat - z) ** 2).sum(axis=1).mean()
+    expected = ((weights * (per_task + delta_term)).sum()
+                + 0.05 * _l1(S) + 0.01 * _sq(L) + 0.02 * _l1(L)
+                + 0.2 * recon)
+    np.testing.assert_allclose(loss, expected, rtol=1e-5)
+    # golden value of this fixed configuration (guards refactors)
+    np.testing.assert_allclose(loss, GOLDEN_AMTFL_LOSS, rtol=1e-5)
+
+
+def test_amtl_objective_matches_numpy():
+    x, task, y = _data()
+    m = models.AMTL(T, D, nonnegative=False,
+                    hyperparameters=dict(alpha=0.5, gamma=0.3, lam=0.1,
+                                         l1=0.0))
+    _fixed_weights(m)
+    m.set_hyperparameters(alpha=0.5, gamma=0.3, lam=0.1, l1=0.0)
+    out = m({"x": x, "task": task})
+    loss = float(m.compute_loss({"x": x, "task": task}, y, out))
+    W, b, B = (np.asarray(v) for v in (m.kernel, m.bias, m.transfer))
+    B = B * (1 - np.eye(T))
+    err = ((x @ W + b)[np.arange(len(y)), task] - y) ** 2
+    per_task = np.array([err[task == t].mean() if (task == t).any() else 0
+                         for t in range(T)])
+    weights = 1 + 0.5 * np.abs(B).sum(axis=1)
+    expected = (weights * per_task).sum() + 0.3 * _sq(W - W @ B) + \
+        0.1 * _sq(W)
+    np.testing.assert_allclose(loss, expected, rtol=1e-5)
+    np.testing.assert_allclose(m.transfer_matrix(), B, rtol=1e-6)
+
+
+def test_pooled_loss_for_nn_and_shared_inputs_logistic():
+    rng = np.random.default_rng(1)
+    x = rng.normal(size=(6, D)).astype("float32")
+    y = (rng.random(size=(6, T)) > 0.5).astype("float32")
+    m = models.NN(T, D, hidden_units=K, loss="logistic",
+                  hyperparameters={"lam": 0.0})
+    out = np.asarray(m(x))
+    loss = float(m.compute_loss(x, y, out))
+    p = 1 / (1 + np.exp(-out))
+    ce = -(y * np.log(p) + (1 - y) * np.log(1 - p))
+    np.testing.assert_allclose(loss, ce.sum() / ce.size, rtol=1e-5)
+    mt = models.MTNN(T, D, hidden_units=K, loss="logistic",
+                     hyperparameters={"mu": 0.0, "lam": 0.0})
+    out = np.asarray(mt(x))
+    p = 1 / (1 + np.exp(-out))
+    ce = -(y * np.log(p) + (1 - y) * np.log(1 - p))
+    np.testing.assert_allclose(float(mt.compute_loss(x, y, out)),
+                               ce.mean(axis=0).sum(), rtol=1e-5)
+
+
+def test_absent_task_contributes_nothing_and_reported_per_task():
+    x, task, y = _data()
+    m = models.STL(T, D)
+    m.compile("sgd")
+    w0 = np.asarray(m.kernel).copy()
+    m.fit({"x": x, "task": task}, y, batch_size=9, epochs=1, verbose=0)
+    # task 2 has no sample: its column gets no data gradient (lam only;
+    # zero-initialised kernel stays zero)
+    np.testing.assert_array_equal(np.asarray(m.kernel)[:, 2], w0[:, 2])
+    assert not np.allclose(np.asarray(m.kernel)[:, 0], w0[:, 0])
+    logs = m.get_metrics_result()
+    assert {"task_loss_0", "task_loss_1", "task_loss_2"} <= set(logs)
+
+
+@pytest.mark.parametrize("method", sorted(models.METHODS))
+def test_one_step_fit_and_keras_round_trip(method, tmp_path):
+    x, task, y = _data()
+    m = sh.build_model(method, T, D, hidden_units=K, delta=0.1,
+                       task_sizes=[6, 3, 1])
+    m.compile(keras.optimizers.Adam(0.01))
+    before = [np.asarray(w).copy() for w in m.trainable_weights]
+    hist = m.fit({"x": x, "task": task}, y, batch_size=9, epochs=1,
+                 verbose=0)
+    assert np.isfinite(hist.history["loss"][0])
+    assert any(not np.allclose(a, np.asarray(b))
+               for a, b in zip(before, m.trainable_weights))
+    m.set_hyperparameters(**{k: 0.07 for k in m.hp})
+    path = os.path.join(tmp_path, "m.keras")
+    m.save(path)
+    loaded = keras.models.load_model(path)
+    assert type(loaded) is type(m)
+    assert loaded.get_hyperparameters() == pytest.approx(
+        m.get_hyperparameters())
+    np.testing.assert_allclose(np.asarray(loaded({"x": x, "task": task})),
+                               np.asarray(m({"x": x, "task": task})),
+                               rtol=1e-6)
+    assert loaded.get_config() == m.get_config()
+
+
+def test_amtl_nonnegative_projection():
+    x, task, y = _data()
+    m = models.AMTL(T, D, nonnegative=True)
+    m.compile(keras.optimizers.SGD(1.0))
+    m.transfer.assign(-np.ones((T, T)))
+    m.fit({"x": x, "task": task}, y, batch_size=9, epochs=1, verbose=0)
+    assert np.asarray(m.transfer).min() >= 0
+
+
+@pytest.mark.parametrize("kwargs,match", [
+    (dict(num_tasks=0, input_dim=3), "num_tasks=0"),
+    (dict(num_tasks=2, input_dim=-1), "input_dim=-1"),
+    (dict(num_tasks=2, input_dim=3, loss="hinge"), "loss='hinge'"),
+    (dict(num_tasks=2, input_dim=3, delta=0.1), "task_sizes"),
+    (dict(num_tasks=2, input_dim=3, task_sizes=[1, 2, 3]), "3 entries"),
+    (dict(num_tasks=2, input_dim=3, hyperparameters={"beta": 1}),
+     r"\['beta'\]"),
+    (dict(num_tasks=2, input_dim=3, hyperparameters={"lam": -1}),
+     "lam=-1"),
+])
+def test_bad_arguments(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        models.STL(**kwargs)
+
+
+def test_bad_data():
+    m = models.STL(T, D)
+    with pytest.raises(ValueError, match=r"x.shape=\(2, 5\)"):
+        m(np.zeros((2, 5), "float32"))
+    with pytest.raises(ValueError, match="takes no loss"):
+        m.compile("sgd", loss="mse")
+    with pytest.raises(ValueError, match="Shared-input data"):
+        m.compute_loss(np.zeros((2, D), "float32"), np.zeros(2, "float32"),
+                       m(np.zeros((2, D), "float32")))
+    with pytest.raises(ValueError, match="alpha"):
+        m.set_hyperparameters(alpha=1.0)
+
+
+def test_objectives_helpers():
+    o = np.array([[-30.0, 0.0, 30.0]])
+    y = np.array([[1.0, 1.0, 0.0]])
+    got = np.asarray(objectives.elementwise_loss("logistic", y, o))
+    np.testing.assert_allclose(got, [[30.0, np.log(2), 30.0]], rtol=1e-6)
+    sums, counts = objectives.task_loss_sums(
+        "squared", np.array([1.0, 2.0, 3.0]), np.zeros((3, 2)), 2,
+        task=np.array([1, 1, 0]), sample_weight=np.array([1.0, 0.0, 2.0]))
+    np.testing.assert_allclose(np.asarray(sums), [18.0, 1.0])
+    np.testing.assert_allclose(np.asarray(counts), [2.0, 1.0])
+    np.testing.assert_allclose(objectives.imbalance_term(2.0, [4, 16]),
+                               [1.0, 0.5])
+    with pytest.raises(ValueError, match="delta=-1"):
+        objectives.imbalance_term(-1, [4])
+    with pytest.raises(ValueError, match="task_sizes"):
+        objectives.imbalance_term(1, [4, 0])
+    with pytest.raises(ValueError, match="loss='hinge'"):
+        objectives.elementwise_loss("hinge", y, o)
+
+
+MIRRORED = textwrap.dedent("""
+    import numpy as np, tensorflow as tf, keras
+    cpu = tf.config.list_physical_devices("CPU")[0]
+    tf.config.set_logical_device_configuration(
+        cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
+    from amtfl_tf import models
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(8, 4)).astype("float32")
+    task = np.array([0, 0, 0, 1, 2, 2, 2, 2])  # uneven across replicas
+    y = rng.normal(size=8).astype("float32")
+
+    def run(strategy):
+        with strategy.scope():
+            m = models.AMTFL(3, 4, hidden_units=5, delta=0.3,
+                             task_sizes=[3, 1, 4],
+                             hyperparameters=dict(alpha=0.1, gamma=0.2,
+                                                  mu=0.01, lam=0.01))
+            m.set_weights([np.sin(np.arange(w.size) + i).reshape(
+                np.shape(w)).astype("float32") * 0.3 if np.ndim(w) else w
+                for i, w in enumerate(m.get_weights())])
+            m.compile(keras.optimizers.SGD(0.1))
+        ds = tf.data.Dataset.from_tensor_slices(
+            ({"x": x, "task": task}, y)).batch(8)
+        m.fit(ds, epochs=1, verbose=0)
+        return [np.asarray(w) for w in m.trainable_weights]
+
+    one = run(tf.distribute.OneDeviceStrategy("/cpu:0"))
+    two = run(tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"]))
+    diff = max(float(np.abs(a - b).max()) for a, b in zip(one, two))
+    moved = max(float(np.abs(a).max()) for a in one)
+    print("MAXDIFF", diff)
+    assert diff < 1e-5, diff
+""")
+
+
+def test_mirrored_strategy_matches_one_device():
+    """One SGD step over two logical CPUs updates every weight as one
+    device does (tolerance 1e-5; task counts differ between replicas)."""
+    env = dict(os.environ, PYTHONPATH=REPO_ROOT)
+    r = subprocess.run([sys.executable, "-c", MIRRORED], env=env,
+                       capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stdout + r.stderr[-3000:]
+    assert "MAXDIFF" in r.stdout
