@@ -160,6 +160,10 @@ def test_one_step_fit_and_keras_round_trip(method, tmp_path):
                                np.asarray(m({"x": x, "task": task})),
                                rtol=1e-6)
     assert loaded.get_config() == m.get_config()
+    # the loaded model comes back compiled and keeps training
+    hist = loaded.fit({"x": x, "task": task}, y, batch_size=9, epochs=1,
+                      verbose=0)
+    assert np.isfinite(hist.history["loss"][0])
 
 
 def test_amtl_nonnegative_projection():

@@ -39,7 +39,7 @@ def _figure(data, rec, workdir):
         ("(h) AMTFL AS (rows: sources)",
          np.asarray(rec["AMTFL"]["transfer"])),
     ]
-    fig, axes = plotting.new_figure(2, 4, size=(14, 7))
+    fig, axes = plotting.new_figure(2, 4, size=(15, 7), layout="constrained")
     for ax, (title, m) in zip(axes.ravel(), panels):
         lim = float(np.abs(m).max()) or 1.0
         im = ax.imshow(m, cmap="RdBu_r", vmin=-lim, vmax=lim,

@@ -174,7 +174,14 @@ class MultiTaskModel(keras.Model):
         return super().get_compile_config()
 
     def compile_from_config(self, config):
-        return super().compile_from_config(config)
+        """Recompile a loaded model with its saved optimizer and metrics."""
+        from keras.src.saving import serialization_lib
+
+        config = serialization_lib.deserialize_keras_object(config)
+        config.pop("loss", None)
+        self.compile(**config)
+        if getattr(self, "optimizer", None) is not None and self.built:
+            self.optimizer.build(self.trainable_variables)
 
     def task_loss_vector(self, x, y, y_pred, sample_weight=None):
         """Per-task sums and counts of the batch (local to a replica)."""

@@ -1,13 +1,14 @@
 """The shallow methods of Deep-AMTFL Sec. 4.1, on :class:`MultiTaskModel`.
 
-| model | outputs | objective (besides the task losses) |
-|---|---|---|
-| :class:`STL` | X W + b | λ‖W‖² + ℓ1‖W‖₁ (tasks never interact) |
-| :class:`GOMTL` | X L S + b | μ‖S‖₁ + λ‖L‖² + ℓ1‖L‖₁ (Kumar & Daumé 2012, Eq. 3) |
-| :class:`AMTL` | X W + b | weights 1 + α‖b_t‖₁; γ‖W − W B‖² + λ‖W‖² + ℓ1‖W‖₁; B_tt = 0, B ≥ 0 optional (Lee et al. 2016, Eq. 4) |
-| :class:`NN` | σ(X L + c) S + b | pooled losses; λ(‖L‖² + ‖S‖²) + ℓ1‖L‖₁ |
-| :class:`MTNN` | σ(X L + c) S + b | per-task mean losses; μ‖S‖₁ + λ‖L‖² + ℓ1‖L‖₁ |
-| :class:`AMTFL` | σ(X L + c) S + b | weights 1 + α‖a_t‖₁; γ‖σ(O A + a) − Z‖² + μ‖S‖₁ + λ‖L‖² + ℓ1‖L‖₁ (Eq. 6) |
+- :class:`STL`: outputs X W + b; λ‖W‖² + ℓ1‖W‖₁ (tasks never interact).
+- :class:`GOMTL`: X L S + b; μ‖S‖₁ + λ‖L‖² + ℓ1‖L‖₁ (Kumar & Daumé 2012,
+  Eq. 3).
+- :class:`AMTL`: X W + b; task weights 1 + α‖b_t‖₁; γ‖W − W B‖² + λ‖W‖²
+  + ℓ1‖W‖₁; B_tt = 0, B ≥ 0 optional (Lee et al. 2016, Eq. 4).
+- :class:`NN`: σ(X L + c) S + b; pooled losses; λ(‖L‖² + ‖S‖²) + ℓ1‖L‖₁.
+- :class:`MTNN`: as NN with per-task mean losses; μ‖S‖₁ + λ‖L‖² + ℓ1‖L‖₁.
+- :class:`AMTFL`: as MT-NN plus task weights 1 + α‖a_t‖₁ and
+  γ‖σ(O A + a) − Z‖² (Eq. 6).
 
 ``ℓ1`` (hyper-parameter ``l1``) is the "ℓ1 on L for all models" of the
 synthetic experiment; it is 0 by default. All penalties use squared
