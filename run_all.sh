@@ -19,6 +19,7 @@ SCRIPTS=(
   data_overview
   fig4_synthetic_bases
   fig5_synthetic
+  table1
 )
 
 profile=quick

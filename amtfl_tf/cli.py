@@ -153,6 +153,12 @@ def run_main(main) -> None:
     from amtfl_tf.datasets import DatasetError
     from amtfl_tf.results import ResumeMismatchError
 
+    import logging
+    # TensorFlow's Python warnings (e.g. "triggered tf.function retracing",
+    # expected when a grid search builds one model per method) are noise
+    # in script output.
+    logging.getLogger("tensorflow").setLevel(logging.ERROR)
+
     def guarded(argv):
         try:
             return main(argv)
@@ -163,12 +169,13 @@ def run_main(main) -> None:
     app.run(guarded)
 
 
-def report(cfg: CommonConfig, results) -> None:
+def report(cfg: CommonConfig, results, workdir: str | None = None) -> None:
     """Print what a script wrote and how many of its claims hold."""
     held = sum(c.holds for c in results.claims)
-    print(f"[{cfg.experiment}] wrote {cfg.workdir}: results.json, table.md, "
-          f"{', '.join(results.figures)}; {held}/{len(results.claims)} "
-          f"claims hold; {results.wall_seconds:.0f}s", flush=True)
+    files = ", ".join(["results.json", "table.md", *results.figures])
+    print(f"[{cfg.experiment}] wrote {workdir or cfg.workdir}: {files}; "
+          f"{held}/{len(results.claims)} claims hold; "
+          f"{results.wall_seconds:.0f}s", flush=True)
     for c in results.claims:
         mark = "holds" if c.holds else "DOES NOT HOLD"
         print(f"  - {mark}: {c.text} ({c.evidence})", flush=True)

@@ -173,3 +173,15 @@ def test_bad_input_shapes():
         layer([np.zeros((2, 4), "float32"), np.zeros((2, 5), "float32")])
     with pytest.raises(ValueError, match=r"\[z, task_outputs\]"):
         AsymmetricFeedback(3).build((None, 4))
+
+
+def test_reconstruct_from_features_equals_call(arrays):
+    z, _, A, b = arrays
+    W = np.random.default_rng(5).normal(size=(4, 3))
+    c = np.random.default_rng(6).normal(size=(3,))
+    layer = AsymmetricFeedback(3, dtype="float64")
+    layer.build([(None, 4), (None, 3)])
+    layer.set_weights([A, b])
+    np.testing.assert_allclose(
+        np.asarray(layer.reconstruct_from_features(z, W, c)),
+        np.asarray(layer([z, z @ W + c])), rtol=1e-12)

@@ -267,3 +267,17 @@ def test_mirrored_strategy_matches_one_device():
                        capture_output=True, text=True, timeout=300)
     assert r.returncode == 0, r.stdout + r.stderr[-3000:]
     assert "MAXDIFF" in r.stdout
+
+
+@pytest.mark.parametrize("method", sorted(models.METHODS))
+def test_own_task_forward_equals_full_outputs(method):
+    x, task, _ = _data()
+    m = sh.build_model(method, T, D, hidden_units=K)
+    _fixed_weights(m)
+    full, extra_full = m.forward(x)
+    own, extra_own = m.forward(x, task=task)
+    np.testing.assert_allclose(
+        np.asarray(own), np.asarray(full)[np.arange(len(task)), task],
+        rtol=1e-5)
+    np.testing.assert_allclose(float(extra_own), float(extra_full),
+                               rtol=1e-5)

@@ -116,6 +116,20 @@ class AsymmetricFeedback(keras.layers.Layer):
             self.add_loss(self.gamma * self.reconstruction_error(z, z_hat))
         return z_hat
 
+    def reconstruct_from_features(self, z, task_kernel, task_bias=None):
+        """``σ((Z W + c) A + b)`` computed as ``σ(Z (W A) + c A + b)``.
+
+        Equal to ``self([z, z @ task_kernel + task_bias])`` but never forms
+        the ``(B, T)`` task outputs: costs O(B·k²) instead of O(B·k·T).
+        """
+        z_hat = ops.matmul(z, ops.matmul(task_kernel, self.feedback))
+        if task_bias is not None:
+            z_hat = z_hat + ops.matmul(task_bias[None, :],
+                                       self.feedback)[0]
+        if self.use_bias:
+            z_hat = z_hat + self.bias
+        return self.activation(z_hat)
+
     def reconstruction_error(self, z, z_hat):
         """||Ẑ − Z||² under this layer's ``reduction``."""
         if self.stop_gradient_target:

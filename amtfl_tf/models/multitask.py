@@ -132,8 +132,13 @@ class MultiTaskModel(keras.Model):
 
     # -- to implement ---------------------------------------------------
 
-    def forward(self, x, training=False):
-        """``(B, d)`` features → ``((B, T) task outputs, extra loss)``.
+    def forward(self, x, training=False, task=None):
+        """``(B, d)`` features → ``(outputs, extra loss)``.
+
+        Outputs are ``(B, T)`` (every task for every sample) when ``task``
+        is None, else ``(B,)``: each sample's own task only, which is all a
+        task-partitioned loss needs and costs O(B) instead of O(B·T) (139
+        schools: the difference between seconds and minutes per fit).
 
         The extra loss is a scalar term computed from the forward pass
         (e.g. AMTFL's γ‖Ẑ − Z‖²), or 0. Returning it, instead of calling
@@ -183,9 +188,14 @@ class MultiTaskModel(keras.Model):
         if getattr(self, "optimizer", None) is not None and self.built:
             self.optimizer.build(self.trainable_variables)
 
+    @staticmethod
+    def _task_ids(x):
+        return x.get("task") if isinstance(x, Mapping) else None
+
     def task_loss_vector(self, x, y, y_pred, sample_weight=None):
-        """Per-task sums and counts of the batch (local to a replica)."""
-        task = x.get("task") if isinstance(x, Mapping) else None
+        """Per-task sums and counts of the batch (local to a replica).
+        ``y_pred`` is ``(B, T)``, or ``(B,)`` own-task outputs."""
+        task = self._task_ids(x)
         if task is None and len(y.shape) != 2:
             raise ValueError(
                 "Shared-input data need y of shape (batch, num_tasks); "
@@ -224,7 +234,8 @@ class MultiTaskModel(keras.Model):
                      training=True):
         """Keras' hook; recomputes the forward pass for the extra loss.
         ``train_step``/``test_step`` avoid that second pass."""
-        _, extra = self.forward(self._features(x), training=training)
+        _, extra = self.forward(self._features(x), training=training,
+                                task=self._task_ids(x))
         return self.objective(x, y, y_pred, extra, sample_weight)
 
     def train_step(self, data):
@@ -236,7 +247,8 @@ class MultiTaskModel(keras.Model):
 
         x, y, sw = data_adapter_utils.unpack_x_y_sample_weight(data)
         with tf.GradientTape() as tape:
-            y_pred, extra = self.forward(self._features(x), training=True)
+            y_pred, extra = self.forward(self._features(x), training=True,
+                                         task=self._task_ids(x))
             loss = self.objective(x, y, y_pred, extra, sw)
             self._track_loss(loss, x)
             scaled = self.optimizer.scale_loss(loss)
@@ -248,7 +260,8 @@ class MultiTaskModel(keras.Model):
         from keras.src.trainers.data_adapters import data_adapter_utils
 
         x, y, sw = data_adapter_utils.unpack_x_y_sample_weight(data)
-        y_pred, extra = self.forward(self._features(x), training=False)
+        y_pred, extra = self.forward(self._features(x), training=False,
+                                     task=self._task_ids(x))
         self._track_loss(self.objective(x, y, y_pred, extra, sw), x)
         return self.compute_metrics(x, y, y_pred, sample_weight=sw)
 

@@ -41,6 +41,15 @@ def _np(v):
     return np.asarray(ops.convert_to_numpy(v))
 
 
+def _linear_outputs(h, kernel, bias, task):
+    """``h W + b`` for every task, or each sample's own task only."""
+    if task is None:
+        return ops.matmul(h, kernel) + bias
+    task = ops.cast(task, "int32")
+    own = ops.take(ops.transpose(kernel), task, axis=0)  # (B, k)
+    return ops.sum(h * own, axis=1) + ops.take(bias, task)
+
+
 @keras.saving.register_keras_serializable(package="amtfl_tf")
 class STL(MultiTaskModel):
     """Single-task learning: T independent linear predictors ``X W + b``.
@@ -60,8 +69,8 @@ class STL(MultiTaskModel):
                                     initializer="zeros")
         self.built = True
 
-    def forward(self, x, training=False):
-        return ops.matmul(x, self.kernel) + self.bias, 0.0
+    def forward(self, x, training=False, task=None):
+        return _linear_outputs(x, self.kernel, self.bias, task), 0.0
 
     def penalty(self):
         return self.hp["lam"] * _sq(self.kernel) + self.hp["l1"] * _l1(
@@ -100,9 +109,9 @@ class GOMTL(MultiTaskModel):
                                     initializer="zeros")
         self.built = True
 
-    def forward(self, x, training=False):
-        return ops.matmul(ops.matmul(x, self.basis),
-                          self.coefficients) + self.bias, 0.0
+    def forward(self, x, training=False, task=None):
+        return _linear_outputs(ops.matmul(x, self.basis), self.coefficients,
+                               self.bias, task), 0.0
 
     def penalty(self):
         return (self.hp["mu"] * _l1(self.coefficients)
@@ -158,8 +167,8 @@ class AMTL(MultiTaskModel):
         return self.transfer * ops.convert_to_tensor(
             self._off_diagonal, self.transfer.dtype)
 
-    def forward(self, x, training=False):
-        return ops.matmul(x, self.kernel) + self.bias, 0.0
+    def forward(self, x, training=False, task=None):
+        return _linear_outputs(x, self.kernel, self.bias, task), 0.0
 
     def task_weights(self):
         return 1.0 + self.hp["alpha"] * ops.sum(
@@ -211,8 +220,9 @@ class _SharedFeatureNet(MultiTaskModel):
     def features(self, x):
         return self.activation(ops.matmul(x, self.basis) + self.hidden_bias)
 
-    def forward(self, x, training=False):
-        return ops.matmul(self.features(x), self.coefficients) + self.bias, 0.0
+    def forward(self, x, training=False, task=None):
+        return _linear_outputs(self.features(x), self.coefficients,
+                               self.bias, task), 0.0
 
     def latent_basis(self) -> np.ndarray:
         """L (d × k)."""
@@ -297,10 +307,13 @@ class AMTFL(_SharedFeatureNet):
                              (None, self.num_tasks)])
         self.built = True
 
-    def forward(self, x, training=False):
+    def forward(self, x, training=False, task=None):
         z = self.features(x)
-        outputs = ops.matmul(z, self.coefficients) + self.bias
-        z_hat = self.feedback([z, outputs])
+        outputs = _linear_outputs(z, self.coefficients, self.bias, task)
+        # σ(O A + a) with O = Z S + b, computed as σ(Z (S A) + b A + a):
+        # the same numbers without materialising O when task ids are given.
+        z_hat = self.feedback.reconstruct_from_features(
+            z, self.coefficients, self.bias)
         return outputs, self.hp["gamma"] * self.feedback.reconstruction_error(
             z, z_hat)
 

@@ -38,7 +38,8 @@ def task_loss_sums(kind: str, y_true, y_pred, num_tasks: int, task=None,
       y_true: ``(B,)`` targets of task-partitioned data (with ``task``), or
         ``(B, T)`` targets of shared-input data (every sample counts for
         every task).
-      y_pred: ``(B, T)`` outputs of every task for every sample.
+      y_pred: ``(B, T)`` outputs of every task for every sample, or, with
+        ``task``, ``(B,)`` outputs of each sample's own task.
       num_tasks: T.
       task: ``(B,)`` int task ids for task-partitioned data, else None.
       sample_weight: optional ``(B,)`` weights (0 drops a sample).
@@ -55,9 +56,11 @@ def task_loss_sums(kind: str, y_true, y_pred, num_tasks: int, task=None,
         return ops.sum(per * w, axis=0), ops.sum(
             ops.broadcast_to(w, ops.shape(per)), axis=0)
     task = ops.cast(ops.reshape(task, (-1,)), "int32")
-    picked = ops.take_along_axis(y_pred, ops.expand_dims(task, 1), axis=1)
-    per = elementwise_loss(kind, ops.cast(ops.reshape(y_true, (-1, 1)), dtype),
-                           picked)[:, 0]
+    if len(y_pred.shape) == 2:
+        y_pred = ops.take_along_axis(y_pred, ops.expand_dims(task, 1),
+                                     axis=1)[:, 0]
+    per = elementwise_loss(kind, ops.cast(ops.reshape(y_true, (-1,)), dtype),
+                           y_pred)
     w = (ops.ones_like(per) if sample_weight is None
          else ops.cast(ops.reshape(sample_weight, (-1,)), dtype))
     sums = ops.segment_sum(per * w, task, num_segments=num_tasks)
