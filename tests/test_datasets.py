@@ -39,8 +39,8 @@ def school(data_dir):
 
 
 def test_registry_names():
-    assert datasets.names() == ("mnist", "omniglot", "school",
-                                "synthetic_amtfl")
+    assert datasets.names() == ("mnist", "mnist_imbalanced", "omniglot",
+                                "school", "synthetic_amtfl")
 
 
 def test_unknown_name_is_a_clear_error():

@@ -185,6 +185,10 @@ def test_amtl_nonnegative_projection():
      r"\['beta'\]"),
     (dict(num_tasks=2, input_dim=3, hyperparameters={"lam": -1}),
      "lam=-1"),
+    (dict(num_tasks=2, input_dim=3, hyperparameters={"lam": "x"}),
+     "lam='x'"),
+    (dict(num_tasks=2, input_dim=3, delta=-0.1, task_sizes=[1, 2]),
+     "delta=-0.1"),
 ])
 def test_bad_arguments(kwargs, match):
     with pytest.raises(ValueError, match=match):

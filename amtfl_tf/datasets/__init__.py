@@ -4,6 +4,7 @@ Registered names:
 
 - ``"mnist"``: :class:`Mnist` (official idx files; ``backend="tfds"``
   optional).
+- ``"mnist_imbalanced"``: :class:`MnistImbalanced` (Deep-AMTFL Table 2).
 - ``"omniglot"``: :class:`Omniglot` (50 alphabets, 32,460 drawings).
 - ``"school"``: :class:`School` (139 schools, Argyriou et al.'s 10 splits).
 - ``"synthetic_amtfl"``: :class:`SyntheticAMTFL` (Deep-AMTFL Sec. 4.1;
@@ -22,7 +23,9 @@ from amtfl_tf.datasets._files import DatasetError
 from amtfl_tf.datasets._files import DatasetNotFoundError
 from amtfl_tf.datasets._files import resolve_data_dir
 from amtfl_tf.datasets.mnist import Mnist
+from amtfl_tf.datasets.mnist import MnistImbalanced
 from amtfl_tf.datasets.mnist import load_mnist
+from amtfl_tf.datasets.mnist import load_mnist_imbalanced
 from amtfl_tf.datasets.omniglot import Omniglot
 from amtfl_tf.datasets.omniglot import load_omniglot
 from amtfl_tf.datasets.registry import describe
@@ -38,6 +41,9 @@ from amtfl_tf.datasets.synthetic import make_synthetic_amtfl
 
 register("mnist", load_mnist,
          "MNIST 60,000/10,000 digits, 28x28 uint8 (official idx files)")
+register("mnist_imbalanced", load_mnist_imbalanced,
+         "Deep-AMTFL's MNIST-Imbalanced: 200, 180, ..., 20 training images "
+         "for classes 0..9")
 register("omniglot", load_omniglot,
          "Omniglot 50 alphabets, 1,623 characters x 20 drawings, 105x105")
 register("school", load_school,
@@ -47,8 +53,9 @@ register("synthetic_amtfl", make_synthetic_amtfl,
 
 __all__ = [
     "DATA_DIR_ENV", "ChecksumError", "DatasetError", "DatasetNotFoundError",
-    "Mnist", "Omniglot", "School", "SchoolSplit", "SyntheticAMTFL",
-    "TaskSplit", "describe", "load", "load_mnist", "load_omniglot",
+    "Mnist", "MnistImbalanced", "Omniglot", "School", "SchoolSplit", "SyntheticAMTFL",
+    "TaskSplit", "describe", "load", "load_mnist", "load_mnist_imbalanced",
+    "load_omniglot",
     "load_school", "make_synthetic_amtfl", "names", "register",
     "resolve_data_dir",
 ]

@@ -66,6 +66,27 @@ def default_cache_dir() -> str:
     return os.path.join(base, "amtfl_tf", "data")
 
 
+def tfds_cache_dir() -> str:
+    """Where tensorflow-datasets builds go: ``<cache>/amtfl_tf/tfds``,
+    never inside the data directory (which may be shared or read-only)."""
+    return os.path.join(os.path.dirname(default_cache_dir()), "tfds")
+
+
+def host_reachable(url: str, timeout: float = 5.0) -> bool:
+    """Whether ``url``'s host accepts a TCP connection (fails fast when
+    offline, instead of a library's retry loop)."""
+    import socket
+    import urllib.parse
+
+    parts = urllib.parse.urlparse(url)
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    try:
+        with socket.create_connection((parts.hostname, port), timeout):
+            return True
+    except OSError:
+        return False
+
+
 def resolve_data_dir(data_dir: str | os.PathLike | None = None) -> str:
     """The data directory: ``data_dir``, else ``$AMTFL_TF_DATA_DIR``, else
     the user cache directory. Relative paths are taken from the current

@@ -123,7 +123,7 @@ def _load_with_tfds(folder: str) -> Mnist:
             "backend='tfds' needs tensorflow-datasets "
             "(pip install 'amtfl_tf[tfds]').") from e
     config = tfds.download.DownloadConfig(manual_dir=folder)
-    tfds_dir = os.path.join(os.path.dirname(folder), "tfds")
+    tfds_dir = _files.tfds_cache_dir()
     splits = {}
     for split in ("train", "test"):
         ds = tfds.load("mnist", split=split, data_dir=tfds_dir,
@@ -134,3 +134,69 @@ def _load_with_tfds(folder: str) -> Mnist:
         splits[split] = (arr["image"][..., 0].astype(np.uint8),
                          arr["label"].astype(np.uint8))
     return Mnist(*splits["train"], *splits["test"], backend="tfds")
+
+
+DEFAULT_IMBALANCE = tuple(range(200, 0, -20))  # 200, 180, ..., 20
+SELECTIONS = ("first", "random")
+
+
+@dataclasses.dataclass(frozen=True)
+class MnistImbalanced:
+    """Deep-AMTFL's MNIST-Imbalanced (float32 images in [0, 1], NHWC).
+
+    Attributes:
+      x_train, y_train: ``counts[c]`` images of class c (1,100 by default).
+      x_val, y_val: the rest of the official training set (58,900).
+      x_test, y_test: the official 10,000 test images.
+      counts: training images per class.
+      train_index: indices of the training images in the official file.
+    """
+
+    x_train: np.ndarray
+    y_train: np.ndarray
+    x_val: np.ndarray
+    y_val: np.ndarray
+    x_test: np.ndarray
+    y_test: np.ndarray
+    counts: tuple[int, ...]
+    train_index: np.ndarray
+
+
+def load_mnist_imbalanced(data_dir: str | None = None, seed: int = 0,
+                          counts=DEFAULT_IMBALANCE, selection: str = "first",
+                          download: bool = True) -> MnistImbalanced:
+    """MNIST-Imbalanced as the Deep-AMTFL authors ran it.
+
+    Args:
+      counts: training images for classes 0..9 (200, 180, ..., 20).
+      selection: ``"first"``: the first ``counts[c]`` images of class c in
+        the official file order (the authors' code); ``"random"``: a random
+        sample drawn with ``seed``.
+    """
+    counts = tuple(int(c) for c in counts)
+    if len(counts) != 10 or min(counts) < 1:
+        raise ValueError(f"counts must be 10 positive ints. Received: "
+                         f"counts={counts!r}")
+    if selection not in SELECTIONS:
+        raise ValueError(f"selection must be one of {SELECTIONS}. "
+                         f"Received: selection={selection!r}")
+    d = load_mnist(data_dir, download=download)
+    rng = np.random.default_rng(seed)
+    picks = []
+    for c, n in enumerate(counts):
+        idx = np.flatnonzero(d.train_labels == c)
+        picks.append(idx[:n] if selection == "first"
+                     else np.sort(rng.choice(idx, n, replace=False)))
+    train = np.sort(np.concatenate(picks))
+    val = np.setdiff1d(np.arange(len(d.train_labels)), train)
+
+    def images(a):
+        return (a.astype(np.float32) / 255.0)[..., None]
+
+    return MnistImbalanced(
+        x_train=images(d.train_images[train]),
+        y_train=d.train_labels[train].astype(np.int64),
+        x_val=images(d.train_images[val]),
+        y_val=d.train_labels[val].astype(np.int64),
+        x_test=images(d.test_images), y_test=d.test_labels.astype(np.int64),
+        counts=counts, train_index=train)

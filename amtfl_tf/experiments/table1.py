@@ -66,7 +66,7 @@ class Settings:
     num_splits: int = 5
     grid: tuple[float, ...] = (0.1, 1e-2, 1e-3)
     sweeps: int = 1
-    steps: int = 600
+    steps: int = 400
     learning_rate: float = 0.01
     school_val_fraction: float = 0.2
     mnist_per_class: tuple[int, int, int] = (100, 50, 50)

@@ -2,9 +2,16 @@
 
 Shallow (Deep-AMTFL Sec. 4.1): :class:`STL`, :class:`GOMTL`, :class:`AMTL`,
 :class:`NN`, :class:`MTNN`, :class:`AMTFL` (``METHODS`` maps the paper's
-names to them). Deep, DMTRL and DAMTL models arrive with their issues.
+names to them). Deep (Sec. 4.2): :class:`DeepMultiTaskModel` with
+``method`` in ``DEEP_METHODS`` on a backbone in ``BACKBONES``. DMTRL and
+DAMTL models arrive with their issues.
 """
 
+from amtfl_tf.models.backbones import BACKBONES
+from amtfl_tf.models.backbones import build_backbone
+from amtfl_tf.models.deep import DEEP_METHODS
+from amtfl_tf.models.deep import DeepMultiTaskModel
+from amtfl_tf.models.deep import HyperparameterRamp
 from amtfl_tf.models.multitask import MultiTaskModel
 from amtfl_tf.models.shallow import AMTFL
 from amtfl_tf.models.shallow import AMTL
@@ -15,5 +22,7 @@ from amtfl_tf.models.shallow import NN
 from amtfl_tf.models.shallow import STL
 from amtfl_tf.models.task_metrics import PerTaskMean
 
-__all__ = ["AMTFL", "AMTL", "GOMTL", "METHODS", "MTNN", "MultiTaskModel",
-           "NN", "PerTaskMean", "STL"]
+__all__ = ["AMTFL", "AMTL", "BACKBONES", "DEEP_METHODS",
+           "DeepMultiTaskModel", "GOMTL", "HyperparameterRamp", "METHODS",
+           "MTNN", "MultiTaskModel", "NN", "PerTaskMean", "STL",
+           "build_backbone"]

@@ -64,7 +64,8 @@ class MultiTaskModel(keras.Model):
 
     Args:
       num_tasks: T.
-      input_dim: d, the feature dimension (weights are created at once).
+      input_dim: d, the feature dimension (weights are created at once),
+        or the shape of one example, e.g. ``(28, 28, 1)`` for images.
       loss: ``"squared"`` (regression) or ``"logistic"`` (one-vs-all
         classification; outputs are logits).
       per_task_mean: average each task's loss over its own samples (True)
@@ -82,20 +83,31 @@ class MultiTaskModel(keras.Model):
                  per_task_mean=True, delta=0.0, task_sizes=None,
                  hyperparameters=None, **kwargs):
         super().__init__(**kwargs)
-        for name, value in (("num_tasks", num_tasks),
-                            ("input_dim", input_dim)):
-            if not isinstance(value, (int, np.integer)) or isinstance(
-                    value, bool) or value < 1:
-                raise ValueError(
-                    f"{name} must be an int >= 1. Received: {name}={value!r}")
+        def positive_int(v):
+            return isinstance(v, (int, np.integer)) and not isinstance(
+                v, bool) and v >= 1
+
+        if not positive_int(num_tasks):
+            raise ValueError(f"num_tasks must be an int >= 1. Received: "
+                             f"num_tasks={num_tasks!r}")
+        shape = tuple(input_dim) if isinstance(input_dim, (list, tuple)) \
+            else (input_dim,)
+        if not shape or not all(positive_int(v) for v in shape):
+            raise ValueError(
+                "input_dim must be an int >= 1 or a shape of such ints. "
+                f"Received: input_dim={input_dim!r}")
         if loss not in objectives.LOSSES:
             raise ValueError(
                 f"loss must be one of {objectives.LOSSES}. Received: "
                 f"loss={loss!r}")
         self.num_tasks = int(num_tasks)
-        self.input_dim = int(input_dim)
+        self.example_shape = tuple(int(v) for v in shape)
+        self.input_dim = (self.example_shape[0] if len(shape) == 1
+                          and not isinstance(input_dim, (list, tuple))
+                          else list(self.example_shape))
         self.loss_kind = loss
         self.per_task_mean = bool(per_task_mean)
+        _check_nonnegative("delta", delta)
         self.delta = float(delta)
         if delta and task_sizes is None:
             raise ValueError(
@@ -121,8 +133,9 @@ class MultiTaskModel(keras.Model):
                 f"{unknown}. Allowed: {sorted(self.HYPERPARAMETERS)}")
         self.hp = {}
         for name, default in self.HYPERPARAMETERS.items():
-            value = float(given.get(name, default))
+            value = given.get(name, default)
             _check_nonnegative(name, value)
+            value = float(value)
             self.hp[name] = self.add_weight(
                 name=f"hp_{name}", shape=(),
                 initializer=keras.initializers.Constant(value),
@@ -159,10 +172,10 @@ class MultiTaskModel(keras.Model):
 
     def _features(self, inputs):
         x = inputs["x"] if isinstance(inputs, Mapping) else inputs
-        if len(x.shape) != 2 or x.shape[-1] != self.input_dim:
-            raise ValueError(
-                f"x must have shape (batch, {self.input_dim}). Received: "
-                f"x.shape={tuple(x.shape)}")
+        if tuple(x.shape[1:]) != self.example_shape:
+            want = ", ".join(map(str, self.example_shape))
+            raise ValueError(f"x must have shape (batch, {want}). Received: "
+                             f"x.shape={tuple(x.shape)}")
         return x
 
     def call(self, inputs, training=False):
@@ -312,5 +325,5 @@ def _check_nonnegative(name: str, value: Any) -> None:
         ok = False
     if not ok:
         raise ValueError(
-            f"hyper-parameter {name} must be a finite number >= 0. "
+            f"{name} must be a finite number >= 0. "
             f"Received: {name}={value!r}")
