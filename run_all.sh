@@ -20,6 +20,8 @@ SCRIPTS=(
   fig4_synthetic_bases
   fig5_synthetic
   table1
+  table2
+  fig6_transfer
 )
 
 profile=quick
