@@ -53,9 +53,9 @@ register("synthetic_amtfl", make_synthetic_amtfl,
 
 __all__ = [
     "DATA_DIR_ENV", "ChecksumError", "DatasetError", "DatasetNotFoundError",
-    "Mnist", "MnistImbalanced", "Omniglot", "School", "SchoolSplit", "SyntheticAMTFL",
-    "TaskSplit", "describe", "load", "load_mnist", "load_mnist_imbalanced",
-    "load_omniglot",
+    "Mnist", "MnistImbalanced", "Omniglot", "School", "SchoolSplit",
+    "SyntheticAMTFL", "TaskSplit", "describe", "load", "load_mnist",
+    "load_mnist_imbalanced", "load_omniglot",
     "load_school", "make_synthetic_amtfl", "names", "register",
     "resolve_data_dir",
 ]
