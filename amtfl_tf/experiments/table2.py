@@ -76,7 +76,7 @@ def settings_for(profile: str, seed: int = 0, **overrides) -> Settings:
     if profile == "smoke":
         s = Settings(profile, seed, runs=1, epochs=2, image_size=32)
     elif profile == "quick":
-        s = Settings(profile, seed, runs=3, epochs=100)
+        s = Settings(profile, seed, runs=2, epochs=300)
     elif profile == "paper":
         s = Settings(profile, seed)
     else:
