@@ -188,14 +188,9 @@ class MultiTaskModel(keras.Model):
                 f" compile() takes no loss. Received: loss={loss!r}")
         super().compile(optimizer=optimizer, **kwargs)
 
-    def get_compile_config(self):
-        return super().get_compile_config()
-
     def compile_from_config(self, config):
         """Recompile a loaded model with its saved optimizer and metrics."""
-        from keras.src.saving import serialization_lib
-
-        config = serialization_lib.deserialize_keras_object(config)
+        config = keras.saving.deserialize_keras_object(config)
         config.pop("loss", None)
         self.compile(**config)
         if getattr(self, "optimizer", None) is not None and self.built:
@@ -256,9 +251,8 @@ class MultiTaskModel(keras.Model):
         loss passed to :meth:`objective`; loss scaling (mixed precision)
         and the loss tracker work as in Keras."""
         import tensorflow as tf
-        from keras.src.trainers.data_adapters import data_adapter_utils
 
-        x, y, sw = data_adapter_utils.unpack_x_y_sample_weight(data)
+        x, y, sw = keras.utils.unpack_x_y_sample_weight(data)
         with tf.GradientTape() as tape:
             y_pred, extra = self.forward(self._features(x), training=True,
                                          task=self._task_ids(x))
@@ -270,9 +264,7 @@ class MultiTaskModel(keras.Model):
         return self.compute_metrics(x, y, y_pred, sample_weight=sw)
 
     def test_step(self, data):
-        from keras.src.trainers.data_adapters import data_adapter_utils
-
-        x, y, sw = data_adapter_utils.unpack_x_y_sample_weight(data)
+        x, y, sw = keras.utils.unpack_x_y_sample_weight(data)
         y_pred, extra = self.forward(self._features(x), training=False,
                                      task=self._task_ids(x))
         self._track_loss(self.objective(x, y, y_pred, extra, sw), x)
