@@ -165,3 +165,14 @@ def test_script_smoke(tmp_path, script, claims):
     assert all(isinstance(c["holds"], bool) for c in res["claims"])
     assert (tmp_path / f"{script}.png").stat().st_size > 5000
     assert "claims hold" in r.stdout
+
+
+def test_full_grid_search_tries_every_combination():
+    tr = _FakeTrainer()
+    res = sh.search(tr, lambda: abs(math.log10(tr.calls[-1]["a"]) + 2)
+                    + tr.calls[-1]["b"], {"a": sh.PAPER_GRID,
+                                          "b": (1.0, 0.0)}, method="grid")
+    assert len(tr.calls) == 10
+    assert res.best == {"a": 1e-2, "b": 0.0} and res.score == 0.0
+    with pytest.raises(ValueError, match="search='random'"):
+        sh.search(tr, lambda: 0.0, {"a": (1.0,)}, method="random")

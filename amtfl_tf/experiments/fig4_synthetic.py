@@ -101,8 +101,8 @@ def run(cfg: CommonConfig, **overrides) -> Results:
         rows=rows, claims=claims, figures=figures,
         wall_seconds=time.monotonic() - start,
         notes=[
-            f"{settings.num_splits} split(s); hyper-parameters by coordinate "
-            f"search ({settings.sweeps} sweep(s)) over {list(settings.grid)} "
+            f"{settings.num_splits} split(s); hyper-parameters by "
+            f"{settings.search} search over {list(settings.grid)} "
             "on validation RMSE; basis_cosine = mean |cos| of learned L "
             "columns matched to the true bases (Hungarian); no published "
             "numbers (the paper shows plots only).",

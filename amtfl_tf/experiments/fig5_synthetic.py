@@ -171,7 +171,7 @@ def run(cfg: CommonConfig, **overrides) -> Results:
         wall_seconds=time.monotonic() - start,
         notes=[
             f"{settings.num_splits} split(s); hyper-parameters chosen per "
-            f"split by coordinate search ({settings.sweeps} sweep(s)) over "
+            f"split by {settings.search} search over "
             f"{list(settings.grid)} on validation RMSE; full-batch Adam, "
             f"{settings.train.steps} steps, lr {settings.train.learning_rate}"
             "; no published numbers (the paper shows plots only).",

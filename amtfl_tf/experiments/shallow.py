@@ -215,7 +215,39 @@ def coordinate_search(trainer: Trainer, score: Callable[[], float],
 
 
 def full_grid(grid: Mapping[str, Sequence[float]]):
-    """Every combination of a grid, as dicts (for small grids)."""
+    """Every combination of a grid, as dicts."""
     names = list(grid)
     for values in itertools.product(*(grid[n] for n in names)):
         yield dict(zip(names, values))
+
+
+SEARCHES = ("coordinate", "grid")
+
+
+def search(trainer: Trainer, score: Callable[[], float],
+           grid: Mapping[str, Sequence[float]], method: str = "coordinate",
+           sweeps: int = 1) -> SearchResult:
+    """Hyper-parameter selection: ``"coordinate"`` (see
+    :func:`coordinate_search`) or ``"grid"``: every combination of the
+    grid (Π_h |grid_h| fits; the paper profile's choice)."""
+    if method not in SEARCHES:
+        raise ValueError(f"search must be one of {SEARCHES}. Received: "
+                         f"search={method!r}")
+    if method == "coordinate":
+        return coordinate_search(trainer, score, grid, sweeps=sweeps)
+    names = list(grid)
+    tried, best, best_score, best_weights = [], None, math.inf, None
+    for hp in full_grid(grid):
+        loss = trainer.fit(**hp)
+        s = score() if math.isfinite(loss) else math.inf
+        s = s if math.isfinite(s) else math.inf
+        tried.append((hp, s))
+        if s < best_score or best is None:
+            best, best_score = hp, s
+            best_weights = trainer.model.get_weights()
+    if not math.isfinite(best_score):
+        raise FloatingPointError(
+            "every hyper-parameter setting diverged (non-finite loss); "
+            f"lower the learning rate. Tried {len(tried)} settings of "
+            f"{names}")
+    return SearchResult(dict(best), best_score, tried, best_weights)
