@@ -31,8 +31,10 @@ COLORS = {"mt-cnn": "tab:orange", "deep-amtl": "tab:green",
 
 def run(cfg: CommonConfig, source_workdir: str, **overrides) -> Results:
     start = time.monotonic()
+    # --overwrite applies to this figure, never to the Table 2 runs it
+    # reuses (run_all.sh passes it to every script).
     source_cfg = dataclasses.replace(cfg, experiment="table2",
-                                     workdir=source_workdir)
+                                     workdir=source_workdir, overwrite=False)
     table2.run_dataset(source_cfg, "mnist_imbalanced", **overrides)
     s = table2.settings_for(cfg.profile, cfg.seed, **overrides)
     records = RunDir(os.path.join(source_workdir, "mnist_imbalanced"),
