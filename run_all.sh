@@ -45,6 +45,13 @@ esac
 
 source tools/ensure_venv.sh
 
+# Extra flags some scripts need to find their inputs under --outdir.
+script_args() {
+  case "$1" in
+    fig6_transfer) echo "--source_workdir=$outdir/table2" ;;
+  esac
+}
+
 failed=()
 ran=0
 total_start=$(date +%s)
@@ -55,8 +62,9 @@ for name in "${SCRIPTS[@]}"; do
   ran=$((ran + 1))
   echo "=== $name (profile $profile) ==="
   start=$(date +%s)
+  # shellcheck disable=SC2046
   if python "reproductions/$name.py" --profile="$profile" \
-      --workdir="$outdir/$name" "${extra[@]}"; then
+      --workdir="$outdir/$name" $(script_args "$name") "${extra[@]}"; then
     status=ok
   else
     status=FAILED

@@ -44,7 +44,8 @@ def test_registry_names():
 
 
 def test_unknown_name_is_a_clear_error():
-    with pytest.raises(ValueError, match=r"name='mnsit'.*mnist, omniglot"):
+    with pytest.raises(ValueError,
+                       match=r"name='mnsit'.*mnist, mnist_imbalanced"):
         datasets.load("mnsit")
 
 
