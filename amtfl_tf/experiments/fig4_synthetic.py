@@ -15,7 +15,6 @@ from amtfl_tf.experiments.runner import run_splits
 from amtfl_tf.results import Claim
 from amtfl_tf.results import Results
 from amtfl_tf.results import Row
-from amtfl_tf.results import RunDir
 
 
 def _aligned(L, true):
@@ -54,13 +53,7 @@ def _figure(data, rec, workdir):
 
 def run(cfg: CommonConfig, **overrides) -> Results:
     start = time.monotonic()
-    settings = syn.settings_for(cfg.profile, cfg.seed, **overrides)
-    data = syn.make_data(settings)
-    run_dir = RunDir(cfg.workdir, overwrite=cfg.overwrite,
-                     fingerprint={"experiment": cfg.experiment,
-                                  **settings.to_dict()})
-    run_dir.write_config({**cfg.to_dict(), "settings": settings.to_dict()})
-    keys = [f"split{i + 1}" for i in range(settings.num_splits)]
+    settings, data, run_dir, keys = syn.open_run(cfg, **overrides)
     records = run_splits(
         run_dir, keys,
         lambda k: {m: syn.fit_method(m, data, int(k[5:]) - 1, settings)

@@ -17,7 +17,6 @@ from amtfl_tf.experiments.runner import run_splits
 from amtfl_tf.results import Claim
 from amtfl_tf.results import Results
 from amtfl_tf.results import Row
-from amtfl_tf.results import RunDir
 
 GROUPS = ("easy", "hard", "all")
 SCALED = ("AMTL", "AMTFL")
@@ -79,13 +78,7 @@ def _figure(rows, reduction, hard, scaling, counts, workdir):
 
 def run(cfg: CommonConfig, **overrides) -> Results:
     start = time.monotonic()
-    settings = syn.settings_for(cfg.profile, cfg.seed, **overrides)
-    data = syn.make_data(settings)
-    run_dir = RunDir(cfg.workdir, overwrite=cfg.overwrite,
-                     fingerprint={"experiment": cfg.experiment,
-                                  **settings.to_dict()})
-    run_dir.write_config({**cfg.to_dict(), "settings": settings.to_dict()})
-    keys = [f"split{i + 1}" for i in range(settings.num_splits)]
+    settings, data, run_dir, keys = syn.open_run(cfg, **overrides)
     counts = list(settings.task_counts)
     progress = Progress(len(keys) + len(counts), cfg.experiment)
     records = run_splits(

@@ -71,6 +71,20 @@ def settings_for(profile: str, seed: int = 0, **overrides) -> Settings:
     return dataclasses.replace(s, **overrides)
 
 
+def open_run(cfg, **overrides):
+    """Settings, data, run folder (config written) and split keys of one
+    synthetic experiment run."""
+    from amtfl_tf.results import RunDir
+
+    settings = settings_for(cfg.profile, cfg.seed, **overrides)
+    run_dir = RunDir(cfg.workdir, overwrite=cfg.overwrite,
+                     fingerprint={"experiment": cfg.experiment,
+                                  **settings.to_dict()})
+    run_dir.write_config({**cfg.to_dict(), "settings": settings.to_dict()})
+    keys = [f"split{i + 1}" for i in range(settings.num_splits)]
+    return settings, make_data(settings), run_dir, keys
+
+
 def make_data(settings: Settings, num_tasks: int = 12):
     return datasets.load("synthetic_amtfl", seed=settings.seed,
                          num_tasks=num_tasks, num_splits=settings.num_splits,
