@@ -2,12 +2,25 @@
 ``keras.saving.register_keras_serializable(package="amtfl_tf")``.
 
 - :class:`AsymmetricFeedback` (Deep-AMTFL's task-to-feature feedback A).
+- DMTRL's task-factorised layers (the stacked per-task weight tensor, task
+  axis last, held as Tucker / Tensor-Train / last-axis-flattening factors;
+  the task axis is carried through the activations, ``(B, T, ...)``):
+  :class:`TuckerDense`, :class:`TuckerConv2D`, :class:`TTDense`,
+  :class:`TTConv2D`, :class:`LAFDense`, :class:`LAFConv2D`.
 
-Planned (see the issues): ``TuckerDense``/``TuckerConv2D``,
-``TTDense``/``TTConv2D``, ``LAFDense``/``LAFConv2D`` (DMTRL),
-``SoftMaskConv2D``, ``CrossStitch`` and ``NDDR`` (DAMTL and baselines).
+Planned (see the issues): ``SoftMaskConv2D``, ``CrossStitch`` and ``NDDR``
+(DAMTL and its baselines).
 """
 
+from amtfl_tf.layers._factorised import random_stacked_kernels
 from amtfl_tf.layers.asymmetric_feedback import AsymmetricFeedback
+from amtfl_tf.layers.laf_conv2d import LAFConv2D
+from amtfl_tf.layers.laf_dense import LAFDense
+from amtfl_tf.layers.tt_conv2d import TTConv2D
+from amtfl_tf.layers.tt_dense import TTDense
+from amtfl_tf.layers.tucker_conv2d import TuckerConv2D
+from amtfl_tf.layers.tucker_dense import TuckerDense
 
-__all__ = ["AsymmetricFeedback"]
+__all__ = ["AsymmetricFeedback", "LAFConv2D", "LAFDense", "TTConv2D",
+           "TTDense", "TuckerConv2D", "TuckerDense",
+           "random_stacked_kernels"]
