@@ -173,7 +173,8 @@ class _Tucker:
 
     @staticmethod
     def check_ranks(ranks, order, known):
-        ranks = _static_rank_tuple(ranks, order, "one Tucker rank per mode")
+        ranks = dec.check_rank_sequence(ranks, order, "ranks",
+                                        "one Tucker rank per mode")
         for n, d in known.items():
             if ranks[n] > d:
                 raise ValueError(
@@ -205,8 +206,8 @@ class _TT:
 
     @staticmethod
     def check_ranks(ranks, order, known):
-        ranks = _static_rank_tuple(ranks, order - 1,
-                                   "the interior TT ranks K_1..K_{N-1}")
+        ranks = dec.check_rank_sequence(ranks, order - 1, "ranks",
+                                        "the interior TT ranks K_1..K_{N-1}")
         # K_1 <= D_1 and K_{N-1} <= T whenever those dims are known
         for k, n in ((0, 0), (order - 2, order - 1)):
             if n in known and ranks[k] > known[n]:
@@ -304,25 +305,6 @@ class _Full:
 
 
 STRATEGIES = {s.name: s for s in (_Tucker, _TT, _LAF, _Full)}
-
-
-def _static_rank_tuple(ranks, length, what):
-    if isinstance(ranks, (str, bytes)) or not isinstance(
-            ranks, (tuple, list, np.ndarray)):
-        raise ValueError(
-            f"ranks must be a sequence of {length} ints ({what}). Received:"
-            f" ranks={ranks!r}")
-    ranks = tuple(ranks)
-    if len(ranks) != length:
-        raise ValueError(
-            f"ranks must have {length} entries ({what}). Received: "
-            f"ranks={ranks!r} with {len(ranks)} entries")
-    for r in ranks:
-        if isinstance(r, bool) or not isinstance(r, numbers.Integral) \
-                or r < 1:
-            raise ValueError(
-                f"ranks must contain ints >= 1. Received: ranks={ranks!r}")
-    return tuple(int(r) for r in ranks)
 
 
 def _factor_shapes(method, shape, ranks):

@@ -279,12 +279,14 @@ def _check_shape(shape):
     return tuple(int(d) for d in shape)
 
 
-def _rank_sequence(ranks, length, name, what):
+def check_rank_sequence(ranks, length, name, what):
+    """``ranks`` as a tuple of ``length`` ints >= 1, else a ValueError
+    naming ``name``, the expected length (``what``) and the value."""
     if isinstance(ranks, (str, bytes)) or not isinstance(ranks, Sequence) \
             and not isinstance(ranks, np.ndarray):
         raise ValueError(
-            f"{name} must be a sequence of {length} ints. Received: "
-            f"{name}={ranks!r}")
+            f"{name} must be a sequence of {length} ints ({what}). "
+            f"Received: {name}={ranks!r}")
     ranks = tuple(ranks)
     if len(ranks) != length:
         raise ValueError(
@@ -321,8 +323,9 @@ def validate_tucker_rank(shape, ranks):
         bound (the message names the mode).
     """
     shape = _check_shape(shape)
-    ranks = _rank_sequence(ranks, len(shape), "ranks",
-                           "one Tucker rank per mode, task mode included")
+    ranks = check_rank_sequence(ranks, len(shape), "ranks",
+                                "one Tucker rank per mode, task mode "
+                                "included")
     for n, (k, bound) in enumerate(zip(ranks, tucker_rank_bounds(shape))):
         if k > bound:
             raise ValueError(
@@ -404,8 +407,8 @@ def validate_tt_rank(shape, ranks):
       The ranks as a tuple of ints.
     """
     shape = _check_shape(shape)
-    ranks = _rank_sequence(ranks, len(shape) - 1, "ranks",
-                           "the interior TT ranks K_1..K_{N-1}")
+    ranks = check_rank_sequence(ranks, len(shape) - 1, "ranks",
+                                "the interior TT ranks K_1..K_{N-1}")
     full = (1,) + ranks + (1,)
     for k, (r, bound) in enumerate(zip(ranks, tt_rank_bounds(shape)),
                                    start=1):
