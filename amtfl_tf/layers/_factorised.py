@@ -450,6 +450,27 @@ class FactorisedLayer(keras.layers.Layer):
         """Validates an input shape and returns D_in / C."""
         raise NotImplementedError
 
+    def _check_layout(self, input_shape, rank, layout, last_name):
+        """The input checks every factorised layer shares: rank ``rank``
+        (with the task axis) or ``rank - 1`` (shared input), the task axis
+        size, a known last dimension. Returns ``(shape, last_dim)``."""
+        shape = tuple(input_shape)
+        cls = self.__class__.__name__
+        if len(shape) not in (rank - 1, rank):
+            raise ValueError(
+                f"{cls} expects inputs of shape {layout}. Received: "
+                f"input_shape={shape}")
+        if len(shape) == rank and shape[1] is not None and \
+                shape[1] != self.num_tasks:
+            raise ValueError(
+                f"{cls} has num_tasks={self.num_tasks} but the input's task "
+                f"axis (axis 1) has {shape[1]}. Received: input_shape={shape}")
+        if shape[-1] is None:
+            raise ValueError(
+                f"{cls} needs a known {last_name} dimension. Received: "
+                f"input_shape={shape}")
+        return shape, int(shape[-1])
+
     def _stacked_shape_for(self, in_dim):
         raise NotImplementedError
 
@@ -649,29 +670,16 @@ class FactorisedDense(FactorisedLayer):
         return {1: self.units, 2: self.num_tasks}
 
     def _in_dim(self, input_shape):
-        shape = tuple(input_shape)
         cls = self.__class__.__name__
-        if len(shape) not in (2, 3):
-            raise ValueError(
-                f"{cls} expects inputs of shape (batch, num_tasks, "
-                "input_dim) or (batch, input_dim) (shared by every task). "
-                f"Received: input_shape={shape}")
-        if len(shape) == 3 and shape[1] is not None and \
-                shape[1] != self.num_tasks:
-            raise ValueError(
-                f"{cls} has num_tasks={self.num_tasks} but the input's task "
-                f"axis (axis 1) has {shape[1]}. Received: input_shape={shape}")
-        in_dim = shape[-1]
-        if in_dim is None:
-            raise ValueError(
-                f"{cls} needs a known last (feature) dimension. Received: "
-                f"input_shape={shape}")
+        shape, in_dim = self._check_layout(
+            input_shape, 3, "(batch, num_tasks, input_dim) or (batch, "
+            "input_dim) (shared by every task)", "last (feature)")
         if self._stacked_shape is not None and \
                 in_dim != self._stacked_shape[0]:
             raise ValueError(
                 f"{cls} was built for input_dim={self._stacked_shape[0]}. "
                 f"Received: input_shape={shape}")
-        return int(in_dim)
+        return in_dim
 
     def _stacked_shape_for(self, in_dim):
         return (in_dim, self.units, self.num_tasks)
@@ -740,23 +748,11 @@ class FactorisedConv2D(FactorisedLayer):
                 3: self.filters, 4: self.num_tasks}
 
     def _in_dim(self, input_shape):
-        shape = tuple(input_shape)
         cls = self.__class__.__name__
-        if len(shape) not in (4, 5):
-            raise ValueError(
-                f"{cls} expects inputs of shape (batch, num_tasks, height, "
-                "width, channels) or (batch, height, width, channels) "
-                f"(shared by every task). Received: input_shape={shape}")
-        if len(shape) == 5 and shape[1] is not None and \
-                shape[1] != self.num_tasks:
-            raise ValueError(
-                f"{cls} has num_tasks={self.num_tasks} but the input's task "
-                f"axis (axis 1) has {shape[1]}. Received: input_shape={shape}")
-        channels = shape[-1]
-        if channels is None:
-            raise ValueError(
-                f"{cls} needs a known channel dimension. Received: "
-                f"input_shape={shape}")
+        shape, channels = self._check_layout(
+            input_shape, 5, "(batch, num_tasks, height, width, channels) or "
+            "(batch, height, width, channels) (shared by every task)",
+            "channel")
         if self.padding == "valid":
             for size, k in zip(shape[-3:-1], self.kernel_size):
                 if size is not None and size < k:
