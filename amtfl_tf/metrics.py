@@ -14,25 +14,25 @@ import numpy as np
 CI_METHODS = ("t", "normal", "sem")
 
 
+def _same_shape(a, b, names=("y_true", "y_pred"), dtype=None):
+    a = np.asarray(a, dtype=dtype)
+    b = np.asarray(b, dtype=dtype)
+    if a.shape != b.shape:
+        raise ValueError(
+            f"{names[0]} and {names[1]} must have the same shape. Received: "
+            f"{names[0]}.shape={a.shape}, {names[1]}.shape={b.shape}")
+    return a, b
+
+
 def rmse(y_true, y_pred) -> float:
     """Root mean squared error over all samples (pooled)."""
-    y_true = np.asarray(y_true, dtype=np.float64)
-    y_pred = np.asarray(y_pred, dtype=np.float64)
-    if y_true.shape != y_pred.shape:
-        raise ValueError(
-            f"y_true and y_pred must have the same shape. Received: "
-            f"y_true.shape={y_true.shape}, y_pred.shape={y_pred.shape}")
+    y_true, y_pred = _same_shape(y_true, y_pred, dtype=np.float64)
     return float(np.sqrt(np.mean((y_true - y_pred) ** 2)))
 
 
 def error_rate(y_true, y_pred, percent: bool = True) -> float:
     """Fraction (or percentage) of predictions that differ from labels."""
-    y_true = np.asarray(y_true)
-    y_pred = np.asarray(y_pred)
-    if y_true.shape != y_pred.shape:
-        raise ValueError(
-            f"y_true and y_pred must have the same shape. Received: "
-            f"y_true.shape={y_true.shape}, y_pred.shape={y_pred.shape}")
+    y_true, y_pred = _same_shape(y_true, y_pred)
     err = float(np.mean(y_true != y_pred))
     return 100.0 * err if percent else err
 
@@ -113,12 +113,7 @@ def matched_cosine(learned, true) -> tuple[float, np.ndarray, np.ndarray]:
 
 def relative_error(estimate, target) -> float:
     """``||estimate − target||_F / ||target||_F``."""
-    e = np.asarray(estimate, dtype=np.float64)
-    t = np.asarray(target, dtype=np.float64)
-    if e.shape != t.shape:
-        raise ValueError(
-            f"estimate and target must have the same shape. Received: "
-            f"estimate.shape={e.shape}, target.shape={t.shape}")
+    e, t = _same_shape(estimate, target, ("estimate", "target"), np.float64)
     return float(np.linalg.norm(e - t) / np.linalg.norm(t))
 
 

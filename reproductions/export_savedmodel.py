@@ -38,9 +38,9 @@ def main(argv):
     else:
         s = table2.settings_for(cfg.profile, cfg.seed, epochs=FLAGS.epochs)
         problem = table2.mnist_imbalanced_problem(cfg, s, 1)
-        model, _ = table2._train(FLAGS.method, problem, s, cfg.seed,
-                                 "lenet_conv")
-        error = table2._evaluate(model, problem)["error_per_class"]
+        model, _ = table2.train_model(FLAGS.method, problem, s, cfg.seed,
+                                      "lenet_conv")
+        error = table2.evaluate_model(model, problem)["error_per_class"]
     paths = export.export_model(model, cfg.workdir)
     summary = {"paths": paths, "method": FLAGS.method,
                "per_class_error_pct": error,

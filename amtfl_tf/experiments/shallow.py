@@ -153,6 +153,21 @@ class SearchResult:
     weights: list
 
 
+def _fit_and_score(trainer: Trainer, score: Callable[[], float],
+                   hp: Mapping[str, float]) -> float:
+    """Train with ``hp`` and score; a diverged fit (non-finite loss or
+    score) counts as +inf."""
+    loss = trainer.fit(**hp)
+    s = score() if math.isfinite(loss) else math.inf
+    return s if math.isfinite(s) else math.inf
+
+
+def _all_diverged(names, count) -> FloatingPointError:
+    return FloatingPointError(
+        "every hyper-parameter setting diverged (non-finite loss); lower "
+        f"the learning rate. Tried {count} settings of {list(names)}")
+
+
 def coordinate_search(trainer: Trainer, score: Callable[[], float],
                       grid: Mapping[str, Sequence[float]],
                       start: Mapping[str, float] | None = None,
@@ -183,9 +198,7 @@ def coordinate_search(trainer: Trainer, score: Callable[[], float],
         key = tuple(hp[n] for n in names)
         if key in cache:
             return cache[key]
-        loss = trainer.fit(**hp)
-        s = score() if math.isfinite(loss) else math.inf
-        s = s if math.isfinite(s) else math.inf
+        s = _fit_and_score(trainer, score, hp)
         cache[key] = s
         if s < best_score:
             best_score, best_weights = s, trainer.model.get_weights()
@@ -204,10 +217,7 @@ def coordinate_search(trainer: Trainer, score: Callable[[], float],
         if not changed:
             break
     if best_weights is None:
-        raise FloatingPointError(
-            "every hyper-parameter setting diverged (non-finite loss); "
-            "lower the learning rate. Tried: "
-            f"{[dict(zip(names, k)) for k in cache]}")
+        raise _all_diverged(names, len(cache))
     tried = [(dict(zip(names, k)), s) for k, s in cache.items()]
     return SearchResult(dict(current), cache[tuple(current[n]
                                                    for n in names)],
@@ -238,16 +248,11 @@ def search(trainer: Trainer, score: Callable[[], float],
     names = list(grid)
     tried, best, best_score, best_weights = [], None, math.inf, None
     for hp in full_grid(grid):
-        loss = trainer.fit(**hp)
-        s = score() if math.isfinite(loss) else math.inf
-        s = s if math.isfinite(s) else math.inf
+        s = _fit_and_score(trainer, score, hp)
         tried.append((hp, s))
         if s < best_score or best is None:
             best, best_score = hp, s
             best_weights = trainer.model.get_weights()
     if not math.isfinite(best_score):
-        raise FloatingPointError(
-            "every hyper-parameter setting diverged (non-finite loss); "
-            f"lower the learning rate. Tried {len(tried)} settings of "
-            f"{names}")
+        raise _all_diverged(names, len(tried))
     return SearchResult(dict(best), best_score, tried, best_weights)

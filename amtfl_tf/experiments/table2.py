@@ -188,8 +188,11 @@ def cub_problem(cfg: CommonConfig, s: Settings) -> ImageProblem:
                         (s.image_size, s.image_size, 3))
 
 
-def _train(method, problem, s: Settings, seed: int, backbone: str,
-           init_from=None):
+def train_model(method, problem, s: Settings, seed: int, backbone: str,
+                init_from=None):
+    """Train one :class:`DeepMultiTaskModel` (``method``) on ``problem``
+    with the settings ``s``; ``init_from`` (a trained CNN) is copied into
+    the backbone and task layer first. Returns ``(model, seconds)``."""
     import keras
     import tensorflow as tf
 
@@ -227,7 +230,9 @@ def _train(method, problem, s: Settings, seed: int, backbone: str,
     return model, time.perf_counter() - start
 
 
-def _evaluate(model, problem, batch_size=500) -> dict[str, Any]:
+def evaluate_model(model, problem, batch_size=500) -> dict[str, Any]:
+    """Per-class and overall test error, per-class accuracy and the
+    per-task training loss of a trained model."""
     from keras import ops
 
     logits = model.predict(problem.x_test, batch_size=batch_size, verbose=0)
@@ -255,9 +260,9 @@ def fit_run(problem: ImageProblem, dataset: str, s: Settings, run: int,
     out, cnn = {}, None
     for method in METHODS:
         init = cnn if (dataset in FINETUNE and method != "cnn") else None
-        model, seconds = _train(method, problem, s, s.seed + run,
+        model, seconds = train_model(method, problem, s, s.seed + run,
                                 BACKBONE[dataset], init)
-        rec = _evaluate(model, problem)
+        rec = evaluate_model(model, problem)
         rec["train_seconds"] = seconds
         if method in ("deep-amtl", "deep-amtfl"):
             rec["transfer"] = model.transfer_matrix().tolist()
