@@ -179,3 +179,73 @@ def report(cfg: CommonConfig, results, workdir: str | None = None) -> None:
     for c in results.claims:
         mark = "holds" if c.holds else "DOES NOT HOLD"
         print(f"  - {mark}: {c.text} ({c.evidence})", flush=True)
+
+
+# DMTRL's free choices (papers-spec 2.f), shared by its four scripts. Every
+# flag defaults to None: the profile's value (see the experiment module).
+_DMTRL_FLAGS = (
+    ("fractions", "list", "Training fractions (comma-separated)."),
+    ("repeats", "int", "Random training subsets per fraction."),
+    ("epochs", "int", "Epochs of STL and UD-MTL training."),
+    ("finetune_epochs", "int",
+     "Epochs of DMTRL training after the STL initialisation."),
+    ("batch_size", "int", "Mini-batch size (MNIST)."),
+    ("lr", "float", "Learning rate."),
+    ("optimizer", "enum:adam,sgd,momentum", "Optimiser."),
+    ("eps", "float",
+     "Relative error of the SVDs that pick every DMTRL rank (paper 0.1)."),
+    ("tt_eps_split", "enum:per_unfolding,oseledets",
+     "TT-SVD error split: the same eps per unfolding (authors' code) or "
+     "eps/sqrt(N-1) (Oseledets)."),
+    ("init", "enum:stl,random",
+     "DMTRL initialisation: decompose the trained STL networks (paper) or "
+     "a random draw at full rank."),
+    ("init_unshared", "enum:stl,random",
+     "Unshared layers and biases of DMTRL: copied from STL or random."),
+    ("stl_init", "enum:shared,independent",
+     "The STL networks start from one random draw (shared) or from one "
+     "draw each (independent)."),
+    ("ud_folds", "int",
+     "k of the k-fold CV that picks UD-MTL's N (1 = one 80/20 hold-out)."),
+    ("ud_options", "list", "The N UD-MTL's CV tries (default: the paper's)."),
+    ("task_reduction", "enum:mean,sum", "Mean or sum of the task losses."),
+)
+
+
+def define_dmtrl_flags(flag_values, extra: Sequence[str] = ()) -> None:
+    """Define the DMTRL flags (and the ``extra`` ones of ``image_size``,
+    ``test_size``, ``per_task``) on ``flag_values``."""
+    from absl import flags
+
+    more = {"image_size": ("int", "Image side in pixels (Omniglot)."),
+            "test_size": ("int", "Test images (MNIST; default all 10k in "
+                                 "the paper profile)."),
+            "per_task": ("int", "Samples of every task per batch.")}
+    specs = list(_DMTRL_FLAGS) + [(n, *more[n]) for n in extra]
+    for name, kind, help_ in specs:
+        help_ += " Default: the profile's."
+        if kind == "list":
+            flags.DEFINE_list(name, None, help_, flag_values=flag_values)
+        elif kind == "int":
+            flags.DEFINE_integer(name, None, help_, flag_values=flag_values)
+        elif kind == "float":
+            flags.DEFINE_float(name, None, help_, flag_values=flag_values)
+        else:
+            flags.DEFINE_enum(name, None, kind[5:].split(","), help_,
+                              flag_values=flag_values)
+
+
+def dmtrl_overrides(flag_values) -> dict[str, Any]:
+    """The DMTRL flags that were given, as settings overrides."""
+    out = {}
+    for name in [s[0] for s in _DMTRL_FLAGS] + ["image_size", "test_size",
+                                                 "per_task"]:
+        if name not in flag_values or flag_values[name].value is None:
+            continue
+        value = flag_values[name].value
+        if name == "fractions":
+            value = tuple(float(v) for v in value)
+        elif name == "ud_options":
+            value = tuple(int(v) for v in value)
+        out[name] = value
+    return out

@@ -178,7 +178,7 @@ def test_amtl_nonnegative_projection():
 @pytest.mark.parametrize("kwargs,match", [
     (dict(num_tasks=0, input_dim=3), "num_tasks=0"),
     (dict(num_tasks=2, input_dim=-1), "input_dim=-1"),
-    (dict(num_tasks=2, input_dim=3, loss="hinge"), "loss='hinge'"),
+    (dict(num_tasks=2, input_dim=3, loss="huber"), "loss=.huber."),
     (dict(num_tasks=2, input_dim=3, delta=0.1), "task_sizes"),
     (dict(num_tasks=2, input_dim=3, task_sizes=[1, 2, 3]), "3 entries"),
     (dict(num_tasks=2, input_dim=3, hyperparameters={"beta": 1}),
@@ -224,8 +224,11 @@ def test_objectives_helpers():
         objectives.imbalance_term(-1, [4])
     with pytest.raises(ValueError, match="task_sizes"):
         objectives.imbalance_term(1, [4, 0])
-    with pytest.raises(ValueError, match="loss='hinge'"):
-        objectives.elementwise_loss("hinge", y, o)
+    hinge = objectives.elementwise_loss(
+        "hinge", np.array([1.0, -1.0, 1.0]), np.array([0.25, 0.5, 2.0]))
+    np.testing.assert_allclose(np.asarray(hinge), [0.75, 1.5, 0.0])
+    with pytest.raises(ValueError, match="loss='huber'"):
+        objectives.elementwise_loss("huber", y, o)
 
 
 MIRRORED = textwrap.dedent("""

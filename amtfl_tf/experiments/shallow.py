@@ -18,6 +18,13 @@ import numpy as np
 
 PAPER_GRID = (1.0, 0.1, 1e-2, 1e-3, 1e-4)
 
+# Hyper-parameters to search for the classic baselines of DMTRL's
+# Appendix A (over the same log grid as the others, e.g. PAPER_GRID).
+CLASSIC_SEARCHED = {
+    "Evgeniou-Pontil": ("lam_task", "lam_shared"),
+    "MTFL": ("gamma",),
+}
+
 
 @dataclasses.dataclass(frozen=True)
 class TrainConfig:
@@ -48,8 +55,14 @@ def build_model(method: str, num_tasks: int, input_dim: int, *,
                 loss: str = "squared", hidden_units: int = 10,
                 activation: str = "relu", delta: float = 0.0,
                 task_sizes=None, amtl_nonnegative: bool = True,
+                mtfl_epsilon: float = 1e-4, mtfl_d_step_every: int = 25,
                 seed: int = 0):
-    """One of ``models.METHODS`` with the settings that apply to it."""
+    """One of ``models.METHODS`` with the settings that apply to it.
+
+    MTFL is built with its D-step inside the train step every
+    ``mtfl_d_step_every`` optimiser steps (:class:`Trainer` passes no
+    callbacks), i.e. its alternating algorithm with inexact W-steps.
+    """
     import keras
 
     from amtfl_tf import models
@@ -66,6 +79,8 @@ def build_model(method: str, num_tasks: int, input_dim: int, *,
         kwargs.update(num_latent=hidden_units)
     elif method == "AMTL":
         kwargs.update(nonnegative=amtl_nonnegative)
+    elif method == "MTFL":
+        kwargs.update(epsilon=mtfl_epsilon, d_step_every=mtfl_d_step_every)
     return cls(num_tasks, input_dim, **kwargs)
 
 

@@ -26,3 +26,29 @@ __all__ = ["AMTFL", "AMTL", "BACKBONES", "DEEP_METHODS",
            "DeepMultiTaskModel", "GOMTL", "HyperparameterRamp", "METHODS",
            "MTNN", "MultiTaskModel", "NN", "PerTaskMean", "STL",
            "build_backbone"]
+
+# Classic shallow baselines (DMTRL Appendix A): also in METHODS as
+# "Evgeniou-Pontil" and "MTFL".
+from amtfl_tf.models.shallow import EvgeniouPontil  # noqa: E402
+from amtfl_tf.models.shallow import MTFL  # noqa: E402
+from amtfl_tf.models.shallow import MTFLDStep  # noqa: E402
+from amtfl_tf.models.shallow import mtfl_d_step  # noqa: E402
+
+__all__ += ["EvgeniouPontil", "MTFL", "MTFLDStep", "mtfl_d_step"]
+
+# DAMTL (Feng & Chen) and its baselines.
+from amtfl_tf.models.damtl import DAMTL  # noqa: E402
+from amtfl_tf.models.damtl_base import ARCHITECTURES  # noqa: E402
+from amtfl_tf.models.damtl_base import TaskNetworksModel  # noqa: E402
+from amtfl_tf.models.damtl_base import build_vgg  # noqa: E402
+from amtfl_tf.models.damtl_baselines import BASELINES  # noqa: E402
+from amtfl_tf.models.damtl_baselines import DAMTLBaseline  # noqa: E402
+
+__all__ += ["ARCHITECTURES", "BASELINES", "DAMTL", "DAMTLBaseline",
+            "TaskNetworksModel", "build_vgg"]
+
+# DMTRL (Yang & Hospedales 2017): T task networks with per-layer sharing.
+from amtfl_tf.models.dmtrl import DMTRLNetwork  # noqa: E402
+from amtfl_tf.models.dmtrl import dmtrl_from_stl  # noqa: E402
+
+__all__ += ["DMTRLNetwork", "dmtrl_from_stl"]

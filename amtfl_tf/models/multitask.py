@@ -78,6 +78,7 @@ class MultiTaskModel(keras.Model):
     """
 
     HYPERPARAMETERS: Mapping[str, float] = {}
+    LOSSES: tuple[str, ...] = objectives.LOSSES
 
     def __init__(self, num_tasks, input_dim, loss="squared",
                  per_task_mean=True, delta=0.0, task_sizes=None,
@@ -96,9 +97,9 @@ class MultiTaskModel(keras.Model):
             raise ValueError(
                 "input_dim must be an int >= 1 or a shape of such ints. "
                 f"Received: input_dim={input_dim!r}")
-        if loss not in objectives.LOSSES:
+        if loss not in self.LOSSES:
             raise ValueError(
-                f"loss must be one of {objectives.LOSSES}. Received: "
+                f"loss must be one of {self.LOSSES}. Received: "
                 f"loss={loss!r}")
         self.num_tasks = int(num_tasks)
         self.example_shape = tuple(int(v) for v in shape)

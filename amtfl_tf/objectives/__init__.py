@@ -14,3 +14,10 @@ from amtfl_tf.objectives.losses import imbalance_term
 from amtfl_tf.objectives.losses import task_loss_sums
 
 __all__ = ["LOSSES", "elementwise_loss", "imbalance_term", "task_loss_sums"]
+
+# DAMTL's class-conditional MMD (Eq. 3).
+from amtfl_tf.objectives.cmmd import KERNELS as CMMD_KERNELS  # noqa: E402
+from amtfl_tf.objectives.cmmd import cmmd  # noqa: E402
+from amtfl_tf.objectives.cmmd import kernel_matrix  # noqa: E402
+
+__all__ += ["CMMD_KERNELS", "cmmd", "kernel_matrix"]

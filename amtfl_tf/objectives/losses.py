@@ -2,6 +2,7 @@
 
 regression:     L_t = (1/N_t) ||y_t - X_t w_t||^2            + δ/√N_t
 classification: L_t = -(1/N_t) Σ_i [y log σ(o) + (1-y) log(1-σ(o))] + δ/√N_t
+hinge (DMTRL Sec. 4.1): L_t = (1/N_t) Σ_i max(0, 1 - y o),  y in {-1, +1}
 
 The paper prints the logistic loss without its minus sign; the minus is
 required (it is a loss to minimise). Classification outputs are logits and
@@ -13,12 +14,13 @@ from __future__ import annotations
 import numpy as np
 from keras import ops
 
-LOSSES = ("squared", "logistic")
+LOSSES = ("squared", "logistic", "hinge")
 
 
 def elementwise_loss(kind: str, y_true, y_pred):
-    """Loss of every entry: ``(y - o)^2`` or the logistic loss of logit ``o``
-    against ``y`` in {0, 1}. Shapes of ``y_true`` and ``y_pred`` match."""
+    """Loss of every entry: ``(y - o)^2``, the logistic loss of logit ``o``
+    against ``y`` in {0, 1}, or the hinge loss ``max(0, 1 - y o)`` with
+    ``y`` in {-1, +1}. Shapes of ``y_true`` and ``y_pred`` match."""
     if kind == "squared":
         return ops.square(y_true - y_pred)
     if kind == "logistic":
@@ -26,6 +28,8 @@ def elementwise_loss(kind: str, y_true, y_pred):
         # log(1 - σ(o))], without overflow.
         return (ops.relu(y_pred) - y_pred * y_true
                 + ops.log1p(ops.exp(-ops.abs(y_pred))))
+    if kind == "hinge":
+        return ops.relu(1.0 - y_true * y_pred)
     raise ValueError(f"loss must be one of {LOSSES}. Received: loss={kind!r}")
 
 
@@ -34,7 +38,7 @@ def task_loss_sums(kind: str, y_true, y_pred, num_tasks: int, task=None,
     """Per-task loss sums and sample counts over a batch.
 
     Args:
-      kind: ``"squared"`` or ``"logistic"``.
+      kind: one of ``LOSSES``.
       y_true: ``(B,)`` targets of task-partitioned data (with ``task``), or
         ``(B, T)`` targets of shared-input data (every sample counts for
         every task).

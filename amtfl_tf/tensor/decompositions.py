@@ -399,9 +399,11 @@ def validate_tt_rank(shape, ranks):
     The boundary ranks ``r_0 = r_N = 1`` are implicit (the paper's
     notation: ``U^(1)`` is ``D_1 × K_1``, ``U^(N)`` is ``K_{N−1} × D_N``).
     ``K_k`` cannot exceed the rank of the k-th sequential unfolding,
-    ``min(Π_{i≤k} D_i, Π_{i>k} D_i)``, nor what its neighbours can carry,
-    ``K_{k−1} · D_k`` and ``D_{k+1} · K_{k+1}`` (otherwise TT-SVD cannot
-    produce it and the extra rank is redundant).
+    ``min(Π_{i≤k} D_i, Π_{i>k} D_i)``, nor what its left neighbour can
+    carry, ``K_{k−1} · D_k`` (TT-SVD never produces more). ``K_k > D_{k+1}
+    · K_{k+1}`` is allowed although redundant: TT-SVD with a relative error
+    per unfolding produces it when step k + 1 truncates (e.g. ranks (5, 22,
+    21, 1) for a 5 × 5 × 1 × 32 × 10 kernel stack).
 
     Returns:
       The ranks as a tuple of ints.
@@ -418,12 +420,11 @@ def validate_tt_rank(shape, ranks):
                 f"unfolding of a tensor of shape {shape}, min(prod of the "
                 f"first {k} dims, prod of the rest) = {bound}. Received: "
                 f"ranks={ranks}")
-        left, right = full[k - 1] * shape[k - 1], shape[k] * full[k + 1]
-        if r > left or r > right:
+        left = full[k - 1] * shape[k - 1]
+        if r > left:
             raise ValueError(
-                f"TT rank K_{k} = {r} exceeds what its neighbours allow: "
-                f"K_{k - 1}·D_{k} = {left} and D_{k + 1}·K_{k + 1} = "
-                f"{right}. Received: ranks={ranks}")
+                f"TT rank K_{k} = {r} exceeds what its left neighbours "
+                f"allow: K_{k - 1}·D_{k} = {left}. Received: ranks={ranks}")
     return ranks
 
 

@@ -1,0 +1,417 @@
+"""What DAMTL and its baselines share: VGG-style task networks, the
+auxiliary network, and :class:`TaskNetworksModel`, the base of the models
+of Feng & Chen, "Learning Multi-Tasks with Inconsistent Labels by using
+Auxiliary Big Task" (arXiv:2201.02305).
+
+Data (task-partitioned, heterogeneous label sets): ``x = {"x": images
+(B, H, W, C), "task": (B,) int}``, ``y``: ``(B,)`` the task-local class
+(0 … c_j − 1 for task j). Tasks may have different numbers of classes;
+logits are padded to ``max_j c_j`` with a large negative value, which
+softmax ignores.
+
+Objective (Eq. 4–5, with the penalties counted once per task, not once per
+sample; see docs/damtl.md)::
+
+    L = Σ_j α · L_j,   L_j = CE_j + Σ_terms term_j
+
+``CE_j`` is the softmax cross-entropy of task j's samples in the batch,
+summed (Eq. 4 as printed, ``ce_reduction="sum"``) or averaged; the extra
+per-task terms (DAMTL: ``λ₁ Σ_l ‖Ψ_j^l‖₁`` and ``λ₂ Σ_h D(T_aux, T_j)``)
+are *returned* by :meth:`TaskNetworksModel.forward`, never added with
+``add_loss`` (which mixes replicas up under ``tf.distribute``). Per-task
+values of ``L_j`` (``objective_<j>``), ``CE_j`` (``ce_<j>``) and each term
+(``<term>_<j>``) are reported as metrics; ``loss`` is L (Eq. 5).
+
+The VGG networks: 3×3 "same" convolutions with ReLU in blocks, 2×2
+max-pooling ("same") after every block, flatten, ReLU FC layers, a linear
+output layer. :func:`build_vgg` makes the auxiliary network with layer
+names ``conv1 … convL``, ``fc1 … fcH``, ``logits``; the task models copy
+its weights by those names (:meth:`TaskNetworksModel.load_auxiliary`).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Mapping
+
+import keras
+import numpy as np
+from keras import ops
+
+from amtfl_tf.models.multitask import _check_nonnegative
+from amtfl_tf.models.multitask import _distribution
+from amtfl_tf.models.task_metrics import PerTaskMean
+
+ARCHITECTURES: dict[str, dict[str, Any]] = {
+    # Fig. 1's five 3×3 conv stages (64, 128, 256, 512, 512) at a quarter
+    # of the width, one conv per stage, two FC layers: the offline proxy.
+    "vgg_small": {"conv_blocks": [[16], [32], [64], [128], [128]],
+                  "fc_units": [128, 128]},
+    "vgg_tiny": {"conv_blocks": [[4], [8]], "fc_units": [16]},
+    "vgg11": {"conv_blocks": [[64], [128], [256, 256], [512, 512],
+                              [512, 512]], "fc_units": [4096, 4096]},
+    "vgg16": {"conv_blocks": [[64, 64], [128, 128], [256, 256, 256],
+                              [512, 512, 512], [512, 512, 512]],
+              "fc_units": [4096, 4096]},
+}
+CE_REDUCTIONS = ("sum", "mean")
+PAD_LOGIT = -1e9
+
+
+def architecture(name: str) -> tuple[list[list[int]], list[int]]:
+    """``(conv_blocks, fc_units)`` of a named VGG variant."""
+    if name not in ARCHITECTURES:
+        raise ValueError(f"architecture must be one of "
+                         f"{tuple(ARCHITECTURES)}. Received: "
+                         f"architecture={name!r}")
+    a = ARCHITECTURES[name]
+    return [list(b) for b in a["conv_blocks"]], list(a["fc_units"])
+
+
+def _positive_int(v) -> bool:
+    return isinstance(v, (int, np.integer)) and not isinstance(v, bool) \
+        and v >= 1
+
+
+def check_conv_blocks(conv_blocks, fc_units):
+    """Validated ``(conv_blocks, fc_units)`` as lists of ints."""
+    ok = isinstance(conv_blocks, (list, tuple)) and len(conv_blocks) > 0 \
+        and all(isinstance(b, (list, tuple)) and len(b) > 0 and all(
+            _positive_int(f) for f in b) for b in conv_blocks)
+    if not ok:
+        raise ValueError(
+            "conv_blocks must be a non-empty list of non-empty lists of "
+            f"ints >= 1. Received: conv_blocks={conv_blocks!r}")
+    if not isinstance(fc_units, (list, tuple)) or not all(
+            _positive_int(u) for u in fc_units):
+        raise ValueError("fc_units must be a list of ints >= 1. Received: "
+                         f"fc_units={fc_units!r}")
+    return [[int(f) for f in b] for b in conv_blocks], [int(u)
+                                                        for u in fc_units]
+
+
+def build_vgg(input_shape, num_classes, conv_blocks, fc_units,
+              name="auxiliary") -> keras.Model:
+    """A plain VGG classifier (logits), e.g. the auxiliary network."""
+    conv_blocks, fc_units = check_conv_blocks(conv_blocks, fc_units)
+    inputs = keras.Input(tuple(input_shape))
+    x, k = inputs, 0
+    for b, block in enumerate(conv_blocks):
+        for filters in block:
+            k += 1
+            x = keras.layers.Conv2D(filters, 3, padding="same",
+                                    activation="relu", name=f"conv{k}")(x)
+        x = keras.layers.MaxPooling2D(2, padding="same",
+                                      name=f"pool{b + 1}")(x)
+    x = keras.layers.Flatten(name="flatten")(x)
+    for h, units in enumerate(fc_units):
+        x = keras.layers.Dense(units, activation="relu",
+                               name=f"fc{h + 1}")(x)
+    logits = keras.layers.Dense(num_classes, name="logits")(x)
+    return keras.Model(inputs, logits, name=name)
+
+
+def feature_shapes(input_shape, conv_blocks):
+    """Shapes after every conv layer (per block) and the flattened size."""
+    h, w, c = input_shape
+    shapes = []
+    for block in conv_blocks:
+        block_shapes = []
+        for filters in block:
+            block_shapes.append((h, w, c))  # the conv's input shape
+            c = filters
+        shapes.append(block_shapes)
+        h, w = -(-h // 2), -(-w // 2)
+    return shapes, (h, w, c), h * w * c
+
+
+def max_pool(x):
+    return ops.max_pool(x, 2, strides=2, padding="same")
+
+
+def flatten(x):
+    return ops.reshape(x, (-1, int(np.prod(x.shape[1:]))))
+
+
+def pad_logits(logits, width):
+    """Pad ``(n, c)`` logits to ``(n, width)`` with ``PAD_LOGIT``."""
+    missing = width - int(logits.shape[-1])
+    if missing == 0:
+        return logits
+    pad = ops.full((ops.shape(logits)[0], missing), PAD_LOGIT,
+                   dtype=logits.dtype)
+    return ops.concatenate([logits, pad], axis=-1)
+
+
+def partition_by_task(x, task, num_tasks):
+    """Indices and rows of every task: ``(indices, parts)`` (TensorFlow
+    ``dynamic_partition``; every task network then sees only its own
+    samples)."""
+    import tensorflow as tf
+
+    task = tf.cast(tf.reshape(task, (-1,)), tf.int32)
+    idx = tf.dynamic_partition(tf.range(tf.shape(task)[0]), task, num_tasks)
+    return idx, [tf.gather(x, i) for i in idx]
+
+
+def stitch(indices, parts):
+    import tensorflow as tf
+
+    return tf.dynamic_stitch(indices, parts)
+
+
+def own_task(logits_all, task):
+    """``(B, T, C)`` → ``(B, C)``: each sample's own task's logits."""
+    task = ops.cast(ops.reshape(task, (-1, 1, 1)), "int32")
+    return ops.take_along_axis(logits_all, task, axis=1)[:, 0]
+
+
+def copy_layer_weights(source_layer, target_layer, name=""):
+    """Copy weights between layers of equal weight shapes."""
+    src = source_layer.get_weights()
+    dst = target_layer.get_weights()
+    if [w.shape for w in src] != [w.shape for w in dst]:
+        raise ValueError(
+            f"auxiliary layer {name or source_layer.name!r} has weight "
+            f"shapes {[w.shape for w in src]}; the task layer needs "
+            f"{[w.shape for w in dst]}")
+    target_layer.set_weights(src)
+
+
+@keras.saving.register_keras_serializable(package="amtfl_tf")
+class TaskNetworksModel(keras.Model):
+    """Base of DAMTL and its baselines (see the module doc).
+
+    Subclasses build their layers in ``__init__`` and implement
+    :meth:`forward`; the base provides the objective, the train and test
+    steps, the metrics, the hyper-parameter variables and the config.
+
+    Args:
+      num_classes: ``c_j`` of every task (a list; T = its length).
+      input_shape: one image, ``(H, W, C)``.
+      conv_blocks: conv widths per VGG block, e.g. ``[[16], [32]]``.
+      fc_units: widths of the hidden FC layers.
+      ce_reduction: ``"sum"`` (Eq. 4: CE summed over the task's samples)
+        or ``"mean"``.
+      hyperparameters: initial values of ``HYPERPARAMETERS`` (α, …),
+        stored as non-trainable variables.
+    """
+
+    HYPERPARAMETERS: Mapping[str, float] = {"alpha": 0.01}
+    TERMS: tuple[str, ...] = ()
+
+    def __init__(self, num_classes, input_shape, conv_blocks=None,
+                 fc_units=None, ce_reduction="sum", hyperparameters=None,
+                 **kwargs):
+        super().__init__(**kwargs)
+        if not isinstance(num_classes, (list, tuple)) or len(
+                num_classes) < 1 or not all(_positive_int(c)
+                                            for c in num_classes):
+            raise ValueError(
+                "num_classes must be a non-empty list of ints >= 1 (one "
+                f"per task). Received: num_classes={num_classes!r}")
+        if not isinstance(input_shape, (list, tuple)) or len(
+                input_shape) != 3 or not all(_positive_int(v)
+                                             for v in input_shape):
+            raise ValueError(
+                "input_shape must be (height, width, channels) of ints >= 1."
+                f" Received: input_shape={input_shape!r}")
+        if ce_reduction not in CE_REDUCTIONS:
+            raise ValueError(f"ce_reduction must be one of {CE_REDUCTIONS}. "
+                             f"Received: ce_reduction={ce_reduction!r}")
+        default_blocks, default_fc = architecture("vgg_small")
+        self.conv_blocks, self.fc_units = check_conv_blocks(
+            default_blocks if conv_blocks is None else conv_blocks,
+            default_fc if fc_units is None else fc_units)
+        self.num_classes = [int(c) for c in num_classes]
+        self.num_tasks = len(self.num_classes)
+        self.max_classes = max(self.num_classes)
+        self.image_shape = tuple(int(v) for v in input_shape)
+        self.ce_reduction = ce_reduction
+        self._block_shapes, self._last_map, self.flat_dim = feature_shapes(
+            self.image_shape, self.conv_blocks)
+        given = dict(hyperparameters or {})
+        unknown = sorted(set(given) - set(self.HYPERPARAMETERS))
+        if unknown:
+            raise ValueError(
+                f"Unknown hyper-parameter(s) for {type(self).__name__}: "
+                f"{unknown}. Allowed: {sorted(self.HYPERPARAMETERS)}")
+        self.hp = {}
+        for name, default in self.HYPERPARAMETERS.items():
+            value = given.get(name, default)
+            _check_nonnegative(name, value)
+            self.hp[name] = self.add_weight(
+                name=f"hp_{name}", shape=(),
+                initializer=keras.initializers.Constant(float(value)),
+                trainable=False)
+        self.objective_tracker = PerTaskMean(
+            self.num_tasks, prefix="objective_", name="objectives")
+        self.ce_tracker = PerTaskMean(self.num_tasks, prefix="ce_",
+                                      name="cross_entropies")
+        self.term_trackers = [PerTaskMean(self.num_tasks, prefix=f"{t}_",
+                                          name=f"{t}_terms")
+                              for t in self.TERMS]
+
+    # -- to implement ----------------------------------------------------
+
+    def forward(self, x, task=None, y=None, training=False):
+        """Images ``(B, H, W, C)`` → ``(logits, terms)``.
+
+        Without ``task``: logits ``(B, T, max c_j)`` of every task for
+        every sample, terms ``{}``. With ``task`` ``(B,)``: logits ``(B,
+        max c_j)`` of each sample's own task, and ``terms`` a dict
+        ``{name: (T,) per-task value}`` for every name in ``TERMS``,
+        already scaled by its hyper-parameter (``y``, the task-local labels,
+        is given for terms that need it, e.g. CMMD).
+        """
+        raise NotImplementedError
+
+    def load_auxiliary(self, aux_model):
+        """Initialise from a trained auxiliary network (:func:`build_vgg`
+        layer names)."""
+        raise NotImplementedError
+
+    # -- helpers for subclasses -----------------------------------------
+
+    def _conv_input_shapes(self):
+        return [s for block in self._block_shapes for s in block]
+
+    def _padded(self, logits):
+        return pad_logits(logits, self.max_classes)
+
+    def _zeros_terms(self, dtype="float32"):
+        return {name: ops.zeros((self.num_tasks,), dtype=dtype)
+                for name in self.TERMS}
+
+    # -- Keras -------------------------------------------------------------
+
+    def _split(self, inputs):
+        if isinstance(inputs, Mapping):
+            x, task = inputs["x"], inputs.get("task")
+        else:
+            x, task = inputs, None
+        if tuple(x.shape[1:]) != self.image_shape:
+            want = ", ".join(map(str, self.image_shape))
+            raise ValueError(f"x must have shape (batch, {want}). Received: "
+                             f"x.shape={tuple(x.shape)}")
+        return x, task
+
+    def call(self, inputs, training=False):
+        x, _ = self._split(inputs)
+        return self.forward(x, training=training)[0]
+
+    def compile(self, optimizer="sgd", loss=None, **kwargs):
+        if loss is not None:
+            raise ValueError(
+                f"{type(self).__name__} defines its own multi-task objective;"
+                f" compile() takes no loss. Received: loss={loss!r}")
+        super().compile(optimizer=optimizer, **kwargs)
+
+    def compile_from_config(self, config):
+        config = keras.saving.deserialize_keras_object(config)
+        config.pop("loss", None)
+        self.compile(**config)
+        if getattr(self, "optimizer", None) is not None and self.built:
+            self.optimizer.build(self.trainable_variables)
+
+    def objective(self, task, y, logits, terms, sample_weight=None):
+        """Eq. (5): ``Σ_j α (CE_j + Σ terms_j)`` of one replica's batch."""
+        replicas, all_sum = _distribution()
+        dtype = logits.dtype
+        task = ops.cast(ops.reshape(task, (-1,)), "int32")
+        ce = ops.sparse_categorical_crossentropy(
+            ops.cast(ops.reshape(y, (-1,)), "int32"), logits,
+            from_logits=True)
+        w = ops.ones_like(ce) if sample_weight is None else ops.cast(
+            ops.reshape(sample_weight, (-1,)), dtype)
+        sums = ops.segment_sum(ce * w, task, num_segments=self.num_tasks)
+        counts = ops.segment_sum(w, task, num_segments=self.num_tasks)
+        if self.ce_reduction == "mean":
+            ce_task = sums / ops.maximum(all_sum(counts), 1.0)
+        else:
+            ce_task = sums
+        extra = ops.zeros((self.num_tasks,), dtype=dtype)
+        for name in self.TERMS:
+            extra = extra + ops.cast(terms[name], dtype)
+        per_task = ce_task + extra / replicas
+        total = ops.cast(self.hp["alpha"], dtype) * ops.sum(per_task)
+        present = ops.cast(counts > 0, dtype)
+        self.objective_tracker.update_state(ce_task + extra, present)
+        self.ce_tracker.update_state(ce_task, present)
+        for name, tracker in zip(self.TERMS, self.term_trackers):
+            tracker.update_state(ops.cast(terms[name], dtype), present)
+        return total
+
+    def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None,
+                     training=True):
+        images, task = self._split(x)
+        logits, terms = self.forward(images, task=task, y=y,
+                                     training=training)
+        return self.objective(task, y, logits, terms, sample_weight)
+
+    def train_step(self, data):
+        import tensorflow as tf
+
+        x, y, sw = keras.utils.unpack_x_y_sample_weight(data)
+        images, task = self._split(x)
+        with tf.GradientTape() as tape:
+            logits, terms = self.forward(images, task=task, y=y,
+                                         training=True)
+            loss = self.objective(task, y, logits, terms, sw)
+            self._track_loss(loss, images)
+            scaled = self.optimizer.scale_loss(loss)
+        grads = tape.gradient(scaled, self.trainable_weights)
+        self.optimizer.apply_gradients(zip(grads, self.trainable_weights))
+        return self.compute_metrics(x, y, logits, sample_weight=sw)
+
+    def test_step(self, data):
+        x, y, sw = keras.utils.unpack_x_y_sample_weight(data)
+        images, task = self._split(x)
+        logits, terms = self.forward(images, task=task, y=y,
+                                     training=False)
+        self._track_loss(self.objective(task, y, logits, terms, sw), images)
+        return self.compute_metrics(x, y, logits, sample_weight=sw)
+
+    def _track_loss(self, loss, images):
+        replicas, _ = _distribution()
+        self._loss_tracker.update_state(loss * replicas,
+                                        sample_weight=ops.shape(images)[0])
+
+    @property
+    def metrics(self):
+        return super().metrics + [self.objective_tracker, self.ce_tracker,
+                                  *self.term_trackers]
+
+    def predict_own_task(self, x, task, batch_size=256):
+        """Predicted task-local class of every sample for its own task
+        (numpy)."""
+        logits = self.predict({"x": x, "task": task}, batch_size=batch_size,
+                              verbose=0)
+        own = logits[np.arange(len(task)), np.asarray(task)]
+        return own.argmax(axis=-1)
+
+    # -- hyper-parameters and config ------------------------------------
+
+    def get_hyperparameters(self) -> dict[str, float]:
+        return {k: float(ops.convert_to_numpy(v)) for k, v in self.hp.items()}
+
+    def set_hyperparameters(self, **values: float) -> None:
+        unknown = sorted(set(values) - set(self.hp))
+        if unknown:
+            raise ValueError(
+                f"Unknown hyper-parameter(s) for {type(self).__name__}: "
+                f"{unknown}. Allowed: {sorted(self.hp)}")
+        for k, v in values.items():
+            _check_nonnegative(k, v)
+            self.hp[k].assign(float(v))
+
+    def get_config(self):
+        config = super().get_config()
+        config.update({
+            "num_classes": list(self.num_classes),
+            "input_shape": list(self.image_shape),
+            "conv_blocks": [list(b) for b in self.conv_blocks],
+            "fc_units": list(self.fc_units),
+            "ce_reduction": self.ce_reduction,
+            "hyperparameters": self.get_hyperparameters(),
+        })
+        return config

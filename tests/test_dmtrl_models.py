@@ -1,0 +1,320 @@
+"""DMTRL's networks: the per-task layers, DMTRLNetwork (sharing modes,
+layouts, heterogeneous outputs, losses, serialisation), the initialisation
+from STL, the training helpers, and the experiment building blocks."""
+
+import keras
+import numpy as np
+import pytest
+
+from amtfl_tf.experiments import dmtrl_common as dc
+from amtfl_tf.experiments import dmtrl_mnist as dmn
+from amtfl_tf.experiments import dmtrl_omniglot as dmo
+from amtfl_tf.layers import TaskConv2D
+from amtfl_tf.layers import TaskDense
+from amtfl_tf.models import dmtrl as dm
+from amtfl_tf.tensor import decompositions as dec
+
+RNG = np.random.default_rng(0)
+SMALL = (12, 12, 1)
+
+
+def _small_arch():
+    if "test_tiny" not in dm.ARCHITECTURES:
+        dm.ARCHITECTURES["test_tiny"] = {
+            "activation": "relu", "shareable": 3, "ud_options": (1, 2),
+            "ud_paper": 2,
+            "layers": (("conv", 4, 3), ("pool", 2), ("flatten",),
+                       ("dense", 6), ("output",)),
+            "names": ("conv1", "fc1", "fc2")}
+    return "test_tiny"
+
+
+# -- per-task layers ---------------------------------------------------------
+
+
+def test_task_dense_equals_per_task_dense():
+    layer = TaskDense(5, num_tasks=3)
+    x = RNG.normal(size=(4, 3, 7)).astype("float32")
+    y = np.asarray(layer(x))
+    k = np.asarray(layer._factor_vars["kernel"])
+    b = np.asarray(layer.bias)
+    for t in range(3):
+        np.testing.assert_allclose(y[:, t], x[:, t] @ k[t] + b[t],
+                                   rtol=1e-5, atol=1e-5)
+    shared = np.asarray(layer(x[:, 0]))
+    np.testing.assert_allclose(shared[:, 1], x[:, 0] @ k[1] + b[1],
+                               rtol=1e-5, atol=1e-5)
+    np.testing.assert_array_equal(np.asarray(layer.task_factor()), np.eye(3))
+    assert layer.recompose().shape == (7, 5, 3)
+
+
+def test_task_conv_equals_per_task_conv_and_round_trips(tmp_path):
+    layer = TaskConv2D(4, 3, num_tasks=2, padding="same", activation="relu")
+    x = RNG.normal(size=(2, 2, 6, 6, 3)).astype("float32")
+    y = np.asarray(layer(x))
+    k = np.asarray(layer._factor_vars["kernel"])
+    for t in range(2):
+        conv = keras.layers.Conv2D(4, 3, padding="same", activation="relu")
+        conv.build((None, 6, 6, 3))
+        conv.set_weights([k[t], np.asarray(layer.bias)[t]])
+        np.testing.assert_allclose(y[:, t], np.asarray(conv(x[:, t])),
+                                   rtol=1e-5, atol=1e-5)
+    clone = TaskConv2D.from_config(layer.get_config())
+    assert clone.get_config() == layer.get_config()
+    inp = keras.Input((2, 6, 6, 3))
+    model = keras.Model(inp, layer(inp))
+    model.save(tmp_path / "m.keras")
+    back = keras.saving.load_model(tmp_path / "m.keras")
+    np.testing.assert_allclose(np.asarray(back(x)), y, rtol=1e-6)
+
+
+def test_task_layers_reject_ranks():
+    with pytest.raises(ValueError, match="ranks=3"):
+        TaskDense(4, num_tasks=2, ranks=3)
+
+
+# -- DMTRLNetwork -------------------------------------------------------------
+
+
+def test_method_sharing_and_param_counts():
+    assert dm.method_sharing("stl", "mnist_lenet") == ["task"] * 4
+    assert dm.method_sharing("ud-mtl", "mnist_lenet") == [
+        "shared"] * 3 + ["task"]
+    assert dm.method_sharing("ud-mtl", "omniglot_cnn", 2) == [
+        "shared", "shared", "task", "task", "task"]
+    assert dm.method_sharing("dmtrl-tt", "omniglot_cnn") == ["tt"] * 4 + [
+        "task"]
+    with pytest.raises(ValueError, match="ud_shared_layers=4"):
+        dm.method_sharing("ud-mtl", "mnist_lenet", 4)
+    with pytest.raises(ValueError, match="method='nope'"):
+        dm.method_sharing("nope", "mnist_lenet")
+    shapes = dm.stacked_shapes("mnist_lenet", (28, 28, 1), 10)
+    assert shapes == [(5, 5, 1, 32, 10), (4, 4, 32, 64, 10),
+                      (1024, 512, 10), (512, 1, 10)]
+    stl = dm.build_network("stl", 10, (28, 28, 1), "mnist_lenet")
+    per_network = 832 + 32832 + 1024 * 512 + 512 + 513
+    assert stl.effective_param_count() == 10 * per_network
+    ud = dm.build_network("ud-mtl", 10, (28, 28, 1), "mnist_lenet")
+    assert ud.effective_param_count() == per_network - 513 + 10 * 513
+
+
+def _tiny(method="stl", **kw):
+    return dm.build_network(method, 3, SMALL, _small_arch(), **kw)
+
+
+def test_blocked_layout_runs_each_task_on_its_own_samples():
+    net = _tiny("dmtrl-tucker", task_layout="blocked",
+                num_classes=[2, 3, 4], loss="softmax_ce")
+    shared = dm.DMTRLNetwork(3, SMALL, _small_arch(), sharing=net.sharing,
+                             ranks=net.ranks, num_classes=[2, 3, 4],
+                             loss="softmax_ce")
+    shared.build_weights()
+    shared.set_weights(net.get_weights())
+    x = RNG.normal(size=(5, 3) + SMALL).astype("float32")
+    blocked = np.asarray(net(x))
+    assert blocked.shape == (5, 3, 4)
+    for t in range(3):
+        every = np.asarray(shared(x[:, t]))  # (5, 3, 4): all tasks
+        np.testing.assert_allclose(blocked[:, t], every[:, t], rtol=1e-4,
+                                   atol=1e-5)
+    # classes a task does not have are masked out
+    assert np.all(blocked[:, 0, 2:] < -1e8)
+    assert np.all(blocked[:, 1, 3:] < -1e8)
+    assert np.all(np.abs(blocked[:, 2]) < 1e8)
+
+
+def test_softmax_loss_vector_matches_numpy_and_padded_params():
+    net = _tiny(task_layout="blocked", num_classes=[2, 3, 4],
+                loss="softmax_ce", task_reduction="sum")
+    x = RNG.normal(size=(4, 3) + SMALL).astype("float32")
+    y = np.array([[0, 2, 3], [1, 0, 1], [1, 1, 0], [0, 2, 2]])
+    logits = np.asarray(net(x)).astype(np.float64)
+    sums, counts = net.task_loss_vector(x, y, net(x))
+    want = []
+    for t, c in enumerate([2, 3, 4]):
+        z = logits[:, t, :c]
+        logp = z - np.log(np.exp(z).sum(axis=1, keepdims=True))
+        want.append(-logp[np.arange(4), y[:, t]].sum())
+    np.testing.assert_allclose(np.asarray(sums), want, rtol=1e-4)
+    np.testing.assert_array_equal(np.asarray(counts), [4, 4, 4])
+    # output layer padded to 4 units: the count excludes the 2 + 1 fakes
+    fc = 6
+    full = sum(int(np.prod(v.shape)) for v in net.trainable_weights)
+    assert net.effective_param_count() == full - 3 * (fc + 1)
+
+
+def test_hinge_network_trains_and_round_trips(tmp_path):
+    net = _tiny("dmtrl-laf", loss="hinge")
+    net.compile(keras.optimizers.Adam(1e-2))
+    x = RNG.normal(size=(32,) + SMALL).astype("float32")
+    y = np.where(RNG.normal(size=(32, 3)) > 0, 1.0, -1.0).astype("float32")
+    before = net.evaluate(x, y, verbose=0)
+    net.fit(x, y, epochs=15, batch_size=32, verbose=0)
+    after = net.evaluate(x, y, verbose=0)
+    assert after < before
+    net.save(tmp_path / "n.keras")
+    back = keras.saving.load_model(tmp_path / "n.keras")
+    assert isinstance(back, dm.DMTRLNetwork)
+    assert back.sharing == net.sharing and back.ranks == net.ranks
+    np.testing.assert_allclose(np.asarray(back(x)), np.asarray(net(x)),
+                               rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("kwargs, match", [
+    (dict(sharing=["task", "task"]), "sharing must list"),
+    (dict(sharing=["task", "task", "shared"]), "cannot be 'shared'"),
+    (dict(sharing=["task", "bogus", "task"]), "sharing must list"),
+    (dict(ranks=[[1], None, None]), "ranks are for factorised"),
+    (dict(num_classes=[2, 3]), "num_classes"),
+    (dict(num_classes=3), "loss='hinge' scores one output"),
+    (dict(loss="softmax_ce"), "num_classes >= 2"),
+    (dict(task_layout="stacked"), "task_layout='stacked'"),
+    (dict(task_reduction="max"), "task_reduction='max'"),
+    (dict(architecture="vgg"), "architecture='vgg'"),
+    (dict(input_shape=(12, 12)), "input_shape"),
+    (dict(input_shape=(3, 3, 1)), "too small"),
+])
+def test_network_rejects_bad_arguments(kwargs, match):
+    args = dict(num_tasks=3, input_shape=SMALL, architecture=_small_arch())
+    args.update(kwargs)
+    with pytest.raises(ValueError, match=match):
+        dm.DMTRLNetwork(**args)
+
+
+def test_sharing_strengths_of_stl_and_ud():
+    stl = _tiny("stl")
+    assert stl.sharing_strengths("l1") == {"conv1": 0.0, "fc1": 0.0,
+                                           "fc2": 0.0}
+    ud = _tiny("ud-mtl")
+    rho = ud.sharing_strengths("l1")
+    assert rho["conv1"] == rho["fc1"] == 1.0 and rho["fc2"] == 0.0
+    sim = ud.task_similarity("conv1")
+    np.testing.assert_array_equal(sim, np.ones((3, 3)))
+    with pytest.raises(ValueError, match="layer='conv9'"):
+        ud.task_similarity("conv9")
+
+
+@pytest.mark.parametrize("method", ["dmtrl-laf", "dmtrl-tucker",
+                                    "dmtrl-tt"])
+def test_dmtrl_from_stl_reproduces_the_stl_networks(method):
+    stl = _tiny("stl")
+    x = RNG.normal(size=(6,) + SMALL).astype("float32")
+    d = dm.dmtrl_from_stl(stl, method, eps=1e-6)
+    assert d.sharing == dm.method_sharing(method, _small_arch())
+    np.testing.assert_allclose(np.asarray(d(x)), np.asarray(stl(x)),
+                               rtol=1e-3, atol=1e-4)
+    coarse = dm.dmtrl_from_stl(stl, method, eps=0.5)
+    assert coarse.effective_param_count() < d.effective_param_count()
+
+
+def test_dmtrl_from_stl_compresses_correlated_tasks():
+    stl = _tiny("stl")
+    dc.tie_initial_kernels(stl)  # identical tasks: the task rank is 1
+    d = dm.dmtrl_from_stl(stl, "dmtrl-laf")
+    assert d.ranks[:3] == [[1], [1], [1]]
+    np.testing.assert_allclose(list(d.sharing_strengths("l1").values()),
+                               1.0, atol=1e-6)
+
+
+def test_dmtrl_from_stl_rejects_bad_input():
+    ud = _tiny("ud-mtl")
+    with pytest.raises(ValueError, match="every layer 'task'"):
+        dm.dmtrl_from_stl(ud, "dmtrl-tt")
+    with pytest.raises(ValueError, match="method='stl'"):
+        dm.dmtrl_from_stl(_tiny("stl"), "stl")
+    with pytest.raises(ValueError, match="init_unshared='x'"):
+        dm.dmtrl_from_stl(_tiny("stl"), "dmtrl-tt", init_unshared="x")
+
+
+def test_tt_ranks_from_truncating_tt_svd_are_accepted():
+    assert dec.validate_tt_rank((5, 5, 1, 32, 10), (5, 22, 21, 1)) == (
+        5, 22, 21, 1)
+
+
+# -- training helpers and experiment blocks ------------------------------------
+
+
+def test_train_settings_validate():
+    with pytest.raises(ValueError, match="epochs"):
+        dc.TrainSettings(epochs=0)
+    with pytest.raises(ValueError, match="stl_init='same'"):
+        dc.TrainSettings(stl_init="same")
+    with pytest.raises(ValueError, match="eps=1.5"):
+        dc.TrainSettings(eps=1.5)
+
+
+def test_kfold_and_ud_choice():
+    folds = dc.kfold_indices(10, 5, np.random.default_rng(0))
+    assert len(folds) == 5
+    assert sorted(np.concatenate([va for _, va in folds])) == list(range(10))
+    for tr, va in folds:
+        assert not set(tr) & set(va) and len(tr) + len(va) == 10
+    ((tr, va),) = dc.kfold_indices(10, 1, np.random.default_rng(0))
+    assert len(va) == 2
+    best, scores = dc.choose_ud_layers((1, 2, 3), {1: 5.0, 2: 3.0,
+                                                   3: 3.0}.get)
+    assert best == 2 and scores == {1: 5.0, 2: 3.0, 3: 3.0}
+
+
+def test_task_blocked_batches_and_blocked_prediction():
+    n = 20
+    images = RNG.normal(size=(n,) + SMALL).astype("float32")
+    task = np.repeat([0, 1, 2], [4, 7, 9])
+    labels = np.arange(n) % 2
+    b = dc.TaskBlockedBatches(images, labels, task, 3, per_task=2, seed=1)
+    assert len(b) == 5  # ceil(9 / 2)
+    x, y = b[0]
+    assert x.shape == (2, 3) + SMALL and y.shape == (2, 3)
+    for t in range(3):
+        for i in range(2):
+            row = [r for r in np.flatnonzero(task == t)
+                   if np.array_equal(images[r], x[i, t])]
+            assert row and labels[row[0]] == y[i, t]
+    x2, _ = b[0]
+    np.testing.assert_array_equal(x, x2)  # a function of (seed, epoch, step)
+    net = _tiny("stl", task_layout="blocked", num_classes=2,
+                loss="softmax_ce")
+    out = dc.predict_blocked(net, images, task, rows=3)
+    shared = dm.DMTRLNetwork(3, SMALL, _small_arch(), num_classes=2,
+                             loss="softmax_ce")
+    shared.build_weights()
+    shared.set_weights(net.get_weights())
+    every = np.asarray(shared(images))
+    np.testing.assert_allclose(out, every[np.arange(n), task], rtol=1e-4,
+                               atol=1e-5)
+    with pytest.raises(ValueError, match="tasks \\[2\\]"):
+        dc.TaskBlockedBatches(images, labels, np.minimum(task, 1), 3)
+
+
+def test_mnist_blocks():
+    a = dmn.training_subset(60000, 0.01, 0, "frac0.01_rep1")
+    b = dmn.training_subset(60000, 0.01, 0, "frac0.01_rep1")
+    c = dmn.training_subset(60000, 0.01, 0, "frac0.01_rep2")
+    assert len(a) == 600 and np.array_equal(a, b) and not np.array_equal(
+        a, c)
+    labels = np.array([0, 1, 2, 1])
+    outputs = -np.ones((4, 10))
+    outputs[[0, 1, 2, 3], [0, 1, 2, 2]] = 1.0
+    e = dmn.errors(outputs, labels)
+    # the last sample: task 1 says no (wrong), task 2 says yes (wrong)
+    assert e["binary_error"] == pytest.approx(100 * 2 / 40)
+    assert e["multiclass_error"] == pytest.approx(25.0)
+    s = dmn.settings_for("quick", epochs=3, fractions=(0.01,))
+    assert s.train.epochs == 3 and s.fractions == (0.01,)
+    with pytest.raises(ValueError, match="profile must be"):
+        dmn.settings_for("huge")
+    with pytest.raises(ValueError, match="fractions"):
+        dmn.settings_for("quick", fractions=(0.0,))
+    assert dmn.ud_large_width(1644e3) > 512
+
+
+def test_omniglot_split_keeps_every_character():
+    class D:
+        character = np.repeat(np.arange(4), 20)
+    train, test = dmo.split_drawings(D, 0.05, 0, "k")
+    assert len(train) == 4 and len(test) == 76
+    assert set(D.character[train]) == set(range(4))
+    train, test = dmo.split_drawings(D, 0.9, 0, "k")
+    assert len(train) == 72 and not set(train) & set(test)
+    with pytest.raises(ValueError, match="image_size"):
+        dmo.settings_for("quick", image_size=10)
