@@ -22,6 +22,10 @@ SCRIPTS=(
   table1
   table2
   fig6_transfer
+  dmtrl_fig2_mnist
+  dmtrl_table_a1
+  dmtrl_table_a2
+  dmtrl_fig4_omniglot
 )
 
 profile=quick
@@ -49,6 +53,7 @@ source tools/ensure_venv.sh
 script_args() {
   case "$1" in
     fig6_transfer) echo "--source_workdir=$outdir/table2" ;;
+    dmtrl_table_a2) echo "--source_workdir=$outdir/dmtrl_table_a1" ;;
   esac
 }
 

@@ -318,3 +318,32 @@ def test_omniglot_split_keeps_every_character():
     assert len(train) == 72 and not set(train) & set(test)
     with pytest.raises(ValueError, match="image_size"):
         dmo.settings_for("quick", image_size=10)
+
+
+def test_features_below_a_layer():
+    ud = _tiny("ud-mtl")  # conv1 and fc1 shared
+    x = RNG.normal(size=(4,) + SMALL).astype("float32")
+    f = np.asarray(ud.features(x, "fc2"))
+    assert f.shape == (4, 6)
+    out = ud.param_layers[-1]
+    np.testing.assert_allclose(np.asarray(out(f))[..., 0], np.asarray(ud(x)),
+                               rtol=1e-5, atol=1e-6)
+    stl = _tiny("stl")
+    assert np.asarray(stl.features(x, "fc1")).shape == (4, 3, 5 * 5 * 4)
+    with pytest.raises(ValueError, match="layer='fc9'"):
+        stl.features(x, "fc9")
+
+
+def test_levi_hassner_sizes_follow_caffe_rounding():
+    shapes = dm.stacked_shapes("levi_hassner", (227, 227, 3), 2, 8)
+    assert shapes[3] == (7 * 7 * 384, 512, 2)
+
+
+def test_hosvd_gram_path_for_wide_unfoldings():
+    w = RNG.normal(size=(3, 40, 2))   # mode-0 unfolding is 3 x 80 (wide)
+    core, factors = dec.hosvd(w, eps=0.0)
+    np.testing.assert_allclose(dec.tucker_to_tensor(core, factors), w,
+                               atol=1e-10)
+    u = dec.truncated_svd(dec.unfold(w, 0), rank=2)[0]
+    _, (u0, _, _) = dec.hosvd(w, ranks=(2, 6, 2))
+    np.testing.assert_allclose(np.abs(u0.T @ u), np.eye(2), atol=1e-8)

@@ -59,3 +59,29 @@ __all__ = [
     "load_school", "make_synthetic_amtfl", "names", "register",
     "resolve_data_dir",
 ]
+
+from amtfl_tf.datasets.adience import Adience  # noqa: E402
+from amtfl_tf.datasets.adience import load_adience  # noqa: E402
+
+register("adience", load_adience,
+         "AdienceFaces 19,487 aligned faces in 5 folds, gender (2) and "
+         "Levi & Hassner age group (8); no download (registration form)")
+__all__ += ["Adience", "load_adience"]
+
+# DAMTL's real data: class-folder image datasets (not downloadable).
+from amtfl_tf.datasets import class_folders  # noqa: E402
+from amtfl_tf.datasets.class_folders import ClassFolderImages  # noqa: E402
+
+for _name, _desc in (
+        ("office31", "Office-31 (Amazon/Webcam/DSLR), class folders"),
+        ("office_caltech10", "Office-Caltech10 (4 domains), class folders"),
+        ("office_home", "Office-Home (Art/Clipart/Product/Real World), "
+                        "class folders"),
+        ("caltech101", "Caltech-101 101_ObjectCategories, class folders"),
+        ("caltech256", "Caltech-256 256_ObjectCategories, class folders"),
+        ("tiny_imagenet", "Tiny ImageNet train/<wnid>/images, class "
+                          "folders")):
+    register(_name, class_folders.LOADERS[_name], _desc)
+del _name, _desc
+
+__all__ += ["ClassFolderImages", "class_folders"]

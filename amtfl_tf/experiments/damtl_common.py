@@ -63,7 +63,9 @@ class TrainSettings:
     mask_init_low: float = 0.9
     mask_init_high: float = 1.1
     train_conv: bool = True      # Algorithm 1 updates W_{T_j}
+    train_aux_fc: bool = False   # f_aux frozen (not in Algorithm 1's output)
     head_init: str = "aux"
+    head_stddev: float = 0.01    # new output layers ~ N(0, 0.01²)
     align_layers: str = "all"
     cmmd_kernel: str = "multi_gaussian"
     cmmd_num_kernels: int = 5
@@ -72,11 +74,12 @@ class TrainSettings:
     cross_stitch_granularity: str = "channel"
     cross_stitch_positions: str = "all"
     nddr_positions: str = "conv"
+    nddr_momentum: float = 0.9   # BN moving statistics (Keras: 0.99)
     mtal_threshold: float = 0.8
     mtal_pairs: str = "all"
     aux_epochs: int = 30
     aux_batch_size: int = 64
-    aux_learning_rate: float = 1e-3
+    aux_learning_rate: float = 3e-4
 
     def __post_init__(self):
         for name in ("epochs", "aux_epochs", "aux_batch_size"):
@@ -205,7 +208,7 @@ def pretrain_auxiliary(x, y, num_classes: int, conv_blocks, fc_units,
     log(f"auxiliary network: {num_classes} classes, {n} images, "
         f"{s.aux_epochs} epochs")
     start = time.perf_counter()
-    hist = model.fit(ds, epochs=s.aux_epochs, verbose=0)
+    hist = model.fit(ds, epochs=s.aux_epochs, verbose=0, shuffle=False)
     seconds = time.perf_counter() - start
     info = {"key": key, "num_classes": int(num_classes),
             "train_images": int(n), "train_seconds": seconds,
@@ -239,7 +242,7 @@ def build_method(method: str, problem: TaskProblem, aux_model,
         raise ValueError(f"method must be one of {METHODS}. Received: "
                          f"method={method!r}")
     common = dict(conv_blocks=conv_blocks, fc_units=fc_units,
-                  ce_reduction=s.ce_reduction)
+                  ce_reduction=s.ce_reduction, head_stddev=s.head_stddev)
     if method in ("damtl", "damtl_fa"):
         fa = method == "damtl_fa"
         model = DAMTL(
@@ -249,7 +252,8 @@ def build_method(method: str, problem: TaskProblem, aux_model,
             mask_granularity=s.mask_granularity,
             mask_parameterization=s.mask_parameterization,
             mask_init_range=(s.mask_init_low, s.mask_init_high),
-            train_conv=s.train_conv, l1_reduction=s.l1_reduction,
+            train_conv=s.train_conv, train_aux_fc=s.train_aux_fc,
+            l1_reduction=s.l1_reduction,
             align_layers="none" if fa else s.align_layers,
             head_init=s.head_init, cmmd_kernel=s.cmmd_kernel,
             cmmd_num_kernels=s.cmmd_num_kernels,
@@ -265,7 +269,8 @@ def build_method(method: str, problem: TaskProblem, aux_model,
         problem.num_classes, problem.input_shape, method=method,
         cross_stitch_granularity=s.cross_stitch_granularity,
         sharing_positions=positions, mtal_threshold=s.mtal_threshold,
-        mtal_pairs=s.mtal_pairs, hyperparameters=dict(alpha=s.alpha),
+        mtal_pairs=s.mtal_pairs, bn_momentum=s.nddr_momentum,
+        hyperparameters=dict(alpha=s.alpha),
         name=method, **common)
     if s.baseline_init == "aux":
         model.load_auxiliary(aux_model)
@@ -480,7 +485,8 @@ def proxy_tables_markdown(summ, task_names, label: str,
         head = (["method"] + [f"ours: {label}/{n}" for n in task_names]
                 + ["ours: mean"] + [f"paper {table[:5].title()} "
                                     f"{table[5:]}: {c}" for c in cols])
-        lines += [f"### Shaped like the paper's {table.replace('table', 'Table ')}",
+        number = table.replace("table", "Table ")
+        lines += [f"### Shaped like the paper's {number}",
                   "", "| " + " | ".join(head) + " |",
                   "|" + "---|" * len(head)]
         for m in methods:
@@ -497,11 +503,15 @@ def proxy_tables_markdown(summ, task_names, label: str,
 
 
 def write_table_md(run_dir, results, extra_markdown: str) -> None:
-    """``table.md``: the standard table, then the paper-shaped tables."""
+    """``table.md``: the paper-shaped tables first, then the standard
+    rows, claims and notes."""
     from amtfl_tf.results import atomic_write_text
 
-    atomic_write_text(run_dir.path("table.md"),
-                      markdown_table(results) + "\n" + extra_markdown)
+    standard = markdown_table(results)
+    title, _, rest = standard.partition("\n\n")
+    atomic_write_text(run_dir.path("table.md"), title + "\n\n"
+                      + extra_markdown + "\n## All rows and claims\n\n"
+                      + rest)
 
 
 def figures_for(records, keys, workdir: str, label: str,

@@ -259,8 +259,11 @@ def predict_blocked(model: dm.DMTRLNetwork, images, task, rows: int = 32
     groups = [np.flatnonzero(task == t) for t in range(model.num_tasks)]
     longest = max(map(len, groups))
     out = None
+    rows = min(rows, longest)
     for start in range(0, longest, rows):
-        r = np.arange(start, min(start + rows, longest))
+        # every chunk has ``rows`` rows (the last one padded), so the
+        # compiled predict function is traced once
+        r = np.arange(start, start + rows)
         idx = np.stack([g[np.minimum(r, len(g) - 1)] if len(g) else
                         np.zeros(len(r), dtype=int) for g in groups], axis=1)
         pred = np.asarray(model.predict_on_batch(images[idx]))

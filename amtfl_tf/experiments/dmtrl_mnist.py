@@ -91,8 +91,7 @@ def settings_for(profile: str, seed: int = 0, **overrides) -> Settings:
     """Profiles. ``paper``: ten fractions × 5 repeats on the full test set,
     10 folds for the appendix (GPU hours). ``quick``: three small
     fractions, one repeat, 2 appendix folds, 2,000 test images, one 80/20
-    hold-out for UD-MTL's N, 15 STL epochs and 5 DMTRL fine-tuning epochs.
-    ``smoke``: seconds."""
+    hold-out for UD-MTL's N, 10 epochs. ``smoke``: seconds."""
     train_keys = {f.name for f in dataclasses.fields(dc.TrainSettings)}
     train_over = {k: overrides.pop(k) for k in list(overrides)
                   if k in train_keys}
@@ -107,8 +106,7 @@ def settings_for(profile: str, seed: int = 0, **overrides) -> Settings:
         s = Settings(profile, seed, fractions=(0.005, 0.01, 0.02), repeats=1,
                      test_size=2000, appendix_folds=2,
                      classic_grid=(1.0, 0.1, 1e-2), classic_steps=500,
-                     train=dc.TrainSettings(epochs=15, finetune_epochs=5,
-                                            ud_folds=1))
+                     train=dc.TrainSettings(epochs=10, ud_folds=1))
     elif profile == "paper":
         s = Settings(profile, seed, train=dc.TrainSettings(epochs=50))
     else:
@@ -363,27 +361,14 @@ def _pca(train, others, dim):
 
 
 def fc1_features(model: dm.DMTRLNetwork, x) -> np.ndarray:
-    """The shared 512-d FC1 activations of a UD-MTL network with N >= 3."""
-    import keras
+    """The shared 512-d FC1 activations (the input of the task-specific
+    output layer) of a UD-MTL network with N = 3."""
     if model.sharing[2] != "shared":
         raise ValueError("fc1_features needs a network whose FC1 is shared "
                          f"(UD-MTL N = 3). Received: sharing="
                          f"{model.sharing}")
-    h = keras.ops.convert_to_tensor(x)
-    feats = []
-    for start in range(0, len(x), 1000):
-        v = h[start:start + 1000]
-        for kind, obj, arg in model._ops:
-            if kind == "layer" and obj is model.param_layers[-1]:
-                break
-            if kind == "layer":
-                v = obj(v)
-            elif kind == "pool":
-                v = keras.ops.max_pool(v, obj, arg, "valid")
-            elif kind == "flatten":
-                v = keras.ops.reshape(v, (v.shape[0], -1))
-        feats.append(np.asarray(v))
-    return np.concatenate(feats)
+    return np.concatenate([np.asarray(model.features(x[i:i + 1000], "fc2"))
+                           for i in range(0, len(x), 1000)])
 
 
 def fit_classic(train_x, train_y, val_x, val_y, test_x, test_labels,

@@ -70,9 +70,8 @@ class Settings:
 
 def settings_for(profile: str, seed: int = 0, **overrides) -> Settings:
     """``paper``: seven fractions × 3 repeats at 105 × 105, 5-fold CV for
-    UD-MTL. ``quick``: fractions 5%, 10%, 50%, one repeat, 35 × 35 images,
-    one hold-out split for UD-MTL's N, 15 STL epochs and 5 DMTRL
-    fine-tuning epochs. ``smoke``: seconds."""
+    UD-MTL. ``quick``: fractions 5%, 10%, 30%, one repeat, 35 × 35 images,
+    one hold-out split for UD-MTL's N, 15 epochs. ``smoke``: seconds."""
     train_keys = {f.name for f in dataclasses.fields(dc.TrainSettings)}
     train_over = {k: overrides.pop(k) for k in list(overrides)
                   if k in train_keys}
@@ -84,10 +83,9 @@ def settings_for(profile: str, seed: int = 0, **overrides) -> Settings:
                                                ud_folds=1,
                                                ud_options=(2, 3)))
     elif profile == "quick":
-        s = Settings(profile, seed, fractions=(0.05, 0.1, 0.5), repeats=1,
+        s = Settings(profile, seed, fractions=(0.05, 0.1, 0.3), repeats=1,
                      image_size=35,
                      train=dataclasses.replace(base.train, epochs=15,
-                                               finetune_epochs=5,
                                                ud_folds=1))
     elif profile == "paper":
         s = Settings(profile, seed)

@@ -58,6 +58,9 @@ class DAMTL(TaskNetworksModel):
       mask_parameterization: ``"constraint"``, ``"softplus"`` or ``"abs"``
         (see :class:`SoftMaskConv2D`).
       mask_init_range: Ψ's initial values ~ U(low, high).
+      train_aux_fc: also train the auxiliary FC layers f_aux used by
+        Eq. (3) (default False: Algorithm 1 updates only W_{T_j}, Ψ_{T_j}
+        and f_{T_j}).
       train_conv: train the per-task copy W_{T_j} (Algorithm 1) or keep
         W_aux fixed (Eq. 1 read literally).
       l1_reduction: ``"mean"`` (per mask entry) or ``"sum"``.
@@ -84,6 +87,7 @@ class DAMTL(TaskNetworksModel):
                  mask_granularity="weight",
                  mask_parameterization="constraint",
                  mask_init_range=(0.9, 1.1), train_conv=True,
+                 train_aux_fc=False,
                  l1_reduction="mean", align_layers="all", head_init="aux",
                  cmmd_kernel="multi_gaussian", cmmd_num_kernels=5,
                  cmmd_kernel_mul=2.0, cmmd_bandwidth=None, **kwargs):
@@ -115,6 +119,7 @@ class DAMTL(TaskNetworksModel):
         self.mask_parameterization = mask_parameterization
         self.mask_init_range = list(lo_hi)
         self.train_conv = bool(train_conv)
+        self.train_aux_fc = bool(train_aux_fc)
         self.l1_reduction = l1_reduction
         self.align_layers = align_layers
         self.head_init = head_init
@@ -126,7 +131,7 @@ class DAMTL(TaskNetworksModel):
         # the frozen auxiliary FC layers f_aux^h (weights from
         # load_auxiliary)
         self.aux_fcs, self.aux_head = self._dense_stack(
-            "aux", self.aux_num_classes, trainable=False)
+            "aux", self.aux_num_classes, trainable=self.train_aux_fc)
         self.task_convs, self.task_fcs, self.task_heads = [], [], []
         for t, c in enumerate(self.num_classes):
             convs = []
@@ -176,8 +181,7 @@ class DAMTL(TaskNetworksModel):
             fc.build((None, width))
             fcs.append(fc)
             width = units
-        head = keras.layers.Dense(out_units, name=f"{prefix}_logits",
-                                  trainable=trainable)
+        head = self._head(out_units, f"{prefix}_logits", trainable)
         head.build((None, width))
         return fcs, head
 
@@ -279,6 +283,7 @@ class DAMTL(TaskNetworksModel):
                 "mask_parameterization": self.mask_parameterization,
                 "mask_init_range": list(self.mask_init_range),
                 "train_conv": self.train_conv,
+                "train_aux_fc": self.train_aux_fc,
                 "l1_reduction": self.l1_reduction,
                 "align_layers": self.align_layers,
                 "head_init": self.head_init,

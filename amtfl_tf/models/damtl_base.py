@@ -192,6 +192,11 @@ class TaskNetworksModel(keras.Model):
       fc_units: widths of the hidden FC layers.
       ce_reduction: ``"sum"`` (Eq. 4: CE summed over the task's samples)
         or ``"mean"``.
+      head_stddev: output layers that do not come from the auxiliary
+        network start as N(0, head_stddev²) with zero bias (0.01: the
+        usual initialisation of a new classifier on pre-trained
+        features; Glorot's on these large ReLU features gives initial
+        logits of ~±20 and momentum SGD at η = 0.01 then diverges).
       hyperparameters: initial values of ``HYPERPARAMETERS`` (α, …),
         stored as non-trainable variables.
     """
@@ -200,8 +205,8 @@ class TaskNetworksModel(keras.Model):
     TERMS: tuple[str, ...] = ()
 
     def __init__(self, num_classes, input_shape, conv_blocks=None,
-                 fc_units=None, ce_reduction="sum", hyperparameters=None,
-                 **kwargs):
+                 fc_units=None, ce_reduction="sum", head_stddev=0.01,
+                 hyperparameters=None, **kwargs):
         super().__init__(**kwargs)
         if not isinstance(num_classes, (list, tuple)) or len(
                 num_classes) < 1 or not all(_positive_int(c)
@@ -218,6 +223,14 @@ class TaskNetworksModel(keras.Model):
         if ce_reduction not in CE_REDUCTIONS:
             raise ValueError(f"ce_reduction must be one of {CE_REDUCTIONS}. "
                              f"Received: ce_reduction={ce_reduction!r}")
+        try:
+            ok = float(head_stddev) > 0
+        except (TypeError, ValueError):
+            ok = False
+        if not ok:
+            raise ValueError("head_stddev must be > 0. Received: "
+                             f"head_stddev={head_stddev!r}")
+        self.head_stddev = float(head_stddev)
         default_blocks, default_fc = architecture("vgg_small")
         self.conv_blocks, self.fc_units = check_conv_blocks(
             default_blocks if conv_blocks is None else conv_blocks,
@@ -274,6 +287,12 @@ class TaskNetworksModel(keras.Model):
 
     def _conv_input_shapes(self):
         return [s for block in self._block_shapes for s in block]
+
+    def _head(self, units, name, trainable=True):
+        return keras.layers.Dense(
+            units, name=name, trainable=trainable,
+            kernel_initializer=keras.initializers.RandomNormal(
+                stddev=self.head_stddev))
 
     def _padded(self, logits):
         return pad_logits(logits, self.max_classes)
@@ -412,6 +431,7 @@ class TaskNetworksModel(keras.Model):
             "conv_blocks": [list(b) for b in self.conv_blocks],
             "fc_units": list(self.fc_units),
             "ce_reduction": self.ce_reduction,
+            "head_stddev": self.head_stddev,
             "hyperparameters": self.get_hyperparameters(),
         })
         return config

@@ -63,7 +63,7 @@ from amtfl_tf.tensor import decompositions as dec
 from amtfl_tf.tensor import sharing as sharing_lib
 
 # Layer specs: ("conv", filters, kernel[, stride, padding]), ("pool", size[,
-# stride]), ("lrn",), ("flatten",), ("dense", units), ("dropout", rate),
+# stride, padding]), ("lrn",), ("flatten",), ("dense", units), ("dropout", rate),
 # ("output",). "shareable" is how many leading parametrised layers the
 # paper shares softly; "ud_options" the N the paper's UD-MTL search tries.
 ARCHITECTURES: dict[str, dict[str, Any]] = {
@@ -87,13 +87,16 @@ ARCHITECTURES: dict[str, dict[str, Any]] = {
     # Sec. 4.2: Levi & Hassner (2015): conv 96@7x7/4, pool 3/2, LRN; conv
     # 256@5x5 (same), pool 3/2, LRN; conv 384@3x3 (same), pool 3/2; FC 512,
     # dropout 0.5; FC 512, dropout 0.5; FC #classes. Every layer but the
-    # last FC shareable; N in 1..5.
+    # last FC shareable; N in 1..5. Caffe rounds pooled sizes up, hence
+    # "same" pools: 227 -> 56 -> 28 -> 14 -> 7, FC1 sees 7 x 7 x 384.
     "levi_hassner": {
         "activation": "relu", "shareable": 5,
         "ud_options": (1, 2, 3, 4, 5), "ud_paper": 5,
-        "layers": (("conv", 96, 7, 4, "valid"), ("pool", 3, 2), ("lrn",),
-                   ("conv", 256, 5, 1, "same"), ("pool", 3, 2), ("lrn",),
-                   ("conv", 384, 3, 1, "same"), ("pool", 3, 2), ("flatten",),
+        "layers": (("conv", 96, 7, 4, "valid"), ("pool", 3, 2, "same"),
+                   ("lrn",), ("conv", 256, 5, 1, "same"),
+                   ("pool", 3, 2, "same"), ("lrn",),
+                   ("conv", 384, 3, 1, "same"), ("pool", 3, 2, "same"),
+                   ("flatten",),
                    ("dense", 512), ("dropout", 0.5), ("dense", 512),
                    ("dropout", 0.5), ("output",)),
         "names": ("conv1", "conv2", "conv3", "fc1", "fc2", "fc3")},
@@ -146,7 +149,10 @@ def stacked_shapes(architecture: str, input_shape, num_tasks: int,
             c = spec[1]
         elif kind == "pool":
             size, stride = spec[1], spec[2] if len(spec) > 2 else spec[1]
-            h, w = (h - size) // stride + 1, (w - size) // stride + 1
+            if len(spec) > 3 and spec[3] == "same":
+                h, w = -(-h // stride), -(-w // stride)
+            else:
+                h, w = (h - size) // stride + 1, (w - size) // stride + 1
         elif kind == "flatten":
             flat = h * w * c
         elif kind in ("dense", "output"):
@@ -327,8 +333,9 @@ class DMTRLNetwork(MultiTaskModel):
                 self._ops.append(("layer", layer, mode))
                 i += 1
             elif kind == "pool":
-                self._ops.append(("pool", spec[1],
-                                  spec[2] if len(spec) > 2 else spec[1]))
+                self._ops.append(("pool", spec[1], (
+                    spec[2] if len(spec) > 2 else spec[1],
+                    spec[3] if len(spec) > 3 else "valid")))
             elif kind == "dropout":
                 drop = keras.layers.Dropout(spec[1], name=f"dropout{i}")
                 self._ops.append(("dropout", drop, None))
@@ -372,20 +379,31 @@ class DMTRLNetwork(MultiTaskModel):
         return ops.reshape(y, (s[0], s[1]) + tuple(y.shape[1:]))
 
     def forward(self, x, training=False, task=None):
+        h = self._run(x, training)
+        if max(self.num_classes) == 1:
+            return h[..., 0], 0.0
+        mask = ops.convert_to_tensor(self._class_mask)
+        return ops.where(mask, h, ops.cast(_MASKED, h.dtype)), 0.0
+
+    def _run(self, x, training=False, stop=None):
+        """The layers in order, up to (not including) the parametrised
+        layer named ``stop``."""
         h = x
         tasked = self.task_layout == "blocked"
+        names = iter(self.layer_names())
         for kind, obj, arg in self._ops:
             if kind == "layer":
+                if next(names) == stop:
+                    return h
                 if arg == "shared":
                     h = self._per_image(obj, h, tasked)
                 else:
                     h = obj(h)
                     tasked = True
             elif kind == "pool":
-                size, stride = obj, arg
+                size, (stride, pad) = obj, arg
                 h = self._per_image(
-                    lambda v: ops.max_pool(v, size, stride, "valid"), h,
-                    tasked)
+                    lambda v: ops.max_pool(v, size, stride, pad), h, tasked)
             elif kind == "lrn":
                 h = self._per_image(_lrn, h, tasked)
             elif kind == "flatten":
@@ -395,10 +413,16 @@ class DMTRLNetwork(MultiTaskModel):
                     int(np.prod(h.shape[lead:])),))
             elif kind == "dropout":
                 h = obj(h, training=training)
-        if max(self.num_classes) == 1:
-            return h[..., 0], 0.0
-        mask = ops.convert_to_tensor(self._class_mask)
-        return ops.where(mask, h, ops.cast(_MASKED, h.dtype)), 0.0
+        return h
+
+    def features(self, x, layer: str):
+        """The activations that enter the parametrised layer ``layer``
+        (e.g. ``"fc2"``: the penultimate features), ``(B, D)`` while every
+        layer below is hard-shared, else ``(B, T, D)``."""
+        if layer not in self.layer_names():
+            raise ValueError(f"layer must be one of {self.layer_names()}. "
+                             f"Received: layer={layer!r}")
+        return self._run(ops.convert_to_tensor(x), False, stop=layer)
 
     # -- objective ----------------------------------------------------------
 
@@ -467,7 +491,7 @@ class DMTRLNetwork(MultiTaskModel):
     def effective_param_count(self) -> int:
         """Trainable parameters, the padded output units excluded."""
         total = 0
-        for layer, mode in zip(self.param_layers, self.sharing):
+        for layer in self.param_layers:
             total += int(sum(int(np.prod(v.shape))
                              for v in layer.trainable_weights))
         out, mode = self.param_layers[-1], self.sharing[-1]

@@ -1,0 +1,233 @@
+"""DAMTL and its baselines: initialisation from the auxiliary network, the
+objective against numpy, one training step, .keras round trips, MTAL's
+kernel aggregation, argument validation."""
+
+import keras
+import numpy as np
+import pytest
+
+from amtfl_tf.models import DAMTL
+from amtfl_tf.models import DAMTLBaseline
+from amtfl_tf.models import build_vgg
+from amtfl_tf.models.damtl_base import PAD_LOGIT
+from amtfl_tf.models.damtl_baselines import aggregate_similar_kernels
+
+BLOCKS, FC = [[4], [6]], [5]
+SHAPE = (8, 8, 1)
+CLASSES = [3, 4]
+CLASS_MAP = [[0, 2, 5], [2, 1, 3, 4]]
+
+
+@pytest.fixture(scope="module")
+def aux():
+    keras.utils.set_random_seed(0)
+    return build_vgg(SHAPE, 6, BLOCKS, FC)
+
+
+@pytest.fixture(scope="module")
+def batch():
+    rng = np.random.default_rng(0)
+    task = np.array([0, 1, 1, 0, 1, 0, 1, 1], np.int32)
+    y = np.array([0, 3, 1, 2, 0, 1, 2, 1], np.int32)
+    return rng.random((8,) + SHAPE).astype("float32"), task, y
+
+
+def _damtl(**kw):
+    kw.setdefault("conv_blocks", BLOCKS)
+    kw.setdefault("fc_units", FC)
+    return DAMTL(CLASSES, SHAPE, 6, CLASS_MAP, **kw)
+
+
+def _baseline(method, **kw):
+    return DAMTLBaseline(CLASSES, SHAPE, method=method, conv_blocks=BLOCKS,
+                         fc_units=FC, **kw)
+
+
+def test_damtl_starts_from_the_auxiliary_network(aux, batch):
+    x, task, _ = batch
+    m = _damtl(mask_init_range=(1.0, 1.0))
+    m.load_auxiliary(aux)
+    for convs in m.task_convs:
+        np.testing.assert_array_equal(np.asarray(convs[1].kernel),
+                                      aux.get_layer("conv2").get_weights()[0])
+    # Ψ = 1 and copied layers: task t's logits are the auxiliary logits of
+    # its classes (the cover assumption's class map)
+    logits = np.asarray(m(x))
+    full = aux.predict(x, verbose=0)
+    for t, cmap in enumerate(CLASS_MAP):
+        np.testing.assert_allclose(logits[:, t, :len(cmap)], full[:, cmap],
+                                   rtol=1e-5, atol=1e-5)
+    assert np.all(logits[:, 0, 3] == PAD_LOGIT)  # task 0 has 3 classes
+    # the auxiliary FC layers are frozen; Ψ, W_{T_j} and f_{T_j} train
+    names = {w.path for w in m.trainable_weights}
+    assert not any("aux_" in n for n in names)
+    assert any("task1_conv1/mask" in n for n in names)
+    frozen = _damtl(train_conv=False)
+    assert not any(n.endswith("kernel") and "conv" in n
+                   for n in (w.path for w in frozen.trainable_weights))
+
+
+def test_baselines_fine_tune_the_auxiliary_trunk(aux):
+    for method in ("single", "multi", "cross_stitch", "nddr", "mtal"):
+        m = _baseline(method)
+        m.load_auxiliary(aux)
+        for convs in m.stream_convs:
+            np.testing.assert_array_equal(
+                np.asarray(convs[0].kernel),
+                aux.get_layer("conv1").get_weights()[0])
+        assert len(m.stream_convs) == (1 if method == "multi" else 2)
+        for head in m.heads:  # new output layers ~ N(0, 0.01²)
+            assert np.asarray(head.kernel).std() < 0.05
+
+
+def _np_forward_features(aux, x):
+    feat = keras.Model(aux.input, aux.get_layer("flatten").output)
+    return feat.predict(x, verbose=0).astype(np.float64)
+
+
+def test_damtl_objective_matches_numpy(aux, batch):
+    """Eq. (5) = Σ_j α (Σ_k CE + λ1 Σ_l mean Ψ + λ2 Σ_h CMMD_h), with a
+    linear CMMD kernel, Ψ = 1 and perturbed task FC layers."""
+    x, task, y = batch
+    hp = dict(alpha=0.3, lambda1=0.7, lambda2=0.5)
+    m = _damtl(mask_init_range=(1.0, 1.0), cmmd_kernel="linear",
+               hyperparameters=hp)
+    m.load_auxiliary(aux)
+    rng = np.random.default_rng(3)
+    for t in range(2):
+        for layer in (m.task_fcs[t][0], m.task_heads[t]):
+            layer.set_weights([w + 0.3 * rng.normal(size=w.shape)
+                               for w in layer.get_weights()])
+    logits, terms = m.forward(x, task=task, y=y)
+    total = float(m.objective(task, y, logits, terms))
+
+    o = _np_forward_features(aux, x)
+    wa, ba = (w.astype(np.float64) for w in aux.get_layer("fc1").get_weights())
+    ka, kb = (w.astype(np.float64)
+              for w in aux.get_layer("logits").get_weights())
+    expected = 0.0
+    for t in range(2):
+        sel = task == t
+        ot, yt = o[sel], y[sel]
+        wt, bt = (w.astype(np.float64) for w in m.task_fcs[t][0].get_weights())
+        ht, hat = np.maximum(ot @ wt + bt, 0), np.maximum(ot @ wa + ba, 0)
+        kh, bh = (w.astype(np.float64) for w in m.task_heads[t].get_weights())
+        lt = ht @ kh + bh
+        la = (ht @ ka + kb)[:, CLASS_MAP[t]]  # f_aux on the task's O
+        p = np.exp(lt - lt.max(1, keepdims=True))
+        p /= p.sum(1, keepdims=True)
+        ce = -np.log(p[np.arange(len(yt)), yt]).sum()
+
+        def lin(a, b):
+            return sum(((a[yt == c].mean(0) - b[yt == c].mean(0)) ** 2).sum()
+                       for c in np.unique(yt))
+
+        expected += 0.3 * (ce + 0.7 * 2 + 0.5 * (lin(hat, ht) + lin(la, lt)))
+    np.testing.assert_allclose(total, expected, rtol=1e-4)
+
+
+def test_partitioned_forward_equals_full_forward(aux, batch):
+    x, task, y = batch
+    for m in (_damtl(), _baseline("single"), _baseline("mtal"),
+              _baseline("cross_stitch"), _baseline("multi")):
+        m.load_auxiliary(aux)
+        own = np.asarray(m.forward(x, task=task, y=y)[0])
+        full = np.asarray(m(x))
+        np.testing.assert_allclose(own, full[np.arange(8), task],
+                                   rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("make", [
+    lambda: _damtl(mask_granularity="filter", mask_parameterization="abs"),
+    lambda: _damtl(align_layers="none", hyperparameters={"lambda2": 0.0},
+                   ce_reduction="mean"),
+    lambda: _baseline("single"), lambda: _baseline("multi"),
+    lambda: _baseline("cross_stitch", cross_stitch_granularity="layer"),
+    lambda: _baseline("nddr"), lambda: _baseline("mtal", mtal_threshold=0.5),
+], ids=["damtl", "damtl_fa", "single", "multi", "cross_stitch", "nddr",
+        "mtal"])
+def test_one_step_and_keras_round_trip(make, aux, batch, tmp_path):
+    x, task, y = batch
+    keras.utils.set_random_seed(1)
+    m = make()
+    m.load_auxiliary(aux)
+    m.compile(keras.optimizers.SGD(0.05, momentum=0.9))
+    before = [np.asarray(w).copy() for w in m.trainable_weights]
+    hist = m.fit({"x": x, "task": task}, y, batch_size=8, epochs=2,
+                 verbose=0)
+    assert np.all(np.isfinite(hist.history["loss"]))
+    assert {"objective_0", "ce_1"} <= set(hist.history)
+    assert any(not np.allclose(a, np.asarray(b))
+               for a, b in zip(before, m.trainable_weights))
+    if isinstance(m, DAMTL):
+        assert {"l1_0", "cmmd_1"} <= set(hist.history)
+        assert min(float(np.min(p)) for p in m.masks(0)) >= 0.0
+    path = str(tmp_path / "m.keras")
+    m.save(path)
+    loaded = keras.saving.load_model(path)
+    np.testing.assert_allclose(np.asarray(loaded(x)), np.asarray(m(x)),
+                               rtol=1e-5, atol=1e-5)
+    assert loaded.get_config() == m.get_config()
+    assert type(loaded) is type(m)
+    ev = loaded.evaluate({"x": x, "task": task}, y, verbose=0,
+                         return_dict=True)
+    assert np.isfinite(ev["loss"])
+
+
+def test_mtal_aggregation_matches_numpy():
+    rng = np.random.default_rng(4)
+    k0 = rng.normal(size=(3, 3, 2, 4))
+    k1 = k0 + 0.05 * rng.normal(size=k0.shape)  # similar pairs across tasks
+    k1[..., 3] = rng.normal(size=(3, 3, 2))      # one dissimilar filter
+    out = aggregate_similar_kernels([k0, k1], 0.9, "across")
+    f = np.concatenate([k.reshape(-1, 4).T for k in (k0, k1)])
+    u = f / np.linalg.norm(f, axis=1, keepdims=True)
+    s = u @ u.T
+    allowed = (1 - np.kron(np.eye(2), np.ones((4, 4))))
+    w = np.where(s > 0.9, s, 0) * allowed + np.eye(8)
+    mixed = (w / w.sum(1, keepdims=True)) @ f
+    for t, kt in enumerate(out):
+        np.testing.assert_allclose(np.asarray(kt),
+                                   mixed[4 * t:4 * t + 4].T.reshape(k0.shape),
+                                   rtol=1e-10)
+    # the dissimilar filter is left alone; a similar pair is averaged
+    np.testing.assert_allclose(np.asarray(out[1])[..., 3], k1[..., 3])
+    assert np.abs(np.asarray(out[0])[..., 0]
+                  - np.asarray(out[1])[..., 0]).max() < 0.05 * np.abs(
+        k0[..., 0] - k1[..., 0]).max() + 1e-12 or s[0, 4] <= 0.9
+    with pytest.raises(ValueError, match="pairs='some'"):
+        aggregate_similar_kernels([k0, k1], 0.9, "some")
+
+
+@pytest.mark.parametrize("make,match", [
+    (lambda: DAMTL([3], SHAPE, 6, [[0, 1]]), "class_map"),
+    (lambda: DAMTL([3], SHAPE, 6, [[0, 1, 9]]), "class_map"),
+    (lambda: DAMTL([3], SHAPE, 6, [[0, 0, 1]]), "class_map"),
+    (lambda: DAMTL([3], SHAPE, 0, [[0, 1, 2]]), "aux_num_classes=0"),
+    (lambda: _damtl(align_layers="first"), "align_layers='first'"),
+    (lambda: _damtl(head_init="zeros"), "head_init='zeros'"),
+    (lambda: _damtl(cmmd_kernel="rbf"), "cmmd_kernel='rbf'"),
+    (lambda: _damtl(mask_init_range=(1, 0)), "mask_init_range"),
+    (lambda: _damtl(hyperparameters={"beta": 1}), "beta"),
+    (lambda: _damtl(hyperparameters={"lambda1": -1}), "lambda1=-1"),
+    (lambda: _baseline("mtl"), "method='mtl'"),
+    (lambda: _baseline("mtal", mtal_threshold=0), "mtal_threshold=0"),
+    (lambda: _baseline("nddr", sharing_positions="pool"),
+     "sharing_positions='pool'"),
+    (lambda: DAMTLBaseline([2], SHAPE, method="cross_stitch"), ">= 2 tasks"),
+    (lambda: DAMTLBaseline([0, 2], SHAPE), "num_classes"),
+    (lambda: DAMTLBaseline([2, 2], (8, 8)), "input_shape"),
+    (lambda: DAMTLBaseline([2], SHAPE, conv_blocks=[[]]), "conv_blocks"),
+    (lambda: _baseline("single", ce_reduction="max"), "ce_reduction='max'"),
+])
+def test_bad_arguments(make, match):
+    with pytest.raises(ValueError, match=match):
+        make()
+
+
+def test_bad_inputs():
+    m = _baseline("single")
+    with pytest.raises(ValueError, match=r"x.shape=\(2, 8, 8, 3\)"):
+        m(np.zeros((2, 8, 8, 3), "float32"))
+    with pytest.raises(ValueError, match="loss"):
+        m.compile("sgd", loss="mse")

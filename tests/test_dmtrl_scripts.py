@@ -1,0 +1,94 @@
+"""Smoke-profile runs of the DMTRL reproduction scripts (MNIST Fig. 2,
+Appendix Tables 1-2, Omniglot Fig. 4), with resume."""
+
+import json
+import sys
+
+import pytest
+
+from test_scripts import _run
+
+
+def _results(folder):
+    return json.loads((folder / "results.json").read_text())
+
+
+@pytest.mark.data
+def test_fig2_mnist_smoke_and_resume(tmp_path, data_dir):
+    cmd = [sys.executable, "reproductions/dmtrl_fig2_mnist.py",
+           "--profile=smoke", f"--workdir={tmp_path}",
+           f"--data_dir={data_dir}", "--stl_init=independent"]
+    first = _run(cmd)
+    assert first.returncode == 0, first.stderr[-3000:]
+    res = _results(tmp_path)
+    assert res["experiment"] == "dmtrl_fig2_mnist"
+    methods = {r["method"] for r in res["rows"]}
+    assert methods == {"STL", "UD-MTL", "DMTRL-LAF", "DMTRL-Tucker",
+                       "DMTRL-TT"}
+    assert {r["metric"] for r in res["rows"]} == {
+        "binary_error_pct@0.002", "multiclass_error_pct@0.002"}
+    assert res["claims"] and all(isinstance(c["holds"], bool)
+                                 for c in res["claims"])
+    assert (tmp_path / "dmtrl_fig2_mnist.png").stat().st_size > 1000
+    config = json.loads((tmp_path / "config.json").read_text())
+    assert config["config"]["settings"]["train"]["stl_init"] == \
+        "independent"
+    again = _run(cmd)
+    assert again.returncode == 0, again.stderr[-3000:]
+    assert "already recorded" in again.stderr
+
+
+@pytest.mark.data
+def test_tables_a1_a2_smoke(tmp_path, data_dir):
+    a1 = tmp_path / "a1"
+    r = _run([sys.executable, "reproductions/dmtrl_table_a1.py",
+              "--profile=smoke", f"--workdir={a1}",
+              f"--data_dir={data_dir}"])
+    assert r.returncode == 0, r.stderr[-3000:]
+    res = _results(a1)
+    rows = {(r["method"], r["dataset"]): r for r in res["rows"]}
+    assert rows[("Argyriou et al. (2008)", "mnist/PCA feature")][
+        "paper"] == 15.64
+    assert rows[("DMTRL-TT", "mnist/CNN feature")]["paper"] == 7.31
+    assert len(res["claims"]) == 4
+    r = _run([sys.executable, "reproductions/dmtrl_table_a2.py",
+              "--profile=smoke", f"--workdir={tmp_path / 'a2'}",
+              f"--source_workdir={a1}", f"--data_dir={data_dir}"])
+    assert r.returncode == 0, r.stderr[-3000:]
+    assert "already recorded" in r.stderr  # reused the Appendix A run
+    res = _results(tmp_path / "a2")
+    params = {r["method"]: r for r in res["rows"]
+              if r["metric"] == "num_params_k"}
+    assert params["STL"]["paper"] == 4351
+    assert params["STL"]["mean"] == pytest.approx(5589.77)
+    assert set(params) == {"STL", "DMTRL-LAF", "DMTRL-Tucker", "DMTRL-TT",
+                           "UD-MTL", "UD-MTL-Large"}
+
+
+@pytest.mark.data
+def test_fig4_omniglot_smoke(tmp_path, data_dir):
+    r = _run([sys.executable, "reproductions/dmtrl_fig4_omniglot.py",
+              "--profile=smoke", f"--workdir={tmp_path}",
+              f"--data_dir={data_dir}"])
+    assert r.returncode == 0, r.stderr[-3000:]
+    res = _results(tmp_path)
+    metrics = {r["metric"] for r in res["rows"]}
+    assert "error_pct@0.1" in metrics
+    for norm in ("softmax", "l1"):
+        for layer in ("conv1", "conv2", "conv3", "fc1"):
+            assert f"rho_{norm}_{layer}" in metrics
+    ids = {c["id"] for c in res["claims"]}
+    assert "dmtrl.fig4.dmtrl_beats_stl_everywhere" in ids
+    assert "dmtrl.fig4.conv_share_more_than_fc1.softmax" in ids
+    pairs = res["extra"]["pairs"]
+    assert len(pairs["most_related"]) == 2
+    for png in ("dmtrl_fig4_omniglot.png", "dmtrl_fig4_alphabet_pairs.png"):
+        assert (tmp_path / png).stat().st_size > 1000
+
+
+def test_dmtrl_script_rejects_bad_flag(tmp_path):
+    r = _run([sys.executable, "reproductions/dmtrl_fig4_omniglot.py",
+              "--profile=smoke", f"--workdir={tmp_path}",
+              "--image_size=8"])
+    assert r.returncode != 0
+    assert "image_size=8" in r.stderr and "Traceback" not in r.stderr
