@@ -15,6 +15,7 @@ TRAIN_FLAGS = (
     ("optimizer", "enum:" + ",".join(damtl_common.OPTIMIZERS),
      "Optimiser of every method (default: momentum SGD, momentum 0.9)."),
     ("learning_rate", "float", "η (paper: 0.01)."),
+    ("momentum", "float", "Momentum of --optimizer=momentum (0.9)."),
     ("alpha", "float", "α_{T_j}, the task weight (paper: 0.01)."),
     ("lambda1", "float", "λ1 of Σ‖Ψ‖₁ (paper: 0.9)."),
     ("lambda2", "float", "λ2 of the CMMD alignment (paper: 0.9)."),
@@ -45,6 +46,8 @@ TRAIN_FLAGS = (
     ("cmmd_kernel", "enum:multi_gaussian,gaussian,linear",
      "Kernel of the CMMD."),
     ("cmmd_num_kernels", "int", "Gaussians of the multi-Gaussian kernel."),
+    ("cmmd_kernel_mul", "float",
+     "Bandwidth ratio between successive Gaussians (2)."),
     ("baseline_init", "enum:aux,random",
      "Baselines fine-tune the auxiliary network (aux) or start from "
      "scratch (random)."),

@@ -347,3 +347,17 @@ def test_hosvd_gram_path_for_wide_unfoldings():
     u = dec.truncated_svd(dec.unfold(w, 0), rank=2)[0]
     _, (u0, _, _) = dec.hosvd(w, ranks=(2, 6, 2))
     np.testing.assert_allclose(np.abs(u0.T @ u), np.eye(2), atol=1e-8)
+
+
+def test_omniglot_character_folds():
+    class D:
+        character = np.repeat(np.arange(3), 20)
+    rows = np.arange(60)
+    folds = dmo.character_folds(D, rows, 5, 0)
+    val = np.concatenate([va for _, va in folds])
+    assert sorted(val) == list(range(60))
+    for tr, va in folds:
+        assert not set(tr) & set(va)
+        assert np.bincount(D.character[va]).tolist() == [4, 4, 4]
+    ((tr, va),) = dmo.character_folds(D, rows, 1, 0)
+    assert np.bincount(D.character[va]).tolist() == [4, 4, 4]

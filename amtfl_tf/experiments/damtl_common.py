@@ -349,7 +349,8 @@ def run_draw(problem: TaskProblem, aux_model, conv_blocks, fc_units,
         record["methods"][method] = rec
         log(f"{PAPER_NAMES[method]}: accuracy "
             + ", ".join(f"{a:.3f}" for a in acc) + f" ({seconds:.1f}s)")
-        keras.backend.clear_session(free_memory=False)
+        del model
+        keras.backend.clear_session()  # frees the traced graphs
     return record
 
 

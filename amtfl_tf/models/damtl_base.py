@@ -318,12 +318,18 @@ class TaskNetworksModel(keras.Model):
         x, _ = self._split(inputs)
         return self.forward(x, training=training)[0]
 
-    def compile(self, optimizer="sgd", loss=None, **kwargs):
+    def compile(self, optimizer="sgd", loss=None, jit_compile=False,
+                **kwargs):
+        """Keras' ``compile`` without a loss. ``jit_compile`` defaults to
+        False: the task networks see their own samples through dynamic
+        partitions (``tf.dynamic_partition``), which XLA cannot compile
+        (Keras' ``"auto"`` would pick XLA on a GPU)."""
         if loss is not None:
             raise ValueError(
                 f"{type(self).__name__} defines its own multi-task objective;"
                 f" compile() takes no loss. Received: loss={loss!r}")
-        super().compile(optimizer=optimizer, **kwargs)
+        super().compile(optimizer=optimizer, jit_compile=jit_compile,
+                        **kwargs)
 
     def compile_from_config(self, config):
         config = keras.saving.deserialize_keras_object(config)

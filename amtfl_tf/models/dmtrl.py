@@ -62,10 +62,11 @@ from amtfl_tf.objectives import LOSSES
 from amtfl_tf.tensor import decompositions as dec
 from amtfl_tf.tensor import sharing as sharing_lib
 
-# Layer specs: ("conv", filters, kernel[, stride, padding]), ("pool", size[,
-# stride, padding]), ("lrn",), ("flatten",), ("dense", units), ("dropout", rate),
-# ("output",). "shareable" is how many leading parametrised layers the
-# paper shares softly; "ud_options" the N the paper's UD-MTL search tries.
+# Layer specs: ("conv", filters, kernel[, stride, padding]), ("pool",
+# size[, stride, padding]), ("lrn",), ("flatten",), ("dense", units),
+# ("dropout", rate), ("output",). "shareable" is how many leading
+# parametrised layers the paper shares softly; "ud_options" the N the
+# paper's UD-MTL search tries.
 ARCHITECTURES: dict[str, dict[str, Any]] = {
     # Sec. 4.1: "modified LeNet"; all four parametrised layers shareable
     # (the 512 -> 1 output layer included); UD-MTL N in {1, 2, 3}.
