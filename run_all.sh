@@ -26,6 +26,7 @@ SCRIPTS=(
   dmtrl_table_a1
   dmtrl_table_a2
   dmtrl_fig4_omniglot
+  damtl_omniglot
 )
 
 profile=quick

@@ -215,13 +215,19 @@ _DMTRL_FLAGS = (
 def define_dmtrl_flags(flag_values, extra: Sequence[str] = ()) -> None:
     """Define the DMTRL flags (and the ``extra`` ones of ``image_size``,
     ``test_size``, ``per_task``) on ``flag_values``."""
-    from absl import flags
-
     more = {"image_size": ("int", "Image side in pixels (Omniglot)."),
             "test_size": ("int", "Test images (MNIST; default all 10k in "
                                  "the paper profile)."),
             "per_task": ("int", "Samples of every task per batch.")}
     specs = list(_DMTRL_FLAGS) + [(n, *more[n]) for n in extra]
+    _define_optional_flags(flag_values, specs)
+
+
+def _define_optional_flags(flag_values, specs) -> None:
+    """Flags that default to None (= the profile's value); ``kind`` is
+    ``list``, ``int``, ``float`` or ``enum:a,b,c``."""
+    from absl import flags
+
     for name, kind, help_ in specs:
         help_ += " Default: the profile's."
         if kind == "list":
@@ -249,3 +255,95 @@ def dmtrl_overrides(flag_values) -> dict[str, Any]:
             value = tuple(int(v) for v in value)
         out[name] = value
     return out
+
+
+# DAMTL's free choices (docs/damtl.md), shared by damtl_omniglot.py and
+# damtl_tables.py: how the seven methods train. Default None: the
+# profile's value (amtfl_tf.experiments.damtl_common.TrainSettings).
+_DAMTL_FLAGS = (
+    ("epochs", "int", "Iterations (full-batch steps) of every method."),
+    ("batch_size", "int", "Mini-batch size; 0: full batch (Eq. 4 sums "
+                          "over all N_j samples)."),
+    ("optimizer", "enum:sgd,momentum,adam",
+     "Optimiser of every method (default: momentum SGD, momentum 0.9)."),
+    ("learning_rate", "float", "η (paper: 0.01)."),
+    ("momentum", "float", "Momentum of --optimizer=momentum (0.9)."),
+    ("alpha", "float", "α_{T_j}, the task weight (paper: 0.01)."),
+    ("lambda1", "float", "λ1 of Σ‖Ψ‖₁ (paper: 0.9)."),
+    ("lambda2", "float", "λ2 of the CMMD alignment (paper: 0.9)."),
+    ("ce_reduction", "enum:sum,mean",
+     "Cross-entropy over a task's samples: summed (Eq. 4) or averaged."),
+    ("l1_reduction", "enum:mean,sum",
+     "‖Ψ‖₁ per mask entry (mean) or summed (Eq. 4 as printed)."),
+    ("mask_granularity", "enum:weight,filter",
+     "Ψ per kernel weight (Eq. 1) or per output filter (pruning "
+     "neurons)."),
+    ("mask_param", "enum:constraint,softplus,abs",
+     "How Ψ >= 0 is kept: projection (NonNeg), softplus or abs."),
+    ("mask_init_low", "float", "Ψ starts ~ U(low, high) (random, Alg. 1)."),
+    ("mask_init_high", "float", "Ψ starts ~ U(low, high)."),
+    ("train_conv", "enum:copy,frozen",
+     "Train each task's copy W_{T_j} of W_aux (Algorithm 1) or keep W_aux "
+     "fixed (Eq. 1)."),
+    ("aux_fc", "enum:frozen,trained",
+     "The auxiliary FC layers f_aux of Eq. (3) stay frozen (Algorithm 1) "
+     "or train with the task networks."),
+    ("head_init", "enum:aux,random",
+     "DAMTL output layers start from the auxiliary output columns of "
+     "their classes, or at random."),
+    ("head_stddev", "float",
+     "Std of the N(0, s²) initial output layers that are not copied."),
+    ("align_layers", "enum:all,hidden,output,none",
+     "FC layers aligned by CMMD (Eq. 3)."),
+    ("cmmd_kernel", "enum:multi_gaussian,gaussian,linear",
+     "Kernel of the CMMD."),
+    ("cmmd_num_kernels", "int", "Gaussians of the multi-Gaussian kernel."),
+    ("cmmd_kernel_mul", "float",
+     "Bandwidth ratio between successive Gaussians (2)."),
+    ("baseline_init", "enum:aux,random",
+     "Baselines fine-tune the auxiliary network (aux) or start from "
+     "scratch (random)."),
+    ("cross_stitch_granularity", "enum:channel,layer",
+     "Cross-stitch α per channel or per layer."),
+    ("cross_stitch_positions", "enum:conv,fc,all",
+     "Where cross-stitch units go."),
+    ("nddr_positions", "enum:conv,fc,all", "Where NDDR layers go."),
+    ("nddr_momentum", "float",
+     "Momentum of the NDDR batch norms' moving statistics."),
+    ("mtal_threshold", "float", "MTAL's kernel-similarity threshold ρ."),
+    ("mtal_pairs", "enum:all,across",
+     "MTAL aggregates similar kernel pairs across tasks only, or also "
+     "inside one network."),
+    ("aux_epochs", "int", "Auxiliary pre-training epochs."),
+    ("aux_learning_rate", "float", "Auxiliary pre-training Adam rate."),
+)
+
+
+def define_damtl_flags(flag_values) -> None:
+    """Define DAMTL's training flags on ``flag_values``."""
+    _define_optional_flags(flag_values, _DAMTL_FLAGS)
+
+
+def damtl_overrides(flag_values) -> dict[str, Any]:
+    """The DAMTL training flags that were given, as TrainSettings
+    overrides."""
+    out = {}
+    for name, _, _ in _DAMTL_FLAGS:
+        value = flag_values[name].value
+        if value is None:
+            continue
+        if name == "mask_param":
+            out["mask_parameterization"] = value
+        elif name == "train_conv":
+            out["train_conv"] = value == "copy"
+        elif name == "aux_fc":
+            out["train_aux_fc"] = value == "trained"
+        else:
+            out[name] = value
+    return out
+
+
+def given_flags(flag_values, names: Sequence[str]) -> dict[str, Any]:
+    """The flags among ``names`` that were set (not None)."""
+    return {n: flag_values[n].value for n in names
+            if flag_values[n].value is not None}

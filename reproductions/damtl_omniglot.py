@@ -13,7 +13,6 @@ Every choice the paper leaves open is a flag (docs/damtl.md).
 
 from absl import flags
 
-import damtl_flags
 from amtfl_tf import cli
 from amtfl_tf.experiments import damtl_omniglot
 
@@ -36,7 +35,7 @@ flags.DEFINE_integer("images_per_class", None,
 flags.DEFINE_integer("classes_per_task", None, "Classes per task (10).")
 flags.DEFINE_integer("overlap", None, "Shared classes in setting po (3).")
 flags.DEFINE_float("train_fraction", None, "Per-class training fraction.")
-damtl_flags.define_train_flags(FLAGS)
+cli.define_damtl_flags(FLAGS)
 
 _PROTOCOL = ("draws", "image_size", "architecture", "aux_characters",
              "aux_drawers", "images_per_class", "classes_per_task",
@@ -48,8 +47,8 @@ def main(argv):
     settings = damtl_omniglot.SETTINGS if FLAGS.setting == "all" \
         else (FLAGS.setting,)
     results = damtl_omniglot.run(
-        cfg, settings, **damtl_flags.given(FLAGS, _PROTOCOL),
-        **damtl_flags.train_overrides(FLAGS))
+        cfg, settings, **cli.given_flags(FLAGS, _PROTOCOL),
+        **cli.damtl_overrides(FLAGS))
     for setting, res in results.items():
         cli.report(cfg, res, workdir=f"{cfg.workdir}/{setting}")
 

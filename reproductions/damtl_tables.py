@@ -14,7 +14,6 @@ missing one stops the run at once with the expected path. Writes
 
 from absl import flags
 
-import damtl_flags
 from amtfl_tf import cli
 from amtfl_tf.experiments import damtl_tables
 
@@ -45,7 +44,7 @@ flags.DEFINE_string("class_map_file", None,
                     "(--aux=imagenet).")
 flags.DEFINE_enum("office", None, list(damtl_tables.OFFICE_SOURCES),
                   "Source of Amazon/Webcam/DSLR (default office31).")
-damtl_flags.define_train_flags(FLAGS)
+cli.define_damtl_flags(FLAGS)
 
 _PROTOCOL = ("draws", "image_size", "architecture", "classes_per_task",
              "overlap", "train_fraction", "max_images_per_class", "aux",
@@ -56,8 +55,8 @@ _PROTOCOL = ("draws", "image_size", "architecture", "classes_per_task",
 def main(argv):
     cfg = cli.common_config(FLAGS, "damtl_tables", argv)
     res = damtl_tables.run(cfg, FLAGS.setting,
-                           **damtl_flags.given(FLAGS, _PROTOCOL),
-                           **damtl_flags.train_overrides(FLAGS))
+                           **cli.given_flags(FLAGS, _PROTOCOL),
+                           **cli.damtl_overrides(FLAGS))
     cli.report(cfg, res, workdir=f"{cfg.workdir}/{FLAGS.setting}")
 
 

@@ -48,3 +48,13 @@ def test_stray_argv_and_negative_seed():
 def test_bad_default_profile():
     with pytest.raises(ValueError, match="default_profile='fast'"):
         cli.define_common_flags(flags.FlagValues(), default_profile="fast")
+
+
+def test_damtl_and_dmtrl_flag_choices_match_the_settings():
+    from amtfl_tf.experiments import damtl_common
+    from amtfl_tf.experiments import dmtrl_common
+    kinds = {name: kind for name, kind, _ in cli._DAMTL_FLAGS}
+    assert kinds["optimizer"] == "enum:" + ",".join(damtl_common.OPTIMIZERS)
+    kinds = {name: kind for name, kind, _ in cli._DMTRL_FLAGS}
+    assert kinds["optimizer"] == "enum:" + ",".join(dmtrl_common.OPTIMIZERS)
+    assert kinds["stl_init"] == "enum:" + ",".join(dmtrl_common.STL_INITS)

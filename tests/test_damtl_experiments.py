@@ -189,3 +189,14 @@ def test_tables_script_missing_data_is_one_clear_error(tmp_path):
         in r.stderr
     assert "--data_dir=<dir> or AMTFL_TF_DATA_DIR=<dir>" in r.stderr
     assert "Traceback" not in r.stderr
+
+
+def test_tables_imagenet_auxiliary_needs_its_weights(caltech, tmp_path):
+    cfg = CommonConfig("damtl_tables", "smoke", caltech,
+                       str(tmp_path / "out"), 0, False, "auto", False)
+    with pytest.raises(ValueError, match="architecture='vgg16'"):
+        dt.run(cfg, "po1", aux="imagenet")
+    with pytest.raises(datasets.DatasetNotFoundError,
+                       match="--aux_weights=<file>"):
+        dt.run(cfg, "po1", aux="imagenet", architecture="vgg16",
+               image_size=224, aux_weights=str(tmp_path / "none.h5"))

@@ -39,8 +39,10 @@ def school(data_dir):
 
 
 def test_registry_names():
-    assert datasets.names() == ("mnist", "mnist_imbalanced", "omniglot",
-                                "school", "synthetic_amtfl")
+    assert datasets.names() == (
+        "adience", "caltech101", "caltech256", "mnist", "mnist_imbalanced",
+        "office31", "office_caltech10", "office_home", "omniglot", "school",
+        "synthetic_amtfl", "tiny_imagenet")
 
 
 def test_unknown_name_is_a_clear_error():

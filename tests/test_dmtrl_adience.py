@@ -126,8 +126,8 @@ def test_settings_validation():
     assert (s.image_size, s.fractions, s.test_fold) == (
         227, da.PAPER_FRACTIONS, 0)
     assert s.train.loss == "softmax_ce" and s.train.ud_folds == 5
-    with pytest.raises(ValueError, match="image_size must be >= 63"):
-        da.settings_for("smoke", image_size=48)
+    with pytest.raises(ValueError, match="image_size must be >= 7"):
+        da.settings_for("smoke", image_size=6)
     with pytest.raises(ValueError, match="fractions"):
         da.settings_for("smoke", fractions=(0.0,))
     with pytest.raises(ValueError, match="profile"):

@@ -56,9 +56,11 @@ def test_script_missing_data_is_one_clear_error(tmp_path):
     assert "--data_dir=<dir> or AMTFL_TF_DATA_DIR=<dir>" in r.stderr
 
 
+@pytest.mark.slow
 @pytest.mark.data
 def test_run_all_smoke(tmp_path, data_dir):
-    """run_all.sh runs every script, says what it made, exits 0."""
+    """run_all.sh runs every script, says what it made, exits 0 (slow
+    tier: about 4 minutes; every script also has its own smoke test)."""
     r = _run(["bash", "run_all.sh", "--profile=smoke",
               f"--outdir={tmp_path}", f"--data_dir={data_dir}"])
     assert r.returncode == 0, r.stdout + r.stderr

@@ -157,13 +157,20 @@ def load_proxy_data(cfg: CommonConfig, s: Settings) -> ProxyData:
     total = int(om.character.max()) + 1
     chars = np.sort(rng.choice(total, s.aux_characters, replace=False))
     drawers = rng.permutation(NUM_DRAWERS)
-    order = np.argsort(om.character * NUM_DRAWERS + om.drawer,
-                       kind="stable")
-    by_char = om.images[order].reshape(total, NUM_DRAWERS, *om.images.shape[
-        1:])[chars]
-    flat = by_char.reshape(-1, *by_char.shape[2:], 1).astype(np.float32)
-    resized = tf.image.resize(flat, (s.image_size, s.image_size),
-                              method="area").numpy()
+    key = om.character * NUM_DRAWERS + om.drawer
+    # rows are ordered by character, then drawer (the loader's contract);
+    # sort only if that ever changes (a copy of every image otherwise)
+    images = om.images if np.all(np.diff(key) > 0) else om.images[
+        np.argsort(key, kind="stable")]
+    by_char = images.reshape(total, NUM_DRAWERS, *images.shape[1:])
+    del om, images
+    chunks = []
+    for start in range(0, len(chars), 100):  # bounded float32 copies
+        block = by_char[chars[start:start + 100]]
+        flat = block.reshape(-1, *block.shape[2:], 1).astype(np.float32)
+        chunks.append(tf.image.resize(flat, (s.image_size, s.image_size),
+                                      method="area").numpy())
+    resized = np.concatenate(chunks)
     return ProxyData(
         images=resized.reshape(len(chars), NUM_DRAWERS, s.image_size,
                                s.image_size, 1),

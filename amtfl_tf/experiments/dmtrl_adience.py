@@ -136,7 +136,7 @@ def settings_for(profile: str, seed: int = 0, **overrides) -> Settings:
     try:
         dm.stacked_shapes(ARCH, (s.image_size, s.image_size, 3), 2)
     except ValueError as e:
-        raise ValueError(f"image_size must be >= 63 for the Levi & Hassner "
+        raise ValueError(f"image_size must be >= 7 for the Levi & Hassner "
                          f"CNN. Received: image_size={s.image_size!r}"
                          ) from e
     return s

@@ -10,8 +10,9 @@
   unfactorised counterparts :class:`TaskDense`, :class:`TaskConv2D` (T
   independent kernels in one batched op: STL).
 
-Planned (see the issues): ``SoftMaskConv2D``, ``CrossStitch`` and ``NDDR``
-(DAMTL and its baselines).
+- DAMTL's soft-mask transfer :class:`SoftMaskConv2D` / :class:`SoftMaskDense`
+  (kernel Ψ ⊙ W, Ψ ≥ 0, λ₁‖Ψ‖₁) and its baselines' :class:`CrossStitch` and
+  :class:`NDDR` layers.
 """
 
 from amtfl_tf.layers._factorised import random_stacked_kernels

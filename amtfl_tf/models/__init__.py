@@ -2,9 +2,13 @@
 
 Shallow (Deep-AMTFL Sec. 4.1): :class:`STL`, :class:`GOMTL`, :class:`AMTL`,
 :class:`NN`, :class:`MTNN`, :class:`AMTFL` (``METHODS`` maps the paper's
-names to them). Deep (Sec. 4.2): :class:`DeepMultiTaskModel` with
-``method`` in ``DEEP_METHODS`` on a backbone in ``BACKBONES``. DMTRL and
-DAMTL models arrive with their issues.
+names to them), plus DMTRL Appendix A's classic baselines
+:class:`EvgeniouPontil` and :class:`MTFL`. Deep (Sec. 4.2):
+:class:`DeepMultiTaskModel` with ``method`` in ``DEEP_METHODS`` on a backbone
+in ``BACKBONES``. DMTRL: :class:`DMTRLNetwork` (STL, UD-MTL, DMTRL-LAF /
+Tucker / TT as per-layer sharing modes; :func:`dmtrl_from_stl`). DAMTL:
+:class:`DAMTL` and the baselines in ``BASELINES`` (Single-task,
+Multi-task, Cross-Stitch, NDDR-CNN, MTAL) on one VGG-style trunk.
 """
 
 from amtfl_tf.models.backbones import BACKBONES

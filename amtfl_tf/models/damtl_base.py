@@ -195,8 +195,9 @@ class TaskNetworksModel(keras.Model):
       head_stddev: output layers that do not come from the auxiliary
         network start as N(0, head_stddev²) with zero bias (0.01: the
         usual initialisation of a new classifier on pre-trained
-        features; Glorot's on these large ReLU features gives initial
-        logits of ~±20 and momentum SGD at η = 0.01 then diverges).
+        features; Glorot's on the proxy's large ReLU features gave a mean
+        initial cross-entropy of about 25, and momentum SGD at η = 0.01
+        then collapsed to chance).
       hyperparameters: initial values of ``HYPERPARAMETERS`` (α, …),
         stored as non-trainable variables.
     """
@@ -413,6 +414,25 @@ class TaskNetworksModel(keras.Model):
                               verbose=0)
         own = logits[np.arange(len(task)), np.asarray(task)]
         return own.argmax(axis=-1)
+
+    def export_saved_model(self, path: str) -> str:
+        """Write a TensorFlow SavedModel whose ``serve`` endpoint maps
+        images ``(B, H, W, C)`` to every task's class probabilities ``(B,
+        T, max c_j)`` (padded classes get 0); it reloads with
+        ``tf.saved_model.load`` without amtfl_tf. Returns ``path``."""
+        import tensorflow as tf
+
+        def serve(x):
+            return tf.nn.softmax(self(x, training=False), axis=-1)
+
+        archive = keras.export.ExportArchive()
+        archive.track(self)
+        archive.add_endpoint(
+            name="serve", fn=serve,
+            input_signature=[tf.TensorSpec((None, *self.image_shape),
+                                           tf.float32, name="x")])
+        archive.write_out(path, verbose=False)
+        return path
 
     # -- hyper-parameters and config ------------------------------------
 
