@@ -87,9 +87,6 @@ def settings_for(profile: str, seed: int = 0, **overrides) -> Settings:
     faces, 4 epochs (2 of DMTRL fine-tuning), one hold-out split for
     UD-MTL's N. ``smoke``: seconds (one fraction, 64 × 64, 1 epoch, N
     among 4 and 5)."""
-    train_keys = {f.name for f in dataclasses.fields(dc.TrainSettings)}
-    train_over = {k: overrides.pop(k) for k in list(overrides)
-                  if k in train_keys}
     base = Settings(profile)
     if profile == "smoke":
         s = Settings(profile, seed, fractions=(1.0,), repeats=1,
@@ -108,10 +105,7 @@ def settings_for(profile: str, seed: int = 0, **overrides) -> Settings:
     else:
         raise ValueError(f"profile must be smoke, quick or paper. Received: "
                          f"profile={profile!r}")
-    if train_over:
-        s = dataclasses.replace(
-            s, train=dataclasses.replace(s.train, **train_over))
-    s = dataclasses.replace(s, **overrides)
+    s = dc.with_overrides(s, overrides)
     if not s.fractions:
         raise ValueError("fractions must not be empty.")
     for f in s.fractions:

@@ -92,6 +92,19 @@ class TrainSettings:
         return d
 
 
+def with_overrides(settings, overrides: dict[str, Any]):
+    """A profile's settings dataclass with ``overrides`` applied: the
+    fields of :class:`TrainSettings` go to ``settings.train``, the others
+    to ``settings`` itself."""
+    train_keys = {f.name for f in dataclasses.fields(TrainSettings)}
+    train = {k: v for k, v in overrides.items() if k in train_keys}
+    rest = {k: v for k, v in overrides.items() if k not in train_keys}
+    if train:
+        settings = dataclasses.replace(
+            settings, train=dataclasses.replace(settings.train, **train))
+    return dataclasses.replace(settings, **rest)
+
+
 def make_optimizer(s: TrainSettings):
     if s.optimizer == "adam":
         return keras.optimizers.Adam(s.lr)

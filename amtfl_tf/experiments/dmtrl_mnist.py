@@ -92,9 +92,6 @@ def settings_for(profile: str, seed: int = 0, **overrides) -> Settings:
     10 folds for the appendix (GPU hours). ``quick``: three small
     fractions, one repeat, 2 appendix folds, 2,000 test images, one 80/20
     hold-out for UD-MTL's N, 10 epochs. ``smoke``: seconds."""
-    train_keys = {f.name for f in dataclasses.fields(dc.TrainSettings)}
-    train_over = {k: overrides.pop(k) for k in list(overrides)
-                  if k in train_keys}
     if profile == "smoke":
         s = Settings(profile, seed, fractions=(0.002,), repeats=1,
                      test_size=200, appendix_fraction=0.002,
@@ -112,10 +109,7 @@ def settings_for(profile: str, seed: int = 0, **overrides) -> Settings:
     else:
         raise ValueError(f"profile must be smoke, quick or paper. Received: "
                          f"profile={profile!r}")
-    if train_over:
-        s = dataclasses.replace(
-            s, train=dataclasses.replace(s.train, **train_over))
-    s = dataclasses.replace(s, **overrides)
+    s = dc.with_overrides(s, overrides)
     for f in s.fractions + (s.appendix_fraction,):
         if not 0 < f <= 1:
             raise ValueError(f"fractions must be in (0, 1]. Received: {f!r}")

@@ -75,9 +75,6 @@ def settings_for(profile: str, seed: int = 0, **overrides) -> Settings:
     UD-MTL. ``quick``: fractions 5%, 10%, 30%, one repeat, 35 × 35 images,
     one hold-out split of a 20% draw for UD-MTL's N, 15 epochs.
     ``smoke``: seconds."""
-    train_keys = {f.name for f in dataclasses.fields(dc.TrainSettings)}
-    train_over = {k: overrides.pop(k) for k in list(overrides)
-                  if k in train_keys}
     base = Settings(profile)
     if profile == "smoke":
         s = Settings(profile, seed, fractions=(0.1,), repeats=1,
@@ -95,10 +92,7 @@ def settings_for(profile: str, seed: int = 0, **overrides) -> Settings:
     else:
         raise ValueError(f"profile must be smoke, quick or paper. Received: "
                          f"profile={profile!r}")
-    if train_over:
-        s = dataclasses.replace(
-            s, train=dataclasses.replace(s.train, **train_over))
-    s = dataclasses.replace(s, **overrides)
+    s = dc.with_overrides(s, overrides)
     for f in s.fractions + (s.rho_fraction, s.ud_cv_fraction):
         if not 0 < f < 1:
             raise ValueError(f"fractions must be in (0, 1). Received: {f!r}")

@@ -37,6 +37,7 @@ import keras
 import numpy as np
 from keras import ops
 
+from amtfl_tf.models.multitask import HyperparameterMixin
 from amtfl_tf.models.multitask import _check_nonnegative
 from amtfl_tf.models.multitask import _distribution
 from amtfl_tf.models.task_metrics import PerTaskMean
@@ -178,7 +179,7 @@ def copy_layer_weights(source_layer, target_layer, name=""):
 
 
 @keras.saving.register_keras_serializable(package="amtfl_tf")
-class TaskNetworksModel(keras.Model):
+class TaskNetworksModel(HyperparameterMixin, keras.Model):
     """Base of DAMTL and its baselines (see the module doc).
 
     Subclasses build their layers in ``__init__`` and implement
@@ -435,19 +436,6 @@ class TaskNetworksModel(keras.Model):
         return path
 
     # -- hyper-parameters and config ------------------------------------
-
-    def get_hyperparameters(self) -> dict[str, float]:
-        return {k: float(ops.convert_to_numpy(v)) for k, v in self.hp.items()}
-
-    def set_hyperparameters(self, **values: float) -> None:
-        unknown = sorted(set(values) - set(self.hp))
-        if unknown:
-            raise ValueError(
-                f"Unknown hyper-parameter(s) for {type(self).__name__}: "
-                f"{unknown}. Allowed: {sorted(self.hp)}")
-        for k, v in values.items():
-            _check_nonnegative(k, v)
-            self.hp[k].assign(float(v))
 
     def get_config(self):
         config = super().get_config()

@@ -57,8 +57,28 @@ def _distribution():
     return n, lambda v: ctx.all_reduce(tf.distribute.ReduceOp.SUM, v)
 
 
+class HyperparameterMixin:
+    """``get_hyperparameters`` / ``set_hyperparameters`` over a model's
+    ``self.hp``: a dict of non-trainable scalar variables, so a search
+    changes them without retracing compiled steps."""
+
+    def get_hyperparameters(self) -> dict[str, float]:
+        return {k: float(ops.convert_to_numpy(v)) for k, v in self.hp.items()}
+
+    def set_hyperparameters(self, **values: float) -> None:
+        """Assign hyper-parameter values (no retracing of compiled steps)."""
+        unknown = sorted(set(values) - set(self.hp))
+        if unknown:
+            raise ValueError(
+                f"Unknown hyper-parameter(s) for {type(self).__name__}: "
+                f"{unknown}. Allowed: {sorted(self.hp)}")
+        for k, v in values.items():
+            _check_nonnegative(k, v)
+            self.hp[k].assign(float(v))
+
+
 @keras.saving.register_keras_serializable(package="amtfl_tf")
-class MultiTaskModel(keras.Model):
+class MultiTaskModel(HyperparameterMixin, keras.Model):
     """Base class; subclasses implement :meth:`forward` and optionally
     :meth:`penalty` and :meth:`task_weights`.
 
@@ -280,22 +300,6 @@ class MultiTaskModel(keras.Model):
     @property
     def metrics(self):
         return super().metrics + [self.task_loss_tracker]
-
-    # -- hyper-parameters ---------------------------------------------------
-
-    def get_hyperparameters(self) -> dict[str, float]:
-        return {k: float(ops.convert_to_numpy(v)) for k, v in self.hp.items()}
-
-    def set_hyperparameters(self, **values: float) -> None:
-        """Assign hyper-parameter values (no retracing of compiled steps)."""
-        unknown = sorted(set(values) - set(self.hp))
-        if unknown:
-            raise ValueError(
-                f"Unknown hyper-parameter(s) for {type(self).__name__}: "
-                f"{unknown}. Allowed: {sorted(self.hp)}")
-        for k, v in values.items():
-            _check_nonnegative(k, v)
-            self.hp[k].assign(float(v))
 
     def get_config(self):
         config = super().get_config()
