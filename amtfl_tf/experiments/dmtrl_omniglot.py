@@ -72,7 +72,7 @@ class Settings:
 
 def settings_for(profile: str, seed: int = 0, **overrides) -> Settings:
     """``paper``: seven fractions × 3 repeats at 105 × 105, 5-fold CV for
-    UD-MTL. ``quick``: fractions 5%, 10%, 30%, one repeat, 35 × 35 images,
+    UD-MTL. ``quick``: fractions 5% and 10%, one repeat, 35 × 35 images,
     one hold-out split of a 20% draw for UD-MTL's N, 15 epochs.
     ``smoke``: seconds."""
     base = Settings(profile)
@@ -83,7 +83,7 @@ def settings_for(profile: str, seed: int = 0, **overrides) -> Settings:
                                                ud_folds=1,
                                                ud_options=(2, 3)))
     elif profile == "quick":
-        s = Settings(profile, seed, fractions=(0.05, 0.1, 0.3), repeats=1,
+        s = Settings(profile, seed, fractions=(0.05, 0.1), repeats=1,
                      image_size=35, ud_cv_fraction=0.2,
                      train=dataclasses.replace(base.train, epochs=15,
                                                ud_folds=1))
