@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Regenerates every table and figure into figures/<script>/, setting up .venv
-# first if needed.
+# first if needed, then figures/REPORT.md (per-script wall times in
+# figures/run_all.json; a run with --only keeps the previous run_all.json).
 #
 #   ./run_all.sh [--profile=quick|paper|smoke] [--only=PATTERN] [--overwrite]
 #                [--data_dir=DIR] [--seed=N] [--outdir=DIR]
@@ -60,6 +61,7 @@ script_args() {
 
 failed=()
 ran=0
+times=()   # "name status seconds" per script, for run_all.json
 total_start=$(date +%s)
 for name in "${SCRIPTS[@]}"; do
   if [[ -n "$only" && ! "$name" =~ $only ]]; then
@@ -77,6 +79,7 @@ for name in "${SCRIPTS[@]}"; do
     failed+=("$name")
   fi
   secs=$(( $(date +%s) - start ))
+  times+=("$name $status $secs")
   echo "=== $name: $status in ${secs}s; made:"
   if [[ -d "$outdir/$name" ]]; then
     (cd "$outdir/$name" && ls -1 | grep -v '^splits$' | sed 's/^/      /')
@@ -87,6 +90,27 @@ echo "=== ran $ran script(s) in ${total}s (profile $profile)"
 if (( ran == 0 )); then
   echo "run_all.sh: --only=$only matched no script (known: ${SCRIPTS[*]})" >&2
   exit 2
+fi
+# Per-script wall times for the report (a resumed script's results.json
+# only knows the time of its last invocation), then the report itself.
+if [[ -z "$only" ]]; then
+  python - "$outdir" "$profile" "$total" "${times[@]}" <<'PY'
+import json, os, sys
+from amtfl_tf.results import atomic_write_json
+outdir, profile, total, *rows = sys.argv[1:]
+scripts = {}
+for row in rows:
+    name, status, secs = row.split()
+    scripts[name] = {"status": status, "seconds": int(secs)}
+atomic_write_json(os.path.join(outdir, "run_all.json"), {
+    "profile": profile, "total_seconds": int(total), "scripts": scripts,
+    "failed": [n for n, v in scripts.items() if v["status"] != "ok"]})
+PY
+fi
+if python reproductions/make_report.py --figures_dir="$outdir"; then
+  echo "=== report: $outdir/REPORT.md"
+else
+  failed+=("make_report")
 fi
 if (( ${#failed[@]} )); then
   echo "=== FAILED: ${failed[*]}" >&2

@@ -67,6 +67,19 @@ def test_run_all_smoke(tmp_path, data_dir):
     assert "data_overview: ok" in r.stdout
     assert "results.json" in r.stdout
     assert (tmp_path / "data_overview" / "results.json").exists()
+    # the report lists every paper item; every offline one was run
+    from amtfl_tf import report
+    text = (tmp_path / "REPORT.md").read_text()
+    for item in report.ITEMS:
+        assert f"### {item.title}" in text
+        if not item.needs:
+            assert (tmp_path / item.script / item.subdir /
+                    "results.json").exists(), item
+    assert "Not run: not run yet" not in text
+    timing = json.loads((tmp_path / "run_all.json").read_text())
+    assert timing["profile"] == "smoke" and timing["failed"] == []
+    assert set(timing["scripts"]) >= {"data_overview", "dmtrl_fig2_mnist",
+                                      "damtl_omniglot"}
 
 
 def test_run_all_rejects_bad_arguments():
