@@ -90,8 +90,9 @@ class Settings:
 def settings_for(profile: str, seed: int = 0, **overrides) -> Settings:
     """Profiles. ``paper``: ten fractions × 5 repeats on the full test set,
     10 folds for the appendix (GPU hours). ``quick``: two small
-    fractions (0.5%, 2%; the appendix scripts cover 1%), one repeat, 2 appendix folds, 2,000 test images, one 80/20
-    hold-out for UD-MTL's N, 10 epochs. ``smoke``: seconds."""
+    fractions (0.5%, 2%; the appendix scripts cover 1%), one repeat, 2
+    appendix folds, 2,000 test images, one 80/20 hold-out for UD-MTL's
+    N, 10 epochs. ``smoke``: seconds."""
     if profile == "smoke":
         s = Settings(profile, seed, fractions=(0.002,), repeats=1,
                      test_size=200, appendix_fraction=0.002,
