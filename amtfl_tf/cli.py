@@ -28,7 +28,7 @@ from typing import Any, Sequence
 
 PROFILES = ("smoke", "quick", "paper")
 COMMON_FLAGS = ("profile", "data_dir", "workdir", "seed", "overwrite",
-                "jit_compile", "download")
+                "jit_compile", "download", "deterministic")
 PROFILE_HELP = {
     "smoke": "seconds; tiny data and one split, for tests only",
     "quick": "minutes on a 2-core CPU; fewer splits/epochs/fractions, "
@@ -50,6 +50,7 @@ class CommonConfig:
     overwrite: bool
     jit_compile: bool | str  # True, False or "auto"
     download: bool = True
+    deterministic: bool = False
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -99,6 +100,12 @@ def define_common_flags(flag_values, default_profile: str = "quick") -> None:
         "GPU, not on CPU), 'true'/'false' force it.",
         flag_values=flag_values)
     flags.DEFINE_bool(
+        "deterministic", False,
+        "Turn on TensorFlow's op determinism "
+        "(tf.config.experimental.enable_op_determinism): with one --seed, "
+        "two runs give identical numbers (slower on some ops).",
+        flag_values=flag_values)
+    flags.DEFINE_bool(
         "download", True,
         "Download missing datasets from their official sources (where the "
         "network allows). --nodownload fails at once instead.",
@@ -131,7 +138,15 @@ def common_config(flag_values, experiment: str,
         overwrite=flag_values.overwrite,
         jit_compile=jit,
         download=flag_values.download,
+        deterministic=_determinism(flag_values.deterministic),
     )
+
+
+def _determinism(on: bool) -> bool:
+    if on:
+        from amtfl_tf.experiments.runner import enable_determinism
+        enable_determinism()
+    return bool(on)
 
 
 def flags_dict(flag_values, script: str | None = None) -> dict[str, Any]:

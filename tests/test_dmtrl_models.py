@@ -361,3 +361,4 @@ def test_omniglot_character_folds():
         assert np.bincount(D.character[va]).tolist() == [4, 4, 4]
     ((tr, va),) = dmo.character_folds(D, rows, 1, 0)
     assert np.bincount(D.character[va]).tolist() == [4, 4, 4]
+

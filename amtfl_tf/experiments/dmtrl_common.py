@@ -35,6 +35,7 @@ from typing import Any, Sequence
 import keras
 import numpy as np
 
+from amtfl_tf.callbacks import StopOnNonFinite
 from amtfl_tf.models import dmtrl as dm
 
 OPTIMIZERS = ("adam", "sgd", "momentum")
@@ -146,18 +147,13 @@ def train(model, data, s: TrainSettings, epochs: int | None = None,
     start = time.monotonic()
     if not epochs:
         return 0.0
+    stop = [StopOnNonFinite(f"lower --lr (lr={s.lr})")]
     if isinstance(data, keras.utils.PyDataset):
-        history = model.fit(data, epochs=epochs, verbose=verbose)
+        model.fit(data, epochs=epochs, verbose=verbose, callbacks=stop)
     else:
         x, y = data
-        history = model.fit(x, y, epochs=epochs, batch_size=s.batch_size,
-                            verbose=verbose, shuffle=True)
-    losses = history.history.get("loss", [])
-    bad = [i for i, v in enumerate(losses) if not np.isfinite(v)]
-    if bad:
-        raise FloatingPointError(
-            f"{model.name}: the training loss became {losses[bad[0]]} at "
-            f"epoch {bad[0] + 1}; lower --lr (lr={s.lr}).")
+        model.fit(x, y, epochs=epochs, batch_size=s.batch_size,
+                  verbose=verbose, shuffle=True, callbacks=stop)
     return time.monotonic() - start
 
 

@@ -22,6 +22,14 @@ def seed_everything(seed: int, tensorflow: bool = True) -> None:
         keras.utils.set_random_seed(seed)
 
 
+def enable_determinism() -> None:
+    """TensorFlow op determinism: every op picks a deterministic kernel
+    (or raises if it has none), so one seed gives identical numbers run to
+    run. Process-wide; turn it on before building models."""
+    import tensorflow as tf
+    tf.config.experimental.enable_op_determinism()
+
+
 def run_splits(run: RunDir, keys: Iterable[str],
                compute: Callable[[str], Mapping[str, Any]],
                name: str = "", progress: Progress | None = None

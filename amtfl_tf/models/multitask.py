@@ -217,9 +217,22 @@ class MultiTaskModel(HyperparameterMixin, keras.Model):
         if getattr(self, "optimizer", None) is not None and self.built:
             self.optimizer.build(self.trainable_variables)
 
-    @staticmethod
-    def _task_ids(x):
-        return x.get("task") if isinstance(x, Mapping) else None
+    def _task_ids(self, x):
+        """The batch's task ids (None for shared inputs), checked to lie in
+        ``[0, num_tasks)``: an id out of range stops the step with an error
+        naming ``task`` and printing the offending ids."""
+        task = x.get("task") if isinstance(x, Mapping) else None
+        if task is None or keras.backend.backend() != "tensorflow":
+            return task
+        import tensorflow as tf
+        t = tf.cast(task, tf.int64)
+        msg = (f"task ids must be in [0, num_tasks) with num_tasks="
+               f"{self.num_tasks}. Received: task=")
+        with tf.control_dependencies([
+                tf.debugging.assert_non_negative(t, message=msg),
+                tf.debugging.assert_less(
+                    t, tf.constant(self.num_tasks, tf.int64), message=msg)]):
+            return tf.identity(task)
 
     def task_loss_vector(self, x, y, y_pred, sample_weight=None):
         """Per-task sums and counts of the batch (local to a replica).
