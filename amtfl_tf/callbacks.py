@@ -1,8 +1,13 @@
-"""Keras callbacks shared by the experiments."""
+"""Keras callbacks shared by the experiments, and the process-wide
+TensorBoard switch the scripts' ``--tensorboard`` flag turns on
+(:func:`set_tensorboard_root`; :func:`training_callbacks` is what every
+experiment's fit uses)."""
 
 from __future__ import annotations
 
 import math
+import os
+import re
 
 import keras
 import numpy as np
@@ -54,3 +59,97 @@ class StopOnNonFinite(keras.callbacks.Callback):
             raise FloatingPointError(
                 f"{name}: non-finite loss at {where}: {terms} (non-finite: "
                 f"{', '.join(bad)}); {self.hint}.")
+
+
+class MultiTaskTensorBoard(keras.callbacks.Callback):
+    """Writes what a multi-task run needs to TensorBoard, under ``log_dir``:
+
+    - every logged scalar each epoch: the total ``loss``, the per-task
+      ``task_loss_<t>`` and the objective's other terms (``penalty``,
+      ``forward_loss``; validation ones with a ``val_`` prefix);
+    - the model's learned task-transfer matrix as an image (Deep-AMTFL's
+      ``A W``, AMTL's ``B``: any model with ``transfer_matrix()``), scaled
+      to [0, 1] by its largest absolute entry, every ``image_every``
+      epochs and at the end;
+    - DMTRL networks: the sharing strength ρ of every layer
+      (``sharing_strengths``) as scalars.
+
+    TensorFlow backend only (``tf.summary``).
+    """
+
+    def __init__(self, log_dir: str, image_every: int = 1):
+        super().__init__()
+        if not isinstance(image_every, int) or image_every < 1:
+            raise ValueError(f"image_every must be an int >= 1. Received: "
+                             f"image_every={image_every!r}")
+        self.log_dir = log_dir
+        self.image_every = image_every
+        self._writer = None
+
+    def _w(self):
+        import tensorflow as tf
+        if self._writer is None:
+            self._writer = tf.summary.create_file_writer(self.log_dir)
+        return self._writer
+
+    def _images(self, step: int) -> None:
+        import tensorflow as tf
+        fn = getattr(self.model, "transfer_matrix", None)
+        if fn is None:
+            return
+        try:
+            m = np.abs(np.asarray(fn(), dtype=np.float32))
+        except ValueError:  # e.g. a method without a transfer matrix
+            return
+        img = m / max(float(m.max()), 1e-12)
+        tf.summary.image("transfer_matrix", img[None, :, :, None],
+                         step=step)
+
+    def on_epoch_end(self, epoch, logs=None):
+        import tensorflow as tf
+        with self._w().as_default():
+            for k, v in (logs or {}).items():
+                try:
+                    tf.summary.scalar(k, float(np.asarray(v)), step=epoch)
+                except (TypeError, ValueError):
+                    continue
+            rho = getattr(self.model, "sharing_strengths", None)
+            if rho is not None and getattr(self.model, "num_tasks", 0) > 1:
+                for layer, value in rho("l1").items():
+                    tf.summary.scalar(f"rho_l1/{layer}", value, step=epoch)
+            if (epoch + 1) % self.image_every == 0:
+                self._images(epoch)
+        self._w().flush()
+
+    def on_train_end(self, logs=None):
+        if self._writer is not None:
+            self._writer.close()
+            self._writer = None
+
+
+_TENSORBOARD_ROOT: str | None = None
+
+
+def set_tensorboard_root(root: str | None) -> None:
+    """Make every later :func:`training_callbacks` also log to TensorBoard
+    under ``root/<run name>`` (None turns it off). Process-wide, like the
+    scripts' other switches (``--deterministic``)."""
+    global _TENSORBOARD_ROOT
+    _TENSORBOARD_ROOT = root
+
+
+def training_callbacks(name: str, hint: str) -> list:
+    """The callbacks of one fit: :class:`StopOnNonFinite` and, when a
+    TensorBoard root is set, a :class:`MultiTaskTensorBoard` logging to
+    ``<root>/<name>`` (``name`` made path-safe; repeated names get a
+    numbered suffix)."""
+    out = [StopOnNonFinite(hint)]
+    if _TENSORBOARD_ROOT:
+        base = re.sub(r"[^A-Za-z0-9_.-]+", "_", name) or "run"
+        path, i = os.path.join(_TENSORBOARD_ROOT, base), 1
+        while os.path.exists(path):
+            i += 1
+            path = os.path.join(_TENSORBOARD_ROOT, f"{base}_{i}")
+        os.makedirs(path)
+        out.append(MultiTaskTensorBoard(path))
+    return out

@@ -28,7 +28,7 @@ from typing import Any, Sequence
 
 PROFILES = ("smoke", "quick", "paper")
 COMMON_FLAGS = ("profile", "data_dir", "workdir", "seed", "overwrite",
-                "jit_compile", "download", "deterministic")
+                "jit_compile", "download", "deterministic", "tensorboard")
 PROFILE_HELP = {
     "smoke": "seconds; tiny data and one split, for tests only",
     "quick": "minutes on a 2-core CPU; fewer splits/epochs/fractions, "
@@ -51,6 +51,7 @@ class CommonConfig:
     jit_compile: bool | str  # True, False or "auto"
     download: bool = True
     deterministic: bool = False
+    tensorboard: bool = False
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -106,6 +107,12 @@ def define_common_flags(flag_values, default_profile: str = "quick") -> None:
         "two runs give identical numbers (slower on some ops).",
         flag_values=flag_values)
     flags.DEFINE_bool(
+        "tensorboard", False,
+        "Also write TensorBoard logs to <workdir>/tensorboard/<run>: "
+        "per-task losses, the objective's terms, transfer matrices as "
+        "images, DMTRL's sharing strength per layer.",
+        flag_values=flag_values)
+    flags.DEFINE_bool(
         "download", True,
         "Download missing datasets from their official sources (where the "
         "network allows). --nodownload fails at once instead.",
@@ -128,17 +135,22 @@ def common_config(flag_values, experiment: str,
             f"--seed must be >= 0. Received: seed={flag_values.seed}")
     jit = {"auto": "auto", "true": True, "false": False}[
         flag_values.jit_compile]
+    workdir = os.path.abspath(flag_values.workdir
+                              or default_workdir(experiment))
+    if flag_values.tensorboard:
+        from amtfl_tf.callbacks import set_tensorboard_root
+        set_tensorboard_root(os.path.join(workdir, "tensorboard"))
     return CommonConfig(
         experiment=experiment,
         profile=flag_values.profile,
         data_dir=flag_values.data_dir,
-        workdir=os.path.abspath(flag_values.workdir
-                                or default_workdir(experiment)),
+        workdir=workdir,
         seed=flag_values.seed,
         overwrite=flag_values.overwrite,
         jit_compile=jit,
         download=flag_values.download,
         deterministic=_determinism(flag_values.deterministic),
+        tensorboard=bool(flag_values.tensorboard),
     )
 
 

@@ -187,3 +187,53 @@ def test_deterministic_runs_give_identical_results(tmp_path):
         out.append([(row["method"], row["metric"], row["per_split"])
                     for row in res["rows"]])
     assert out[0] == out[1]
+
+
+def _event_tags(folder):
+    import tensorflow as tf
+    tags = set()
+    for path in folder.rglob("events.out.tfevents.*"):
+        for event in tf.compat.v1.train.summary_iterator(str(path)):
+            for value in event.summary.value:
+                tags.add(value.tag)
+    return tags
+
+
+def test_tensorboard_logs_losses_terms_and_transfer_images(tmp_path):
+    from amtfl_tf.callbacks import MultiTaskTensorBoard
+    m = models.AMTFL(3, 4, hidden_units=2)
+    m.compile("adam")
+    x = np.random.default_rng(0).normal(size=(12, 4)).astype("float32")
+    y = np.random.default_rng(1).normal(size=(12, 3)).astype("float32")
+    m.fit(x, y, epochs=2, batch_size=6, verbose=0,
+          callbacks=[MultiTaskTensorBoard(str(tmp_path))])
+    tags = _event_tags(tmp_path)
+    assert {"loss", "task_loss_0", "task_loss_2", "penalty",
+            "forward_loss", "transfer_matrix"} <= tags
+    with pytest.raises(ValueError, match="image_every=0"):
+        MultiTaskTensorBoard(str(tmp_path), image_every=0)
+
+
+def test_tensorboard_flag_reaches_every_fit(tmp_path):
+    from absl import flags
+
+    from amtfl_tf import cli
+    from amtfl_tf.callbacks import set_tensorboard_root
+    fv = flags.FlagValues()
+    cli.define_common_flags(fv)
+    fv(["prog", f"--workdir={tmp_path}", "--tensorboard"])
+    try:
+        cfg = cli.common_config(fv, "x")
+        assert cfg.tensorboard is True
+        net = dm.build_network("dmtrl-tt", 2, (28, 28, 1), "mnist_lenet")
+        s = dc.TrainSettings(epochs=1, batch_size=4)
+        net.compile(dc.make_optimizer(s))
+        xs = np.zeros((4, 28, 28, 1), "float32")
+        dc.train(net, (xs, np.ones((4, 2), "float32")), s)
+        dc.train(net, (xs, np.ones((4, 2), "float32")), s)
+    finally:
+        set_tensorboard_root(None)
+    runs = sorted(p.name for p in (tmp_path / "tensorboard").iterdir())
+    assert len(runs) == 2 and runs[1] == runs[0] + "_2"
+    tags = _event_tags(tmp_path / "tensorboard")
+    assert {"loss", "task_loss_1", "rho_l1/conv1", "rho_l1/fc2"} <= tags

@@ -24,7 +24,7 @@ import numpy as np
 
 from amtfl_tf import plotting
 from amtfl_tf import published
-from amtfl_tf.callbacks import StopOnNonFinite
+from amtfl_tf.callbacks import training_callbacks
 from amtfl_tf.results import Claim
 from amtfl_tf.results import Row
 from amtfl_tf.results import atomic_write_json
@@ -306,8 +306,8 @@ def train_model(model, problem: TaskProblem, s: TrainSettings, seed: int):
         steps = -(-n // s.batch_size)
     start = time.perf_counter()
     hist = model.fit(ds, epochs=s.epochs, steps_per_epoch=steps, verbose=0,
-                     shuffle=False, callbacks=[StopOnNonFinite(
-                         "lower --learning_rate")])
+                     shuffle=False, callbacks=training_callbacks(
+                         model.name, "lower --learning_rate"))
     seconds = time.perf_counter() - start
     if not np.all(np.isfinite(hist.history["loss"])):
         raise FloatingPointError(

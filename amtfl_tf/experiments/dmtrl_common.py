@@ -35,7 +35,7 @@ from typing import Any, Sequence
 import keras
 import numpy as np
 
-from amtfl_tf.callbacks import StopOnNonFinite
+from amtfl_tf.callbacks import training_callbacks
 from amtfl_tf.models import dmtrl as dm
 
 OPTIMIZERS = ("adam", "sgd", "momentum")
@@ -147,7 +147,7 @@ def train(model, data, s: TrainSettings, epochs: int | None = None,
     start = time.monotonic()
     if not epochs:
         return 0.0
-    stop = [StopOnNonFinite(f"lower --lr (lr={s.lr})")]
+    stop = training_callbacks(model.name, f"lower --lr (lr={s.lr})")
     if isinstance(data, keras.utils.PyDataset):
         model.fit(data, epochs=epochs, verbose=verbose, callbacks=stop)
     else:

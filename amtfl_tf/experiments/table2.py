@@ -31,7 +31,7 @@ from amtfl_tf import datasets
 from amtfl_tf import metrics
 from amtfl_tf import objectives
 from amtfl_tf import published
-from amtfl_tf.callbacks import StopOnNonFinite
+from amtfl_tf.callbacks import training_callbacks
 from amtfl_tf.cli import CommonConfig
 from amtfl_tf.experiments.runner import run_splits
 from amtfl_tf.results import Claim
@@ -225,8 +225,9 @@ def train_model(method, problem, s: Settings, seed: int, backbone: str,
         s.batch_size).repeat()
     callbacks = [HyperparameterRamp(ramp_steps=s.ramp_steps)] \
         if s.ramp_steps and method in ("deep-amtl", "deep-amtfl") else []
-    callbacks.append(StopOnNonFinite(
-        f"lower --learning_rate (learning_rate={s.learning_rate})"))
+    callbacks += training_callbacks(
+        f"{method}_seed{seed}",
+        f"lower --learning_rate (learning_rate={s.learning_rate})")
     start = time.perf_counter()
     model.fit(ds, epochs=s.epochs, steps_per_epoch=steps_per_epoch,
               verbose=0, callbacks=callbacks, shuffle=False)

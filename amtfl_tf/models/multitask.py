@@ -163,6 +163,12 @@ class MultiTaskModel(HyperparameterMixin, keras.Model):
                 trainable=False)
         self.task_loss_tracker = PerTaskMean(self.num_tasks,
                                              name="task_losses")
+        # the objective's other terms, logged as "penalty" (the method's
+        # regularisers and layer losses) and "forward_loss" (the forward
+        # pass's extra term, e.g. AMTFL's reconstruction)
+        self.term_trackers = {
+            "penalty": keras.metrics.Mean(name="penalty"),
+            "forward_loss": keras.metrics.Mean(name="forward_loss")}
 
     # -- to implement ---------------------------------------------------
 
@@ -262,12 +268,14 @@ class MultiTaskModel(HyperparameterMixin, keras.Model):
         if weights is not None:
             task_losses = ops.cast(weights, sums.dtype) * task_losses
         total = ops.sum(task_losses)
-        extra = ops.cast(extra, sums.dtype) + ops.cast(self.penalty(),
-                                                       sums.dtype)
+        forward = ops.cast(extra, sums.dtype)
+        penalty = ops.cast(self.penalty(), sums.dtype)
         if self.losses:  # regularizers of sub-layers, if any
-            extra = extra + ops.sum(
+            penalty = penalty + ops.sum(
                 [ops.cast(v, sums.dtype) for v in self.losses])
-        total = total + extra / replicas
+        total = total + (forward + penalty) / replicas
+        self.term_trackers["penalty"].update_state(penalty)
+        self.term_trackers["forward_loss"].update_state(forward)
         self.task_loss_tracker.update_state(
             sums / ops.maximum(counts, 1.0), ops.cast(counts > 0, sums.dtype))
         return total
@@ -312,7 +320,8 @@ class MultiTaskModel(HyperparameterMixin, keras.Model):
 
     @property
     def metrics(self):
-        return super().metrics + [self.task_loss_tracker]
+        return super().metrics + [self.task_loss_tracker,
+                                  *self.term_trackers.values()]
 
     def get_config(self):
         config = super().get_config()
