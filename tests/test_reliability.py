@@ -237,3 +237,53 @@ def test_tensorboard_flag_reaches_every_fit(tmp_path):
     assert len(runs) == 2 and runs[1] == runs[0] + "_2"
     tags = _event_tags(tmp_path / "tensorboard")
     assert {"loss", "task_loss_1", "rho_l1/conv1", "rho_l1/fc2"} <= tags
+
+
+@pytest.mark.slow
+@pytest.mark.data
+def test_sigkilled_run_resumes_to_the_uninterrupted_results(tmp_path,
+                                                            data_dir):
+    """A run killed with SIGKILL after its first record resumes on rerun
+    and ends with the same numbers as an uninterrupted run (same seed,
+    --deterministic)."""
+    import os
+    import signal
+    import subprocess
+    import time
+
+    from conftest import REPO_ROOT
+
+    def cmd(workdir):
+        return [sys.executable, "reproductions/dmtrl_fig2_mnist.py",
+                "--profile=smoke", "--deterministic", "--seed=5",
+                "--fractions=0.002,0.003,0.004", f"--workdir={workdir}",
+                f"--data_dir={data_dir}"]
+
+    full = _run(cmd(tmp_path / "full"))
+    assert full.returncode == 0, full.stderr[-2000:]
+    env = dict(os.environ, PYTHONPATH=REPO_ROOT)
+    proc = subprocess.Popen(cmd(tmp_path / "killed"), cwd=REPO_ROOT,
+                            env=env, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+    splits = tmp_path / "killed" / "splits"
+    deadline = time.monotonic() + 300
+    while time.monotonic() < deadline and proc.poll() is None:
+        if splits.exists() and len(list(splits.glob("frac*.json"))) >= 1:
+            break
+        time.sleep(0.2)
+    assert proc.poll() is None, "the run finished before it could be killed"
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    done = len(list(splits.glob("frac*.json")))
+    assert 1 <= done < 3
+    assert not list(splits.glob(".tmp*"))   # atomic records only
+    again = _run(cmd(tmp_path / "killed"))
+    assert again.returncode == 0, again.stderr[-2000:]
+    assert again.stderr.count("already recorded") == done
+
+    def numbers(folder):
+        res = json.loads((folder / "results.json").read_text())
+        return [(r["method"], r["metric"], r["per_split"])
+                for r in res["rows"]]
+
+    assert numbers(tmp_path / "full") == numbers(tmp_path / "killed")

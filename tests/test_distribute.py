@@ -1,0 +1,99 @@
+"""tf.distribute: one SGD step under MirroredStrategy over two logical CPU
+devices equals the one-device step (Deep-AMTFL, DMTRL networks in both
+layouts, DAMTL without alignment; tolerance 1e-5 on the loss and on every
+updated weight). DAMTL *with* CMMD alignment is a known gap: its CMMD is
+computed per replica, so it only trains (checked) without matching."""
+
+import os
+import subprocess
+import sys
+import textwrap
+
+from conftest import REPO_ROOT
+
+SCRIPT = textwrap.dedent("""
+    import numpy as np, tensorflow as tf, keras
+    cpu = tf.config.list_physical_devices("CPU")[0]
+    tf.config.set_logical_device_configuration(
+        cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
+    from amtfl_tf import models
+    from amtfl_tf.models import dmtrl as dm
+    rng = np.random.default_rng(0)
+
+    def fixed(m):
+        m.set_weights([np.sin(np.arange(w.size) + i).reshape(
+            np.shape(w)).astype("float32") * 0.1 if np.ndim(w) else w
+            for i, w in enumerate(m.get_weights())])
+
+    def step(build, x, y, strategy, lr=0.05):
+        with strategy.scope():
+            m = build()
+            fixed(m)
+            m.compile(keras.optimizers.SGD(lr))
+        ds = tf.data.Dataset.from_tensors((x, y))
+        loss = m.fit(ds, epochs=1, verbose=0).history["loss"][0]
+        return loss, [np.asarray(w) for w in m.trainable_weights]
+
+    # one strategy object each for the whole process: fresh
+    # MirroredStrategy objects reuse collective instance keys
+    ONE = tf.distribute.OneDeviceStrategy("/cpu:0")
+    TWO = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
+
+    def compare(name, build, x, y, tol):
+        one = step(build, x, y, ONE)
+        two = step(build, x, y, TWO)
+        diff = max(float(np.abs(a - b).max()) for a, b in zip(one[1],
+                                                              two[1]))
+        print(name, "LOSS", one[0], two[0], "MAXDIFF", diff, flush=True)
+        assert np.isfinite(two[0]), name
+        if tol is not None:
+            assert abs(one[0] - two[0]) <= tol * max(1.0, abs(one[0])), name
+            assert diff < tol, (name, diff)
+
+    x = rng.random((8, 28, 28, 1)).astype("float32")
+    y10 = np.eye(10, dtype="float32")[rng.integers(0, 10, 8)]
+    compare("deep-amtfl", lambda: models.DeepMultiTaskModel(
+        10, (28, 28, 1), method="deep-amtfl", delta=0.01,
+        task_sizes=[5] * 10), x, y10, 1e-5)
+    ysign = np.where(rng.random((8, 3)) > 0.5, 1.0, -1.0).astype("float32")
+    compare("dmtrl-tucker", lambda: dm.build_network(
+        "dmtrl-tucker", 3, (28, 28, 1), "mnist_lenet"), x, ysign, 1e-5)
+    xb = rng.random((4, 3, 28, 28, 1)).astype("float32")
+    yb = rng.integers(0, 2, (4, 3)).astype("int32")
+    compare("dmtrl-tt-blocked", lambda: dm.build_network(
+        "dmtrl-tt", 3, (28, 28, 1), "omniglot_cnn", task_layout="blocked",
+        num_classes=[2, 3, 2], loss="softmax_ce"), xb, yb, 1e-5)
+
+    shape, blocks, fc = (8, 8, 1), [[4], [6]], [5]
+    aux = models.build_vgg(shape, 6, blocks, fc)
+    fixed(aux)
+    xs = rng.random((8,) + shape).astype("float32")
+    task = np.array([0, 1, 1, 0, 1, 0, 1, 1], np.int32)
+    ys = np.array([0, 3, 1, 2, 0, 1, 2, 1], np.int32)
+
+    def damtl(align):
+        def build():
+            m = models.DAMTL([3, 4], shape, 6, [[0, 2, 5], [2, 1, 3, 4]],
+                             conv_blocks=blocks, fc_units=fc,
+                             align_layers=align)
+            m.load_auxiliary(aux)
+            return m
+        return build
+
+    compare("damtl-fa", damtl("none"), {"x": xs, "task": task}, ys, 1e-5)
+    # KNOWN GAP: the CMMD of Eq. (3) is computed on each replica's part of
+    # the batch, not on the global batch (that needs an all-gather of the
+    # features per class), so DAMTL with alignment is not the one-device
+    # step under MirroredStrategy; only checked to train.
+    compare("damtl", damtl("all"), {"x": xs, "task": task}, ys, None)
+""")
+
+
+def test_mirrored_step_equals_one_device_for_every_family():
+    env = dict(os.environ, PYTHONPATH=REPO_ROOT)
+    r = subprocess.run([sys.executable, "-c", SCRIPT], env=env,
+                       capture_output=True, text=True, timeout=600)
+    assert r.returncode == 0, r.stdout + r.stderr[-4000:]
+    for name in ("deep-amtfl", "dmtrl-tucker", "dmtrl-tt-blocked",
+                 "damtl-fa", "damtl"):
+        assert f"{name} LOSS" in r.stdout
