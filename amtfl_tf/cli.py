@@ -28,7 +28,8 @@ from typing import Any, Sequence
 
 PROFILES = ("smoke", "quick", "paper")
 COMMON_FLAGS = ("profile", "data_dir", "workdir", "seed", "overwrite",
-                "jit_compile", "download", "deterministic", "tensorboard")
+                "jit_compile", "download", "deterministic", "tensorboard",
+                "strategy")
 PROFILE_HELP = {
     "smoke": "seconds; tiny data and one split, for tests only",
     "quick": "minutes on a 2-core CPU; fewer splits/epochs/fractions, "
@@ -52,6 +53,7 @@ class CommonConfig:
     download: bool = True
     deterministic: bool = False
     tensorboard: bool = False
+    strategy: str = "default"
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -112,6 +114,12 @@ def define_common_flags(flag_values, default_profile: str = "quick") -> None:
         "per-task losses, the objective's terms, transfer matrices as "
         "images, DMTRL's sharing strength per layer.",
         flag_values=flag_values)
+    flags.DEFINE_enum(
+        "strategy", "default", ["default", "mirrored", "multi_worker", "tpu"],
+        "tf.distribute strategy for every model the script trains "
+        "(amtfl_tf.distribute): mirrored = all local GPUs, multi_worker = "
+        "the TF_CONFIG cluster, tpu = the resolver's TPU.",
+        flag_values=flag_values)
     flags.DEFINE_bool(
         "download", True,
         "Download missing datasets from their official sources (where the "
@@ -140,6 +148,9 @@ def common_config(flag_values, experiment: str,
     if flag_values.tensorboard:
         from amtfl_tf.callbacks import set_tensorboard_root
         set_tensorboard_root(os.path.join(workdir, "tensorboard"))
+    if flag_values.strategy != "default":
+        from amtfl_tf import distribute
+        distribute.set_strategy(flag_values.strategy)
     return CommonConfig(
         experiment=experiment,
         profile=flag_values.profile,
@@ -151,6 +162,7 @@ def common_config(flag_values, experiment: str,
         download=flag_values.download,
         deterministic=_determinism(flag_values.deterministic),
         tensorboard=bool(flag_values.tensorboard),
+        strategy=flag_values.strategy,
     )
 
 

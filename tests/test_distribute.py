@@ -97,3 +97,31 @@ def test_mirrored_step_equals_one_device_for_every_family():
     for name in ("deep-amtfl", "dmtrl-tucker", "dmtrl-tt-blocked",
                  "damtl-fa", "damtl"):
         assert f"{name} LOSS" in r.stdout
+
+
+def test_strategy_flag_is_chosen_in_one_place(tmp_path):
+    import pytest
+    from absl import flags
+
+    from amtfl_tf import cli
+    from amtfl_tf import distribute
+    with pytest.raises(ValueError, match="strategy='gpu'"):
+        distribute.make_strategy("gpu")
+    assert distribute.make_strategy("default") is None
+    fv = flags.FlagValues()
+    cli.define_common_flags(fv)
+    fv(["prog", f"--workdir={tmp_path}", "--strategy=mirrored"])
+    try:
+        cfg = cli.common_config(fv, "x")
+        assert cfg.strategy == "mirrored"
+        strategy = distribute.current()
+        assert type(strategy).__name__ == "MirroredStrategy"
+        from amtfl_tf.experiments import dmtrl_common as dc
+        net = dc.new_network("stl", 2, (28, 28, 1), "mnist_lenet",
+                             dc.TrainSettings())
+        assert net.trainable_weights[0].value.device  # placed by strategy
+        assert strategy.extended.variable_created_in_scope(
+            net.trainable_weights[0].value)
+    finally:
+        distribute.set_strategy("default")
+    assert distribute.current() is None

@@ -35,6 +35,7 @@ from typing import Any, Sequence
 import keras
 import numpy as np
 
+from amtfl_tf import distribute
 from amtfl_tf.callbacks import training_callbacks
 from amtfl_tf.models import dmtrl as dm
 
@@ -127,7 +128,15 @@ def tie_initial_kernels(model: dm.DMTRLNetwork) -> None:
 def new_network(method: str, num_tasks: int, image_shape, architecture: str,
                 s: TrainSettings, num_classes=1, task_layout="shared",
                 ud_shared_layers: int | None = None) -> dm.DMTRLNetwork:
-    """A compiled, randomly initialised network of ``method``."""
+    """A compiled, randomly initialised network of ``method`` (built in the
+    chosen ``tf.distribute`` strategy's scope)."""
+    with distribute.scope():
+        return _new_network(method, num_tasks, image_shape, architecture, s,
+                            num_classes, task_layout, ud_shared_layers)
+
+
+def _new_network(method, num_tasks, image_shape, architecture, s,
+                 num_classes, task_layout, ud_shared_layers):
     model = dm.build_network(
         method, num_tasks, image_shape, architecture,
         ud_shared_layers=ud_shared_layers, num_classes=num_classes,
@@ -161,6 +170,11 @@ def dmtrl_network(method: str, stl: dm.DMTRLNetwork,
                   s: TrainSettings) -> dm.DMTRLNetwork:
     """A compiled DMTRL network: decomposed from the trained STL networks
     (``init="stl"``) or randomly initialised at full rank."""
+    with distribute.scope():
+        return _dmtrl_network(method, stl, s)
+
+
+def _dmtrl_network(method, stl, s):
     if s.init == "stl":
         model = dm.dmtrl_from_stl(stl, method, eps=s.eps,
                                   tt_eps_split=s.tt_eps_split,

@@ -28,6 +28,7 @@ from typing import Any
 import numpy as np
 
 from amtfl_tf import datasets
+from amtfl_tf import distribute
 from amtfl_tf import metrics
 from amtfl_tf import objectives
 from amtfl_tf import published
@@ -204,11 +205,12 @@ def train_model(method, problem, s: Settings, seed: int, backbone: str,
     sizes = np.bincount(problem.y_train, minlength=problem.num_classes)
     sizes = np.maximum(sizes, 1)
     delta = s.delta_scale * float(np.sqrt(sizes.mean()))
-    model = DeepMultiTaskModel(
-        problem.num_classes, problem.input_shape, method=method,
-        backbone=backbone, l2_convention=s.l2_convention, delta=delta,
-        task_sizes=sizes, hyperparameters=dict(
-            alpha=s.alpha, gamma=s.gamma, mu=s.mu, lam=s.lam))
+    with distribute.scope():
+        model = DeepMultiTaskModel(
+            problem.num_classes, problem.input_shape, method=method,
+            backbone=backbone, l2_convention=s.l2_convention, delta=delta,
+            task_sizes=sizes, hyperparameters=dict(
+                alpha=s.alpha, gamma=s.gamma, mu=s.mu, lam=s.lam))
     if init_from is not None:  # fine-tune from the trained CNN
         model.backbone.set_weights(init_from.backbone.get_weights())
         model.head.set_weights(init_from.head.get_weights())
@@ -217,8 +219,9 @@ def train_model(method, problem, s: Settings, seed: int, backbone: str,
     total = steps_per_epoch * s.epochs
     schedule = keras.optimizers.schedules.PiecewiseConstantDecay(
         [max(1, total // 2)], [s.learning_rate, s.learning_rate * s.lr_drop])
-    model.compile(keras.optimizers.Adam(schedule),
-                  steps_per_execution=steps_per_epoch)
+    with distribute.scope():
+        model.compile(keras.optimizers.Adam(schedule),
+                      steps_per_execution=steps_per_epoch)
     y = np.eye(problem.num_classes, dtype=np.float32)[problem.y_train]
     ds = tf.data.Dataset.from_tensor_slices((problem.x_train, y)).shuffle(
         n, seed=seed, reshuffle_each_iteration=True).batch(
