@@ -24,6 +24,7 @@ import numpy as np
 
 from amtfl_tf import plotting
 from amtfl_tf import published
+from amtfl_tf import distribute
 from amtfl_tf.callbacks import training_callbacks
 from amtfl_tf.results import Claim
 from amtfl_tf.results import Row
@@ -186,7 +187,8 @@ def pretrain_auxiliary(x, y, num_classes: int, conv_blocks, fc_units,
         "n": int(len(y)), "epochs": s.aux_epochs,
         "batch_size": s.aux_batch_size, "lr": s.aux_learning_rate})
     keras.utils.set_random_seed(seed)
-    model = build_vgg(x.shape[1:], num_classes, conv_blocks, fc_units)
+    with distribute.scope():
+        model = build_vgg(x.shape[1:], num_classes, conv_blocks, fc_units)
     paths = None
     if cache_dir:
         os.makedirs(cache_dir, exist_ok=True)
@@ -199,9 +201,10 @@ def pretrain_auxiliary(x, y, num_classes: int, conv_blocks, fc_units,
             log(f"auxiliary network: reusing {paths[0]} "
                 f"(trained {info['train_seconds']:.0f}s)")
             return model, {**info, "reused": True}
-    model.compile(keras.optimizers.Adam(s.aux_learning_rate),
-                  keras.losses.SparseCategoricalCrossentropy(
-                      from_logits=True), metrics=["accuracy"])
+    with distribute.scope():
+        model.compile(keras.optimizers.Adam(s.aux_learning_rate),
+                      keras.losses.SparseCategoricalCrossentropy(
+                          from_logits=True), metrics=["accuracy"])
     n = len(y)
     ds = tf.data.Dataset.from_tensor_slices((x, y)).shuffle(
         n, seed=seed, reshuffle_each_iteration=True).batch(
@@ -292,7 +295,8 @@ def train_model(model, problem: TaskProblem, s: TrainSettings, seed: int):
     """Fit for ``s.epochs`` epochs; returns ``(history, seconds)``."""
     import tensorflow as tf
 
-    model.compile(make_optimizer(s))
+    with distribute.scope():
+        model.compile(make_optimizer(s))
     x = {"x": problem.x_train, "task": problem.task_train}
     n = len(problem.y_train)
     if s.batch_size == 0 or s.batch_size >= n:
@@ -338,8 +342,9 @@ def run_draw(problem: TaskProblem, aux_model, conv_blocks, fc_units,
     record: dict[str, Any] = {"problem": problem.info, "methods": {}}
     for method in methods:
         keras.utils.set_random_seed(seed)
-        model = build_method(method, problem, aux_model, conv_blocks,
-                             fc_units, s)
+        with distribute.scope():
+            model = build_method(method, problem, aux_model, conv_blocks,
+                                 fc_units, s)
         history, seconds = train_model(model, problem, s, seed)
         acc = task_accuracies(model, problem)
         rec = {"accuracy": acc, "train_seconds": seconds,

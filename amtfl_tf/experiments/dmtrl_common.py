@@ -145,6 +145,7 @@ def _new_network(method, num_tasks, image_shape, architecture, s,
     if method == "stl" and s.stl_init == "shared":
         tie_initial_kernels(model)
     model.compile(make_optimizer(s))
+    model.optimizer.build(model.trainable_variables)
     return model
 
 
@@ -185,6 +186,7 @@ def _dmtrl_network(method, stl, s):
             num_classes=stl.num_classes, task_layout=stl.task_layout,
             loss=s.loss, task_reduction=s.task_reduction)
     model.compile(make_optimizer(s))
+    model.optimizer.build(model.trainable_variables)
     return model
 
 

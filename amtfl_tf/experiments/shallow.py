@@ -16,6 +16,8 @@ from typing import Callable, Mapping, Sequence
 
 import numpy as np
 
+from amtfl_tf import distribute
+
 PAPER_GRID = (1.0, 0.1, 1e-2, 1e-3, 1e-4)
 
 # Hyper-parameters to search for the classic baselines of DMTRL's
@@ -81,7 +83,8 @@ def build_model(method: str, num_tasks: int, input_dim: int, *,
         kwargs.update(nonnegative=amtl_nonnegative)
     elif method == "MTFL":
         kwargs.update(epsilon=mtfl_epsilon, d_step_every=mtfl_d_step_every)
-    return cls(num_tasks, input_dim, **kwargs)
+    with distribute.scope():
+        return cls(num_tasks, input_dim, **kwargs)
 
 
 def inputs_of(x, task=None):
@@ -105,10 +108,11 @@ class Trainer:
 
         self.model = model
         self.config = config
-        model.compile(
-            optimizer=keras.optimizers.Adam(config.learning_rate),
-            steps_per_execution=config.steps_per_execution,
-            jit_compile=config.jit_compile)
+        with distribute.scope():
+            model.compile(
+                optimizer=keras.optimizers.Adam(config.learning_rate),
+                steps_per_execution=config.steps_per_execution,
+                jit_compile=config.jit_compile)
         data = (inputs_of(x, task), y)
         n = len(y)
         if config.batch_size is None or config.batch_size >= n:
