@@ -39,7 +39,7 @@ for arg in "$@"; do
     --profile=*) profile="${arg#*=}" ;;
     --only=*) only="${arg#*=}" ;;
     --outdir=*) outdir="${arg#*=}" ;;
-    --overwrite|--deterministic|--tensorboard|--data_dir=*|--seed=*|--jit_compile=*) extra+=("$arg") ;;
+    --overwrite|--deterministic|--tensorboard|--checkpoint|--data_dir=*|--seed=*|--jit_compile=*|--strategy=*) extra+=("$arg") ;;
     -h|--help) sed -n '2,15p' "$0"; exit 0 ;;
     *) echo "run_all.sh: unknown argument: $arg (see --help)" >&2; exit 2 ;;
   esac

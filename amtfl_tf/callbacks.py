@@ -128,6 +128,27 @@ class MultiTaskTensorBoard(keras.callbacks.Callback):
 
 
 _TENSORBOARD_ROOT: str | None = None
+# mid-split checkpoints (--checkpoint): root folder, the split being
+# computed and how many fits it has started
+_CHECKPOINT = {"root": None, "key": None, "fits": 0}
+
+
+def set_checkpoint_root(root: str | None) -> None:
+    """Turn on (a folder) or off (None) per-epoch checkpoints of every fit
+    made by :func:`training_callbacks`: model, optimizer and epoch, saved
+    by ``keras.callbacks.BackupAndRestore`` under
+    ``<root>/<split key>/fit<n>`` and deleted when the fit ends. A run
+    killed mid-fit resumes that fit at its last finished epoch (the splits
+    already recorded are skipped by the run folder)."""
+    _CHECKPOINT["root"] = root
+
+
+def begin_split(key: str) -> None:
+    """Called by the split loop before computing ``key``: fits are
+    numbered from 1 within each split, so a restarted process finds the
+    checkpoint of the fit it was in."""
+    _CHECKPOINT["key"] = key
+    _CHECKPOINT["fits"] = 0
 
 
 def set_tensorboard_root(root: str | None) -> None:
@@ -139,11 +160,17 @@ def set_tensorboard_root(root: str | None) -> None:
 
 
 def training_callbacks(name: str, hint: str) -> list:
-    """The callbacks of one fit: :class:`StopOnNonFinite` and, when a
-    TensorBoard root is set, a :class:`MultiTaskTensorBoard` logging to
+    """The callbacks of one fit: :class:`StopOnNonFinite`, a
+    ``BackupAndRestore`` when checkpoints are on (:func:`set_checkpoint_root`)
+    and, when a TensorBoard root is set, a :class:`MultiTaskTensorBoard` logging to
     ``<root>/<name>`` (``name`` made path-safe; repeated names get a
     numbered suffix)."""
     out = [StopOnNonFinite(hint)]
+    if _CHECKPOINT["root"]:
+        _CHECKPOINT["fits"] += 1
+        out.append(keras.callbacks.BackupAndRestore(os.path.join(
+            _CHECKPOINT["root"], _CHECKPOINT["key"] or "run",
+            f"fit{_CHECKPOINT['fits']}"), delete_checkpoint=True))
     if _TENSORBOARD_ROOT:
         base = re.sub(r"[^A-Za-z0-9_.-]+", "_", name) or "run"
         path, i = os.path.join(_TENSORBOARD_ROOT, base), 1

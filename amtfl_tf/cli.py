@@ -29,7 +29,7 @@ from typing import Any, Sequence
 PROFILES = ("smoke", "quick", "paper")
 COMMON_FLAGS = ("profile", "data_dir", "workdir", "seed", "overwrite",
                 "jit_compile", "download", "deterministic", "tensorboard",
-                "strategy")
+                "strategy", "checkpoint")
 PROFILE_HELP = {
     "smoke": "seconds; tiny data and one split, for tests only",
     "quick": "minutes on a 2-core CPU; fewer splits/epochs/fractions, "
@@ -54,6 +54,7 @@ class CommonConfig:
     deterministic: bool = False
     tensorboard: bool = False
     strategy: str = "default"
+    checkpoint: bool = False
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -121,6 +122,12 @@ def define_common_flags(flag_values, default_profile: str = "quick") -> None:
         "the TF_CONFIG cluster, tpu = the resolver's TPU.",
         flag_values=flag_values)
     flags.DEFINE_bool(
+        "checkpoint", False,
+        "Checkpoint model, optimizer and epoch of every deep fit each epoch "
+        "under <workdir>/checkpoints (deleted when the fit ends), so a run "
+        "killed mid-fit resumes that fit; finished splits are always kept.",
+        flag_values=flag_values)
+    flags.DEFINE_bool(
         "download", True,
         "Download missing datasets from their official sources (where the "
         "network allows). --nodownload fails at once instead.",
@@ -148,6 +155,9 @@ def common_config(flag_values, experiment: str,
     if flag_values.tensorboard:
         from amtfl_tf.callbacks import set_tensorboard_root
         set_tensorboard_root(os.path.join(workdir, "tensorboard"))
+    if flag_values.checkpoint:
+        from amtfl_tf.callbacks import set_checkpoint_root
+        set_checkpoint_root(os.path.join(workdir, "checkpoints"))
     if flag_values.strategy != "default":
         from amtfl_tf import distribute
         distribute.set_strategy(flag_values.strategy)
@@ -163,6 +173,7 @@ def common_config(flag_values, experiment: str,
         deterministic=_determinism(flag_values.deterministic),
         tensorboard=bool(flag_values.tensorboard),
         strategy=flag_values.strategy,
+        checkpoint=bool(flag_values.checkpoint),
     )
 
 

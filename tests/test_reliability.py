@@ -287,3 +287,46 @@ def test_sigkilled_run_resumes_to_the_uninterrupted_results(tmp_path,
                 for r in res["rows"]]
 
     assert numbers(tmp_path / "full") == numbers(tmp_path / "killed")
+
+
+def test_checkpoints_resume_an_interrupted_fit(tmp_path):
+    """--checkpoint: a fit interrupted after epoch 2 resumes at epoch 3
+    (model, optimizer and epoch restored), and the checkpoint is deleted
+    when the fit ends."""
+    from amtfl_tf import callbacks as cb
+
+    class Boom(keras.callbacks.Callback):
+        def __init__(self, at=None):
+            super().__init__()
+            self.at, self.seen = at, []
+
+        def on_epoch_begin(self, epoch, logs=None):
+            self.seen.append(epoch)
+            if epoch == self.at:
+                raise KeyboardInterrupt("killed")
+
+    x = np.random.default_rng(0).normal(size=(16, 4)).astype("float32")
+    y = np.random.default_rng(1).normal(size=(16, 2)).astype("float32")
+
+    def fit(boom):
+        m = models.STL(2, 4)
+        m.compile(keras.optimizers.Adam(0.01))
+        m.fit(x, y, epochs=5, batch_size=8, verbose=0,
+              callbacks=cb.training_callbacks("m", "hint") + [boom])
+        return m
+
+    cb.set_checkpoint_root(str(tmp_path))
+    try:
+        cb.begin_split("split1")
+        first = Boom(at=2)
+        with pytest.raises(KeyboardInterrupt):
+            fit(first)
+        assert first.seen == [0, 1, 2]
+        assert (tmp_path / "split1" / "fit1").exists()
+        cb.begin_split("split1")   # the rerun starts the split again
+        second = Boom()
+        fit(second)
+        assert second.seen == [2, 3, 4]
+        assert not (tmp_path / "split1" / "fit1").exists()
+    finally:
+        cb.set_checkpoint_root(None)

@@ -50,6 +50,8 @@ def run_splits(run: RunDir, keys: Iterable[str],
             out[key] = run.load_split(key)
             progress.skip(key)
             continue
+        from amtfl_tf.callbacks import begin_split  # imports keras
+        begin_split(key)
         record = dict(compute(key))
         run.save_split(key, record)
         progress.step(key)
