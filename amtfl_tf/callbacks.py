@@ -161,9 +161,9 @@ def set_tensorboard_root(root: str | None) -> None:
 
 def training_callbacks(name: str, hint: str) -> list:
     """The callbacks of one fit: :class:`StopOnNonFinite`, a
-    ``BackupAndRestore`` when checkpoints are on (:func:`set_checkpoint_root`)
-    and, when a TensorBoard root is set, a :class:`MultiTaskTensorBoard` logging to
-    ``<root>/<name>`` (``name`` made path-safe; repeated names get a
+    ``BackupAndRestore`` when checkpoints are on
+    (:func:`set_checkpoint_root`) and, when a TensorBoard root is set, a
+    :class:`MultiTaskTensorBoard` logging to ``<root>/<name>`` (``name`` made path-safe; repeated names get a
     numbered suffix)."""
     out = [StopOnNonFinite(hint)]
     if _CHECKPOINT["root"]:
