@@ -163,8 +163,8 @@ def training_callbacks(name: str, hint: str) -> list:
     """The callbacks of one fit: :class:`StopOnNonFinite`, a
     ``BackupAndRestore`` when checkpoints are on
     (:func:`set_checkpoint_root`) and, when a TensorBoard root is set, a
-    :class:`MultiTaskTensorBoard` logging to ``<root>/<name>`` (``name`` made path-safe; repeated names get a
-    numbered suffix)."""
+    :class:`MultiTaskTensorBoard` logging to ``<root>/<name>`` (``name``
+    made path-safe; repeated names get a numbered suffix)."""
     out = [StopOnNonFinite(hint)]
     if _CHECKPOINT["root"]:
         _CHECKPOINT["fits"] += 1
