@@ -4,7 +4,9 @@
 # figures/run_all.json; a run with --only keeps the previous run_all.json).
 #
 #   ./run_all.sh [--profile=quick|paper|smoke] [--only=PATTERN] [--overwrite]
-#                [--data_dir=DIR] [--seed=N] [--outdir=DIR]
+#                [--data_dir=DIR] [--seed=N] [--outdir=DIR] [--deterministic]
+#                [--tensorboard] [--checkpoint] [--strategy=NAME]
+#                [--jit_compile=auto|true|false]
 #
 # --outdir writes each script's run folder to DIR/<script> instead of
 # figures/<script> (the tests use it).
@@ -40,7 +42,7 @@ for arg in "$@"; do
     --only=*) only="${arg#*=}" ;;
     --outdir=*) outdir="${arg#*=}" ;;
     --overwrite|--deterministic|--tensorboard|--checkpoint|--data_dir=*|--seed=*|--jit_compile=*|--strategy=*) extra+=("$arg") ;;
-    -h|--help) sed -n '2,15p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,19p' "$0"; exit 0 ;;
     *) echo "run_all.sh: unknown argument: $arg (see --help)" >&2; exit 2 ;;
   esac
 done
