@@ -42,7 +42,7 @@ for arg in "$@"; do
     --only=*) only="${arg#*=}" ;;
     --outdir=*) outdir="${arg#*=}" ;;
     --overwrite|--deterministic|--tensorboard|--checkpoint|--data_dir=*|--seed=*|--jit_compile=*|--strategy=*) extra+=("$arg") ;;
-    -h|--help) sed -n '2,19p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,16p' "$0"; exit 0 ;;
     *) echo "run_all.sh: unknown argument: $arg (see --help)" >&2; exit 2 ;;
   esac
 done
