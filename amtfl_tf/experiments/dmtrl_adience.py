@@ -270,23 +270,18 @@ def ud_cross_validation(data: AdienceTasks, s: Settings, log=print
     seed_everything(s.seed)
     rows = np.flatnonzero(data.train)
     users, inverse = np.unique(data.user[rows], return_inverse=True)
-    folds = dc.kfold_indices(len(users), t.ud_folds,
-                             np.random.default_rng([s.seed, 78]))
+    folds = [(rows[np.isin(inverse, tr_users)],
+              rows[np.isin(inverse, va_users)])
+             for tr_users, va_users in dc.kfold_indices(
+                 len(users), t.ud_folds,
+                 np.random.default_rng([s.seed, 78]))]
 
-    def cv_error(n):
-        errs = []
-        for tr_users, va_users in folds:
-            tr = rows[np.isin(inverse, tr_users)]
-            va = rows[np.isin(inverse, va_users)]
-            m = _network("ud-mtl", data, s, n)
-            dc.train(m, _batches(data, tr, s, s.seed), t)
-            errs.append(float(np.nanmean(task_errors(m, data, va))))
-        log(f"UD-MTL N={n}: CV error {np.mean(errs):.2f}%")
-        return float(np.mean(errs))
+    def fold_error(n, tr, va):
+        m = _network("ud-mtl", data, s, n)
+        dc.train(m, _batches(data, tr, s, s.seed), t)
+        return float(np.nanmean(task_errors(m, data, va)))
 
-    best, scores = dc.choose_ud_layers(options, cv_error)
-    return {"ud_shared_layers": best,
-            "cv_error": {str(k): v for k, v in scores.items()}}
+    return dc.ud_cross_validation(options, folds, fold_error, log)
 
 
 def fit_record(data: AdienceTasks, fraction: float, key: str, s: Settings,

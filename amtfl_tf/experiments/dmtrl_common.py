@@ -215,6 +215,22 @@ def kfold_indices(n: int, folds: int, rng: np.random.Generator
             for i in range(folds)]
 
 
+def ud_cross_validation(options: Sequence[int], folds, fold_error,
+                        log=print) -> dict[str, Any]:
+    """UD-MTL's N chosen by cross-validation: ``fold_error(n, train_rows,
+    val_rows)`` trains a UD-MTL network with N = n on one fold and returns
+    its validation error; the mean over ``folds`` (pairs of row arrays)
+    scores n. Returns the record ``{"ud_shared_layers", "cv_error"}``."""
+    def cv_error(n):
+        errs = [fold_error(n, tr, va) for tr, va in folds]
+        log(f"UD-MTL N={n}: CV error {np.mean(errs):.2f}%")
+        return float(np.mean(errs))
+
+    best, scores = choose_ud_layers(options, cv_error)
+    return {"ud_shared_layers": best,
+            "cv_error": {str(k): v for k, v in scores.items()}}
+
+
 def choose_ud_layers(options: Sequence[int], fit_and_score) -> tuple[
         int, dict[int, float]]:
     """UD-MTL's N: the option with the lowest mean validation error.

@@ -29,8 +29,6 @@ UD-MTL-Large (UD-MTL with FC1 widened to match DMTRL's parameter count).
 from __future__ import annotations
 
 import dataclasses
-import math
-import os
 import time
 from typing import Any
 
@@ -168,25 +166,22 @@ def _predict(model, x) -> np.ndarray:
     return np.asarray(model.predict(x, batch_size=500, verbose=0))
 
 
-def _ud_cv(x, y, s: dc.TrainSettings, seed: int, log) -> tuple[int, dict]:
+def _ud_cv(x, y, s: dc.TrainSettings, seed: int, log) -> dict[str, Any]:
+    """UD-MTL's N by k-fold CV on the training subset (binary error %)."""
     options = s.ud_options or dm.ARCHITECTURES[ARCH]["ud_options"]
+    if len(options) == 1:
+        return {"ud_shared_layers": int(options[0]), "cv_error": {}}
     folds = dc.kfold_indices(len(x), s.ud_folds,
                              np.random.default_rng([seed, 77]))
 
-    def cv_error(n):
-        errs = []
-        for tr, va in folds:
-            m = dc.new_network("ud-mtl", NUM_TASKS, IMAGE, ARCH, s,
-                               ud_shared_layers=n)
-            dc.train(m, (x[tr], y[tr]), s)
-            out = _predict(m, x[va])
-            errs.append(np.mean(np.where(out >= 0, 1.0, -1.0) != y[va]))
-        log(f"UD-MTL N={n}: CV binary error {100 * np.mean(errs):.2f}%")
-        return 100.0 * float(np.mean(errs))
+    def fold_error(n, tr, va):
+        m = dc.new_network("ud-mtl", NUM_TASKS, IMAGE, ARCH, s,
+                           ud_shared_layers=n)
+        dc.train(m, (x[tr], y[tr]), s)
+        out = _predict(m, x[va])
+        return 100.0 * float(np.mean(np.where(out >= 0, 1.0, -1.0) != y[va]))
 
-    if len(options) == 1:
-        return int(options[0]), {}
-    return dc.choose_ud_layers(options, cv_error)
+    return dc.ud_cross_validation(options, folds, fold_error, log)
 
 
 def fit_deep(data: MnistTasks, idx: np.ndarray, s: Settings, seed: int,
@@ -204,7 +199,8 @@ def fit_deep(data: MnistTasks, idx: np.ndarray, s: Settings, seed: int,
     out["stl"] = {**errors(_predict(stl, data.x_test), data.labels_test),
                   **dc.describe(stl), "seconds": secs}
     log(f"STL: binary {out['stl']['binary_error']:.2f}% ({secs:.0f}s)")
-    n_ud, cv = _ud_cv(x, y, t, seed, log)
+    cv = _ud_cv(x, y, t, seed, log)
+    n_ud = cv["ud_shared_layers"]
     ud = dc.new_network("ud-mtl", NUM_TASKS, IMAGE, ARCH, t,
                         ud_shared_layers=n_ud)
     secs = dc.train(ud, (x, y), t)
@@ -212,7 +208,7 @@ def fit_deep(data: MnistTasks, idx: np.ndarray, s: Settings, seed: int,
     out["ud-mtl"] = {**errors(_predict(ud, data.x_test), data.labels_test),
                      **dc.describe(ud), "seconds": secs,
                      "ud_shared_layers": n_ud,
-                     "cv_binary_error": {str(k): v for k, v in cv.items()}}
+                     "cv_binary_error": cv["cv_error"]}
     log(f"UD-MTL (N={n_ud}): binary {out['ud-mtl']['binary_error']:.2f}%")
     for method in DEEP[2:]:
         m = dc.dmtrl_network(method, stl, t)
@@ -346,15 +342,6 @@ def run_fig2(cfg: CommonConfig, **overrides) -> Results:
 # Appendix A (Table 1) and B (Table 2)
 
 
-def _pca(train, others, dim):
-    mean = train.mean(axis=0)
-    _, _, vt = np.linalg.svd(train - mean, full_matrices=False)
-    comp = vt[:dim].T
-    proj = [(a - mean) @ comp for a in (train, *others)]
-    scale = proj[0].std(axis=0).mean() or 1.0
-    return [(p / scale).astype(np.float32) for p in proj]
-
-
 def fc1_features(model: dm.DMTRLNetwork, x) -> np.ndarray:
     """The shared 512-d FC1 activations (the input of the task-specific
     output layer) of a UD-MTL network with N = 3."""
@@ -396,15 +383,11 @@ def fit_classic(train_x, train_y, val_x, val_y, test_x, test_labels,
     return out
 
 
-def appendix_settings(cfg: CommonConfig, **overrides) -> Settings:
-    return settings_for(cfg.profile, cfg.seed, **overrides)
-
-
 def appendix_records(cfg: CommonConfig, **overrides) -> tuple[
         Settings, dict[str, dict[str, Any]], RunDir]:
     """Appendix A's folds (each: the deep methods, the classic methods on
     PCA and CNN features), computed or resumed in ``cfg.workdir``."""
-    s = appendix_settings(cfg, **overrides)
+    s = settings_for(cfg.profile, cfg.seed, **overrides)
     data = load_tasks(cfg, s)
     run = RunDir(cfg.workdir, overwrite=cfg.overwrite,
                  fingerprint={"experiment": "dmtrl_table_a1",
@@ -435,7 +418,7 @@ def appendix_records(cfg: CommonConfig, **overrides) -> tuple[
         va, tr = perm[:cut], perm[cut:]
         y = MnistTasks.signs(labels)
         flat_tr = x[tr].reshape(len(tr), -1)
-        pca = _pca(flat_tr, [x[va].reshape(len(va), -1),
+        pca = sh.pca_features(flat_tr, [x[va].reshape(len(va), -1),
                              data.x_test.reshape(len(data.x_test), -1)],
                    s.pca_dim)
         feats = [fc1_features(ud, a) for a in (x[tr], x[va], data.x_test)]
@@ -656,10 +639,5 @@ def run_table_a2(cfg: CommonConfig, source_workdir: str,
     return results
 
 
-def total_params(shapes) -> int:
-    return int(sum(math.prod(s) for s in shapes))
-
-
 __all__ = ["run_fig2", "run_table_a1", "run_table_a2", "settings_for",
            "fit_deep", "errors", "training_subset"]
-_ = os  # workdirs are created by RunDir

@@ -198,18 +198,12 @@ def choose_ud_layers(data: OmniglotTasks, s: Settings, log) -> dict:
     rows, _ = split_drawings(data, s.ud_cv_fraction, s.seed, "ud_cv")
     folds = character_folds(data, rows, t.ud_folds, s.seed)
 
-    def cv_error(n):
-        errs = []
-        for tr, va in folds:
-            m = _network("ud-mtl", data, s, n)
-            dc.train(m, _batches(data, tr, s, s.seed), t)
-            errs.append(float(np.mean(task_errors(m, data, va))))
-        log(f"UD-MTL N={n}: CV error {np.mean(errs):.2f}%")
-        return float(np.mean(errs))
+    def fold_error(n, tr, va):
+        m = _network("ud-mtl", data, s, n)
+        dc.train(m, _batches(data, tr, s, s.seed), t)
+        return float(np.mean(task_errors(m, data, va)))
 
-    best, scores = dc.choose_ud_layers(options, cv_error)
-    return {"ud_shared_layers": best,
-            "cv_error": {str(k): v for k, v in scores.items()}}
+    return dc.ud_cross_validation(options, folds, fold_error, log)
 
 
 def fit_record(data: OmniglotTasks, fraction: float, key: str, s: Settings,

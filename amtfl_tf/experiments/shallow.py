@@ -87,6 +87,18 @@ def build_model(method: str, num_tasks: int, input_dim: int, *,
         return cls(num_tasks, input_dim, **kwargs)
 
 
+def pca_features(train, others, dim):
+    """PCA fitted on ``train`` (numpy SVD), applied to all; scaled so the
+    training projections have unit average variance. Returns the
+    projections of ``train`` and of every array in ``others``."""
+    mean = train.mean(axis=0)
+    _, _, vt = np.linalg.svd(train - mean, full_matrices=False)
+    comp = vt[:dim].T
+    proj = [(a - mean) @ comp for a in (train, *others)]
+    scale = proj[0].std(axis=0).mean() or 1.0
+    return [(p / scale).astype(np.float32) for p in proj]
+
+
 def inputs_of(x, task=None):
     """Model inputs: ``{"x", "task"}`` for task-partitioned data."""
     return x if task is None else {"x": x, "task": task}

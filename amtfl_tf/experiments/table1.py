@@ -115,17 +115,6 @@ def _delta(sizes, loss):
     return float(np.sqrt(np.median(sizes)) * ref)
 
 
-def _pca(train, others, dim):
-    """PCA fitted on ``train`` (numpy SVD), applied to all; scaled so the
-    training projections have unit average variance."""
-    mean = train.mean(axis=0)
-    _, _, vt = np.linalg.svd(train - mean, full_matrices=False)
-    comp = vt[:dim].T
-    proj = [(a - mean) @ comp for a in (train, *others)]
-    scale = proj[0].std(axis=0).mean() or 1.0
-    return [(p / scale).astype(np.float32) for p in proj]
-
-
 def _error_argmax(outputs, y, task):
     return float(100.0 * np.mean(outputs.argmax(axis=1) != y.argmax(axis=1)))
 
@@ -183,7 +172,7 @@ def mnist_problem(data, split: int, s: Settings) -> Problem:
               "val": data.train_labels[idx["val"]],
               "test": data.test_labels[idx["test"]]}
     flat = {k: v.reshape(len(v), -1) / 255.0 for k, v in imgs.items()}
-    xtr, xva, xte = _pca(flat["train"], [flat["val"], flat["test"]],
+    xtr, xva, xte = sh.pca_features(flat["train"], [flat["val"], flat["test"]],
                          s.pca_dim)
     onehot = {k: np.eye(10, dtype=np.float32)[v] for k, v in labels.items()}
     sizes = onehot["train"].sum(axis=0)
@@ -253,7 +242,7 @@ def features_problem(name: str, arrays, split: int, s: Settings) -> Problem:
     parts = {"train": code == 0, "val": code == 1, "test": code == 2}
     x = arrays["x"].astype(np.float64)
     dim = min(s.feature_pca_dim, int(parts["train"].sum()), x.shape[1])
-    xtr, xva, xte = _pca(x[parts["train"]],
+    xtr, xva, xte = sh.pca_features(x[parts["train"]],
                          [x[parts["val"]], x[parts["test"]]], dim)
     y = arrays["y"]
     if name == "room":
