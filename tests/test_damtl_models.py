@@ -146,6 +146,29 @@ def test_partitioned_forward_equals_full_forward(aux, batch):
                                    rtol=1e-5, atol=1e-5)
 
 
+@pytest.mark.parametrize("method", ["damtl", "single", "mtal"])
+def test_batch_without_a_task_trains(method, aux, batch):
+    """Mini-batches may hold no sample of a task. TensorFlow's oneDNN conv
+    returns a wrong shape for the empty part (models guard it with
+    damtl_base.nonempty_batch); the task's gradient must then be zero."""
+    x, task, y = batch
+    keep = task == 1
+    m = _damtl(hyperparameters={"lambda1": 0.0}) if method == "damtl" \
+        else _baseline(method)
+    m.load_auxiliary(aux)
+    m.compile(keras.optimizers.SGD(0.05))
+    logs = m.train_on_batch({"x": x[keep], "task": task[keep]}, y[keep],
+                            return_dict=True)
+    assert np.isfinite(logs["loss"])
+    out = np.asarray(m.forward(x[:0], task=task[:0])[0])
+    assert out.shape == (0, 4)
+    if method == "damtl":  # task 0's masks: no gradient (λ₁ = 0)
+        before = [np.asarray(c.mask()) for c in m.task_convs[0]]
+        m.train_on_batch({"x": x[keep], "task": task[keep]}, y[keep])
+        for a, c in zip(before, m.task_convs[0]):
+            np.testing.assert_array_equal(a, np.asarray(c.mask()))
+
+
 @pytest.mark.parametrize("make", [
     lambda: _damtl(mask_granularity="filter", mask_parameterization="abs"),
     lambda: _damtl(align_layers="none", hyperparameters={"lambda2": 0.0},

@@ -1,8 +1,8 @@
 """tf.distribute: one SGD step under MirroredStrategy over two logical CPU
 devices equals the one-device step (Deep-AMTFL, DMTRL networks in both
-layouts, DAMTL without alignment; tolerance 1e-5 on the loss and on every
-updated weight). DAMTL *with* CMMD alignment is a known gap: its CMMD is
-computed per replica, so it only trains (checked) without matching."""
+layouts, DAMTL with and without its CMMD alignment; tolerance 1e-5 on the
+loss and on every updated weight). Two worker processes on loopback train
+under MultiWorkerMirroredStrategy (slow tier)."""
 
 import os
 import subprocess
@@ -81,11 +81,13 @@ SCRIPT = textwrap.dedent("""
         return build
 
     compare("damtl-fa", damtl("none"), {"x": xs, "task": task}, ys, 1e-5)
-    # KNOWN GAP: the CMMD of Eq. (3) is computed on each replica's part of
-    # the batch, not on the global batch (that needs an all-gather of the
-    # features per class), so DAMTL with alignment is not the one-device
-    # step under MirroredStrategy; only checked to train.
-    compare("damtl", damtl("all"), {"x": xs, "task": task}, ys, None)
+    # with CMMD alignment (Eq. 3): every replica gathers the task's samples
+    # from all replicas, so the CMMD is the global batch's
+    compare("damtl", damtl("all"), {"x": xs, "task": task}, ys, 1e-5)
+    # sorted by task, the second replica holds no sample of task 0
+    order = np.argsort(task, kind="stable")
+    compare("damtl-task-missing-on-a-replica", damtl("all"),
+            {"x": xs[order], "task": task[order]}, ys[order], 1e-5)
 """)
 
 
@@ -95,7 +97,7 @@ def test_mirrored_step_equals_one_device_for_every_family():
                        capture_output=True, text=True, timeout=600)
     assert r.returncode == 0, r.stdout + r.stderr[-4000:]
     for name in ("deep-amtfl", "dmtrl-tucker", "dmtrl-tt-blocked",
-                 "damtl-fa", "damtl"):
+                 "damtl-fa", "damtl", "damtl-task-missing-on-a-replica"):
         assert f"{name} LOSS" in r.stdout
 
 
@@ -127,27 +129,71 @@ def test_strategy_flag_is_chosen_in_one_place(tmp_path):
     assert distribute.current() is None
 
 
-WORKER = textwrap.dedent("""
-    import json, os, sys
-    import numpy as np
-    from amtfl_tf import distribute
-    from amtfl_tf.experiments import dmtrl_common as dc
-    import keras
-    keras.config.disable_traceback_filtering()
-    distribute.set_strategy("multi_worker")
-    s = dc.TrainSettings(epochs=2, batch_size=8)
-    net = dc.new_network("dmtrl-tt", 2, (28, 28, 1), "mnist_lenet", s)
+# The models of the multi-worker test, built the same way by the workers
+# and by the test's one-device reference: fixed weights, SGD, one step on a
+# global batch of 8, then three more steps.
+CASES = textwrap.dedent("""
+    import numpy as np, keras
+    from amtfl_tf import distribute, models
+    from amtfl_tf.models import dmtrl as dm
+
+    def fixed(m):
+        m.set_weights([np.sin(np.arange(w.size) + i).reshape(
+            np.shape(w)).astype("float32") * 0.1 if np.ndim(w) else w
+            for i, w in enumerate(m.get_weights())])
+
+    def dmtrl():
+        return dm.build_network("dmtrl-tt", 2, (28, 28, 1), "mnist_lenet")
+
+    def damtl():
+        shape, blocks, fc = (8, 8, 1), [[4], [6]], [5]
+        aux = models.build_vgg(shape, 6, blocks, fc)
+        fixed(aux)
+        m = models.DAMTL([3, 4], shape, 6, [[0, 2, 5], [2, 1, 3, 4]],
+                         conv_blocks=blocks, fc_units=fc, align_layers="all")
+        m.load_auxiliary(aux)
+        return m
+
     rng = np.random.default_rng(0)
-    x = rng.random((32, 28, 28, 1)).astype("float32")
-    y = np.where(rng.random((32, 2)) > 0.5, 1.0, -1.0).astype("float32")
+    x = rng.random((8, 28, 28, 1)).astype("float32")
+    y = np.where(rng.random((8, 2)) > 0.5, 1.0, -1.0).astype("float32")
+    xs = rng.random((8, 8, 8, 1)).astype("float32")
+    task = np.array([0, 1, 1, 0, 1, 0, 1, 1], np.int32)
+    ys = np.array([0, 3, 1, 2, 0, 1, 2, 1], np.int32)
+    CASES = {"dmtrl-tt": (dmtrl, x, y),
+             "damtl": (damtl, {"x": xs, "task": task}, ys)}
+
+    def first_step(name, dataset=lambda d: d):
+        import tensorflow as tf
+        build, x, y = CASES[name]
+        with distribute.scope():
+            m = build()
+            fixed(m)
+            m.compile(keras.optimizers.SGD(0.05))
+        ds = tf.data.Dataset.from_tensor_slices((x, y)).batch(8)
+        loss = m.fit(dataset(ds), epochs=1, verbose=0).history["loss"][0]
+        return m, ds, loss, [np.asarray(w) for w in m.trainable_weights]
+""")
+
+WORKER = textwrap.dedent("""
+    from amtfl_tf import distribute
+    distribute.set_strategy("multi_worker")  # before any other TF op
+""") + CASES + textwrap.dedent("""
+    import os, sys
     import tensorflow as tf
-    ds = tf.data.Dataset.from_tensor_slices((x, y)).batch(8)
+    index = int(sys.argv[2])
     opts = tf.data.Options()
     opts.experimental_distribute.auto_shard_policy = (
         tf.data.experimental.AutoShardPolicy.DATA)
-    h = net.fit(ds.with_options(opts), epochs=2, verbose=0)
+    shard = lambda d: d.with_options(opts)
+    for name in CASES:
+        m, ds, loss, weights = first_step(name, shard)
+        more = m.fit(shard(ds.repeat(3)), epochs=1, verbose=0)
+        np.savez(os.path.join(sys.argv[1], f"{name}-{index}.npz"), loss=loss,
+                 more=more.history["loss"][0], *weights,
+                 final=np.concatenate([np.ravel(w) for w in m.get_weights()]))
     print("WORKER_DONE", distribute.current().num_replicas_in_sync,
-          h.history["loss"][-1], flush=True)
+          flush=True)
 """)
 
 
@@ -166,15 +212,14 @@ import pytest  # noqa: E402
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(strict=True, reason=(
-    "Keras 3.15's fit() fails under MultiWorkerMirroredStrategy: it reduces "
-    "the first distributed batch ('Attempt to convert a value (PerReplica"
-    "...)', keras-team/keras#20585, open) and, past that, its per-replica "
-    "log reduction. strict: this test fails loudly once Keras fixes it."))
-def test_multi_worker_mirrored_two_local_workers():
+def test_multi_worker_mirrored_two_local_workers(tmp_path):
     """Two worker processes on loopback (TF_CONFIG) train a DMTRL network
-    a few steps together under MultiWorkerMirroredStrategy."""
+    and DAMTL with CMMD alignment under MultiWorkerMirroredStrategy: the
+    first step equals the one-device step on the global batch (1e-5), and
+    three more steps leave both workers with the same weights."""
     import json
+
+    import numpy as np
     ports = _free_ports(2)
     cluster = {"worker": [f"127.0.0.1:{p}" for p in ports]}
     procs = []
@@ -183,9 +228,24 @@ def test_multi_worker_mirrored_two_local_workers():
             {"cluster": cluster, "task": {"type": "worker",
                                           "index": index}}))
         procs.append(subprocess.Popen(
-            [sys.executable, "-c", WORKER], env=env, text=True,
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE))
+            [sys.executable, "-c", WORKER, str(tmp_path), str(index)],
+            env=env, text=True, stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE))
     outs = [p.communicate(timeout=400) for p in procs]
     for p, (out, err) in zip(procs, outs):
         assert p.returncode == 0, out + err[-3000:]
         assert "WORKER_DONE 2" in out
+    ns = {}
+    exec(CASES, ns)
+    for name in ns["CASES"]:
+        _, _, loss, weights = ns["first_step"](name)
+        runs = [np.load(tmp_path / f"{name}-{i}.npz") for i in range(2)]
+        for r in runs:
+            assert abs(float(r["loss"]) - loss) <= 1e-5 * max(1.0, loss), \
+                (name, float(r["loss"]), loss)
+            for i, w in enumerate(weights):
+                np.testing.assert_allclose(r[f"arr_{i}"], w, atol=1e-5,
+                                           err_msg=name)
+            assert np.isfinite(float(r["more"]))
+        np.testing.assert_allclose(runs[0]["final"], runs[1]["final"],
+                                   atol=1e-6, err_msg=name)

@@ -33,8 +33,10 @@ from amtfl_tf.models.damtl_base import TaskNetworksModel
 from amtfl_tf.models.damtl_base import copy_layer_weights
 from amtfl_tf.models.damtl_base import flatten
 from amtfl_tf.models.damtl_base import max_pool
+from amtfl_tf.models.damtl_base import nonempty_batch
 from amtfl_tf.models.damtl_base import partition_by_task
 from amtfl_tf.models.damtl_base import stitch
+from amtfl_tf.models.replicas import all_gather
 from amtfl_tf.objectives import CMMD_KERNELS
 from amtfl_tf.objectives import cmmd
 
@@ -224,7 +226,7 @@ class DAMTL(TaskNetworksModel):
     def _task_forward(self, t, x, y=None):
         """Task t's logits and (with labels) its CMMD sum over the aligned
         FC layers."""
-        o = self._features(t, x)
+        o = nonempty_batch(lambda v: self._features(t, v), x)
         align_hidden = y is not None and self.align_layers in ("all",
                                                                "hidden")
         align_out = y is not None and self.align_layers in ("all",
@@ -243,6 +245,9 @@ class DAMTL(TaskNetworksModel):
         return logits, d
 
     def _cmmd(self, aux_out, task_out, y, t):
+        # Eq. (3) over the global batch: under tf.distribute every replica
+        # gathers all replicas' task-t samples (a no-op on one device).
+        aux_out, task_out, y = all_gather(aux_out, task_out, y)
         return cmmd(aux_out, task_out, y, self.num_classes[t],
                     kernel=self.cmmd_kernel,
                     num_kernels=self.cmmd_num_kernels,

@@ -39,7 +39,7 @@ from keras import ops
 
 from amtfl_tf.models.multitask import HyperparameterMixin
 from amtfl_tf.models.multitask import _check_nonnegative
-from amtfl_tf.models.multitask import _distribution
+from amtfl_tf.models.replicas import distribution
 from amtfl_tf.models.task_metrics import PerTaskMean
 
 ARCHITECTURES: dict[str, dict[str, Any]] = {
@@ -152,6 +152,18 @@ def partition_by_task(x, task, num_tasks):
     task = tf.cast(tf.reshape(task, (-1,)), tf.int32)
     idx = tf.dynamic_partition(tf.range(tf.shape(task)[0]), task, num_tasks)
     return idx, [tf.gather(x, i) for i in idx]
+
+
+def nonempty_batch(fn, x):
+    """``fn(x)`` for a task's part of a batch, which may have no rows.
+    TensorFlow 2.21's oneDNN convolution (on by default on x86 CPUs)
+    returns a wrong shape for an empty batch (``(0, H, W, C_in)`` instead
+    of ``C_out`` channels, then "input depth must be evenly divisible by
+    filter depth"), so ``fn`` runs on ``x`` plus one zero row that is then
+    dropped (no gradient reaches it). ``fn`` must treat rows independently
+    (no batch statistics)."""
+    spare = ops.zeros((1,) + tuple(x.shape[1:]), dtype=x.dtype)
+    return fn(ops.concatenate([x, spare], axis=0))[:ops.shape(x)[0]]
 
 
 def stitch(indices, parts):
@@ -342,7 +354,7 @@ class TaskNetworksModel(HyperparameterMixin, keras.Model):
 
     def objective(self, task, y, logits, terms, sample_weight=None):
         """Eq. (5): ``Σ_j α (CE_j + Σ terms_j)`` of one replica's batch."""
-        replicas, all_sum = _distribution()
+        replicas, all_sum = distribution()
         dtype = logits.dtype
         task = ops.cast(ops.reshape(task, (-1,)), "int32")
         ce = ops.sparse_categorical_crossentropy(
@@ -399,7 +411,7 @@ class TaskNetworksModel(HyperparameterMixin, keras.Model):
         return self.compute_metrics(x, y, logits, sample_weight=sw)
 
     def _track_loss(self, loss, images):
-        replicas, _ = _distribution()
+        replicas, _ = distribution()
         self._loss_tracker.update_state(loss * replicas,
                                         sample_weight=ops.shape(images)[0])
 

@@ -45,6 +45,7 @@ from amtfl_tf.models.damtl_base import TaskNetworksModel
 from amtfl_tf.models.damtl_base import copy_layer_weights
 from amtfl_tf.models.damtl_base import flatten
 from amtfl_tf.models.damtl_base import max_pool
+from amtfl_tf.models.damtl_base import nonempty_batch
 from amtfl_tf.models.damtl_base import own_task
 from amtfl_tf.models.damtl_base import partition_by_task
 from amtfl_tf.models.damtl_base import stitch
@@ -248,6 +249,12 @@ class DAMTLBaseline(TaskNetworksModel):
 
     def _stream(self, s, x, kernels=None):
         """Stream s on x; ``kernels`` replace the conv kernels (MTAL)."""
+        x = nonempty_batch(lambda v: self._stream_convs(s, v, kernels), x)
+        for fc in self.stream_fcs[s]:
+            x = fc(x)
+        return x
+
+    def _stream_convs(self, s, x, kernels=None):
         k = 0
         for block in self.conv_blocks:
             for _ in block:
@@ -259,10 +266,7 @@ class DAMTLBaseline(TaskNetworksModel):
                                  + conv.bias)
                 k += 1
             x = max_pool(x)
-        x = flatten(x)
-        for fc in self.stream_fcs[s]:
-            x = fc(x)
-        return x
+        return flatten(x)
 
     def _mtal_kernels(self):
         n_conv = sum(len(b) for b in self.conv_blocks)

@@ -41,20 +41,8 @@ import numpy as np
 from keras import ops
 
 from amtfl_tf import objectives
+from amtfl_tf.models.replicas import distribution
 from amtfl_tf.models.task_metrics import PerTaskMean
-
-
-def _distribution():
-    """(number of replicas, all-reduce-sum function) of the current
-    tf.distribute context; (1, identity) outside one."""
-    if keras.backend.backend() != "tensorflow":
-        return 1, lambda v: v
-    import tensorflow as tf
-    n = tf.distribute.get_strategy().num_replicas_in_sync
-    ctx = tf.distribute.get_replica_context()
-    if n == 1 or ctx is None:
-        return n, lambda v: v
-    return n, lambda v: ctx.all_reduce(tf.distribute.ReduceOp.SUM, v)
 
 
 class HyperparameterMixin:
@@ -254,7 +242,7 @@ class MultiTaskModel(HyperparameterMixin, keras.Model):
 
     def objective(self, x, y, y_pred, extra=0.0, sample_weight=None):
         """The total loss of one replica's batch (see the module doc)."""
-        replicas, all_sum = _distribution()
+        replicas, all_sum = distribution()
         sums, counts = self.task_loss_vector(x, y, y_pred, sample_weight)
         global_counts = all_sum(counts)
         present = ops.cast(global_counts > 0, sums.dtype)
@@ -313,7 +301,7 @@ class MultiTaskModel(HyperparameterMixin, keras.Model):
         return self.compute_metrics(x, y, y_pred, sample_weight=sw)
 
     def _track_loss(self, loss, x):
-        replicas, _ = _distribution()
+        replicas, _ = distribution()
         first = x["x"] if isinstance(x, Mapping) else x
         self._loss_tracker.update_state(loss * replicas,
                                         sample_weight=ops.shape(first)[0])
