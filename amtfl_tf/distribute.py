@@ -65,6 +65,18 @@ def scope():
         contextlib.nullcontext()
 
 
+def steps_per_execution(steps: int) -> int:
+    """``steps`` for ``compile(steps_per_execution=...)``, or 1 under a
+    multi-worker strategy: Keras runs several steps per call in a
+    ``tf.while_loop`` whose condition holds a collective, which TensorFlow
+    cannot run across workers ("You must feed a value for placeholder
+    tensor 'while/cond/Placeholder...'")."""
+    strategy = current()
+    if strategy is not None and _multi_worker(strategy):
+        return 1
+    return steps
+
+
 def _multi_worker(strategy) -> bool:
     """Keras' own test for the reductions it does differently."""
     import tensorflow as tf

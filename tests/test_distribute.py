@@ -249,3 +249,23 @@ def test_multi_worker_mirrored_two_local_workers(tmp_path):
             assert np.isfinite(float(r["more"]))
         np.testing.assert_allclose(runs[0]["final"], runs[1]["final"],
                                    atol=1e-6, err_msg=name)
+
+
+def test_keras_multi_worker_repair_is_idempotent_and_inert_elsewhere():
+    """The patch is applied once, and without a multi-worker strategy the
+    patched trainer behaves as Keras' own (a plain fit still trains)."""
+    import keras
+    import numpy as np
+    from keras.src.backend.tensorflow import trainer as tf_trainer
+
+    from amtfl_tf import distribute
+    distribute.repair_keras_multi_worker()
+    patched = tf_trainer.reduce_per_replica
+    distribute.repair_keras_multi_worker()
+    assert tf_trainer.reduce_per_replica is patched
+    assert patched.__module__ == "amtfl_tf.distribute"
+    model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(1)])
+    model.compile("sgd", "mse")
+    x = np.ones((4, 3), "float32")
+    hist = model.fit(x, np.zeros((4, 1), "float32"), epochs=2, verbose=0)
+    assert hist.history["loss"][1] < hist.history["loss"][0]

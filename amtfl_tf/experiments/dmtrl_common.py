@@ -303,11 +303,14 @@ def predict_blocked(model: dm.DMTRLNetwork, images, task, rows: int = 32
     rows = min(rows, longest)
     for start in range(0, longest, rows):
         # every chunk has ``rows`` rows (the last one padded), so the
-        # compiled predict function is traced once
+        # compiled predict function is traced once. ``predict``, not
+        # ``predict_on_batch``: under MultiWorkerMirroredStrategy the
+        # latter returns every worker's copy of the batch.
         r = np.arange(start, start + rows)
         idx = np.stack([g[np.minimum(r, len(g) - 1)] if len(g) else
                         np.zeros(len(r), dtype=int) for g in groups], axis=1)
-        pred = np.asarray(model.predict_on_batch(images[idx]))
+        pred = np.asarray(model.predict(images[idx], batch_size=rows,
+                                        verbose=0))
         if out is None:
             out = np.zeros((len(task),) + pred.shape[2:], dtype=pred.dtype)
         for t, g in enumerate(groups):

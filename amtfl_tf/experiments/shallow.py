@@ -123,7 +123,8 @@ class Trainer:
         with distribute.scope():
             model.compile(
                 optimizer=keras.optimizers.Adam(config.learning_rate),
-                steps_per_execution=config.steps_per_execution,
+                steps_per_execution=distribute.steps_per_execution(
+                    config.steps_per_execution),
                 jit_compile=config.jit_compile)
         data = (inputs_of(x, task), y)
         n = len(y)

@@ -221,7 +221,8 @@ def train_model(method, problem, s: Settings, seed: int, backbone: str,
         [max(1, total // 2)], [s.learning_rate, s.learning_rate * s.lr_drop])
     with distribute.scope():
         model.compile(keras.optimizers.Adam(schedule),
-                      steps_per_execution=steps_per_epoch)
+                      steps_per_execution=distribute.steps_per_execution(
+                          steps_per_epoch))
     y = np.eye(problem.num_classes, dtype=np.float32)[problem.y_train]
     ds = tf.data.Dataset.from_tensor_slices((problem.x_train, y)).shuffle(
         n, seed=seed, reshuffle_each_iteration=True).batch(
