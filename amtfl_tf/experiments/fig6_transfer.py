@@ -114,5 +114,7 @@ def run(cfg: CommonConfig, source_workdir: str, **overrides) -> Results:
         extra={"per_task_gain": {m: g.tolist() for m, g in gain.items()},
                "cnn_train_task_loss": loss.tolist(),
                "transfer_abs_mean": transfer.tolist()})
-    RunDir(cfg.workdir).write_results(results)
+    RunDir(cfg.workdir, overwrite=cfg.overwrite,
+           fingerprint={"experiment": cfg.experiment, **s.to_dict()}
+           ).write_results(results)
     return results
