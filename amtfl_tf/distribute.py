@@ -9,8 +9,8 @@ resolver's TPU). The models divide each task's loss by the task's *global*
 sample count and the replica-independent terms by the number of replicas,
 and DAMTL's CMMD gathers the task's samples from every replica, so a
 distributed step equals the one-device step on the global batch (tested
-for Deep-AMTFL, DMTRL and DAMTL under MirroredStrategy, and for DMTRL and
-DAMTL with two workers; the in-step helpers are in
+for Deep-AMTFL, DMTRL and DAMTL, under MirroredStrategy and with two
+workers; the in-step helpers are in
 :mod:`amtfl_tf.models.replicas`).
 
 Keras 3.15's ``fit`` fails under ``MultiWorkerMirroredStrategy`` with two

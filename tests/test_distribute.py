@@ -160,7 +160,12 @@ CASES = textwrap.dedent("""
     xs = rng.random((8, 8, 8, 1)).astype("float32")
     task = np.array([0, 1, 1, 0, 1, 0, 1, 1], np.int32)
     ys = np.array([0, 3, 1, 2, 0, 1, 2, 1], np.int32)
-    CASES = {"dmtrl-tt": (dmtrl, x, y),
+    def deep_amtfl():
+        return models.DeepMultiTaskModel(2, (28, 28, 1), method="deep-amtfl",
+                                         delta=0.01, task_sizes=[5, 5])
+
+    CASES = {"deep-amtfl": (deep_amtfl, x, (y > 0).astype("float32")),
+             "dmtrl-tt": (dmtrl, x, y),
              "damtl": (damtl, {"x": xs, "task": task}, ys)}
 
     def first_step(name, dataset=lambda d: d):
@@ -213,8 +218,9 @@ import pytest  # noqa: E402
 
 @pytest.mark.slow
 def test_multi_worker_mirrored_two_local_workers(tmp_path):
-    """Two worker processes on loopback (TF_CONFIG) train a DMTRL network
-    and DAMTL with CMMD alignment under MultiWorkerMirroredStrategy: the
+    """Two worker processes on loopback (TF_CONFIG) train Deep-AMTFL, a
+    DMTRL network and DAMTL with CMMD alignment under
+    MultiWorkerMirroredStrategy: the
     first step equals the one-device step on the global batch (1e-5), and
     three more steps leave both workers with the same weights."""
     import json
