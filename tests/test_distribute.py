@@ -11,7 +11,17 @@ import textwrap
 
 from conftest import REPO_ROOT
 
-SCRIPT = textwrap.dedent("""
+# Fixed, non-symmetric weights: both sides of a comparison start equal.
+FIXED = textwrap.dedent("""
+    import numpy as np
+
+    def fixed(m):
+        m.set_weights([np.sin(np.arange(w.size) + i).reshape(
+            np.shape(w)).astype("float32") * 0.1 if np.ndim(w) else w
+            for i, w in enumerate(m.get_weights())])
+""")
+
+SCRIPT = FIXED + textwrap.dedent("""
     import numpy as np, tensorflow as tf, keras
     cpu = tf.config.list_physical_devices("CPU")[0]
     tf.config.set_logical_device_configuration(
@@ -19,11 +29,6 @@ SCRIPT = textwrap.dedent("""
     from amtfl_tf import models
     from amtfl_tf.models import dmtrl as dm
     rng = np.random.default_rng(0)
-
-    def fixed(m):
-        m.set_weights([np.sin(np.arange(w.size) + i).reshape(
-            np.shape(w)).astype("float32") * 0.1 if np.ndim(w) else w
-            for i, w in enumerate(m.get_weights())])
 
     def step(build, x, y, strategy, lr=0.05):
         with strategy.scope():
@@ -132,15 +137,10 @@ def test_strategy_flag_is_chosen_in_one_place(tmp_path):
 # The models of the multi-worker test, built the same way by the workers
 # and by the test's one-device reference: fixed weights, SGD, one step on a
 # global batch of 8, then three more steps.
-CASES = textwrap.dedent("""
+CASES = FIXED + textwrap.dedent("""
     import numpy as np, keras
     from amtfl_tf import distribute, models
     from amtfl_tf.models import dmtrl as dm
-
-    def fixed(m):
-        m.set_weights([np.sin(np.arange(w.size) + i).reshape(
-            np.shape(w)).astype("float32") * 0.1 if np.ndim(w) else w
-            for i, w in enumerate(m.get_weights())])
 
     def dmtrl():
         return dm.build_network("dmtrl-tt", 2, (28, 28, 1), "mnist_lenet")
