@@ -27,7 +27,6 @@ def export_model(model, directory: str) -> dict[str, str]:
     Returns:
       ``{"keras": path, "saved_model": path}``.
     """
-    import keras
     import tensorflow as tf
 
     from amtfl_tf.models import MultiTaskModel
@@ -44,12 +43,24 @@ def export_model(model, directory: str) -> dict[str, str]:
         out = model(x, training=False)
         return tf.sigmoid(out) if logistic else out
 
-    saved = os.path.join(directory, "saved_model")
+    saved = write_saved_model(model, serve, model.example_shape,
+                              os.path.join(directory, "saved_model"))
+    return {"keras": keras_path, "saved_model": saved}
+
+
+def write_saved_model(model, serve, example_shape, path: str) -> str:
+    """Write a SavedModel of ``model`` at ``path`` whose ``serve`` endpoint
+    is ``serve(x)`` for float32 inputs ``(None, *example_shape)``; it
+    reloads with ``tf.saved_model.load`` without amtfl_tf. Returns
+    ``path``."""
+    import keras
+    import tensorflow as tf
+
     archive = keras.export.ExportArchive()
     archive.track(model)
     archive.add_endpoint(
         name="serve", fn=serve,
-        input_signature=[tf.TensorSpec((None, *model.example_shape),
-                                       tf.float32, name="x")])
-    archive.write_out(saved, verbose=False)
-    return {"keras": keras_path, "saved_model": saved}
+        input_signature=[tf.TensorSpec((None, *example_shape), tf.float32,
+                                       name="x")])
+    archive.write_out(path, verbose=False)
+    return path

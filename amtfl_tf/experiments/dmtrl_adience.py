@@ -304,18 +304,18 @@ def fit_record(data: AdienceTasks, fraction: float, key: str, s: Settings,
         log(f"{dm.PAPER_NAMES[method]}: gender {err[0]:.2f}%, age "
             f"{err[1]:.2f}% ({secs:.0f}s)")
 
-    stl = _network("stl", data, s)
-    secs = dc.train(stl, _batches(data, train_rows, s, s.seed), t)
-    keep("stl", stl, secs, params=stl.effective_param_count())
-    ud = _network("ud-mtl", data, s, n_ud)
-    secs = dc.train(ud, _batches(data, train_rows, s, s.seed), t)
-    keep("ud-mtl", ud, secs, params=ud.effective_param_count(),
-         ud_shared_layers=n_ud)
-    for method in DMTRL:
-        m = dc.dmtrl_network(method, stl, t)
-        secs = dc.train(m, _batches(data, train_rows, s, s.seed + 1), t,
-                        epochs=t.finetune_epochs)
-        keep(method, m, secs, **dc.describe(m))
+    for method, m, secs in dc.train_methods(
+            lambda method, n: _network(method, data, s, n),
+            lambda finetune: _batches(data, train_rows, s,
+                                      s.seed + int(finetune)),
+            t, lambda: n_ud):
+        if method in DMTRL:
+            keep(method, m, secs, **dc.describe(m))
+        elif method == "ud-mtl":
+            keep(method, m, secs, params=m.effective_param_count(),
+                 ud_shared_layers=n_ud)
+        else:
+            keep(method, m, secs, params=m.effective_param_count())
     return out
 
 

@@ -167,6 +167,30 @@ def train(model, data, s: TrainSettings, epochs: int | None = None,
     return time.monotonic() - start
 
 
+def train_methods(new_network, data, s: TrainSettings, ud_layers):
+    """Train the paper's methods in order: STL, UD-MTL, then every DMTRL
+    variant initialised from the trained STL networks (``dm.METHODS``).
+    Yields ``(method, model, seconds)`` after each fit, so the caller
+    evaluates and logs a model before the next one trains.
+
+    Args:
+      new_network: ``(method, ud_shared_layers) -> network``.
+      data: ``finetune -> training data`` for :func:`train` (``finetune``
+        is True for the DMTRL fine-tuning).
+      s: the training settings.
+      ud_layers: ``() -> N`` of UD-MTL, called after STL is yielded (MNIST
+        cross-validates N on each subset there).
+    """
+    stl = new_network("stl", None)
+    yield "stl", stl, train(stl, data(False), s)
+    ud = new_network("ud-mtl", ud_layers())
+    yield "ud-mtl", ud, train(ud, data(False), s)
+    for method in dm.METHODS[2:]:
+        model = dmtrl_network(method, stl, s)
+        yield method, model, train(model, data(True), s,
+                                   epochs=s.finetune_epochs)
+
+
 def dmtrl_network(method: str, stl: dm.DMTRLNetwork,
                   s: TrainSettings) -> dm.DMTRLNetwork:
     """A compiled DMTRL network: decomposed from the trained STL networks

@@ -192,32 +192,28 @@ def fit_deep(data: MnistTasks, idx: np.ndarray, s: Settings, seed: int,
     x, y = data.x_train[idx], MnistTasks.signs(data.labels_train[idx])
     t = s.train
     out: dict[str, Any] = {"n_train": int(len(idx))}
-    models = {}
-    stl = dc.new_network("stl", NUM_TASKS, IMAGE, ARCH, t)
-    secs = dc.train(stl, (x, y), t)
-    models["stl"] = stl
-    out["stl"] = {**errors(_predict(stl, data.x_test), data.labels_test),
-                  **dc.describe(stl), "seconds": secs}
-    log(f"STL: binary {out['stl']['binary_error']:.2f}% ({secs:.0f}s)")
-    cv = _ud_cv(x, y, t, seed, log)
-    n_ud = cv["ud_shared_layers"]
-    ud = dc.new_network("ud-mtl", NUM_TASKS, IMAGE, ARCH, t,
-                        ud_shared_layers=n_ud)
-    secs = dc.train(ud, (x, y), t)
-    models["ud-mtl"] = ud
-    out["ud-mtl"] = {**errors(_predict(ud, data.x_test), data.labels_test),
-                     **dc.describe(ud), "seconds": secs,
-                     "ud_shared_layers": n_ud,
-                     "cv_binary_error": cv["cv_error"]}
-    log(f"UD-MTL (N={n_ud}): binary {out['ud-mtl']['binary_error']:.2f}%")
-    for method in DEEP[2:]:
-        m = dc.dmtrl_network(method, stl, t)
-        secs = dc.train(m, (x, y), t, epochs=t.finetune_epochs)
+    models, cv = {}, {}
+
+    def ud_layers():
+        cv.update(_ud_cv(x, y, t, seed, log))
+        return cv["ud_shared_layers"]
+
+    for method, m, secs in dc.train_methods(
+            lambda method, n: dc.new_network(method, NUM_TASKS, IMAGE, ARCH,
+                                             t, ud_shared_layers=n),
+            lambda finetune: (x, y), t, ud_layers):
         models[method] = m
-        out[method] = {**errors(_predict(m, data.x_test), data.labels_test),
-                       **dc.describe(m), "seconds": secs}
-        log(f"{dm.PAPER_NAMES[method]} ranks {m.ranks}: binary "
-            f"{out[method]['binary_error']:.2f}% ({secs:.0f}s)")
+        rec = {**errors(_predict(m, data.x_test), data.labels_test),
+               **dc.describe(m), "seconds": secs}
+        name = dm.PAPER_NAMES[method]
+        if method == "ud-mtl":
+            rec.update(ud_shared_layers=cv["ud_shared_layers"],
+                       cv_binary_error=cv["cv_error"])
+            name += f" (N={cv['ud_shared_layers']})"
+        elif method != "stl":
+            name += f" ranks {m.ranks}"
+        out[method] = rec
+        log(f"{name}: binary {rec['binary_error']:.2f}% ({secs:.0f}s)")
     if keep_models:
         out["_models"] = models
     return out

@@ -214,32 +214,27 @@ def fit_record(data: OmniglotTasks, fraction: float, key: str, s: Settings,
     out: dict[str, Any] = {"n_train": int(len(train_rows)),
                            "n_test": int(len(test_rows))}
     keep_sim = abs(fraction - s.rho_fraction) < 1e-9
-    stl = _network("stl", data, s)
-    secs = dc.train(stl, _batches(data, train_rows, s, s.seed), t)
-    err = task_errors(stl, data, test_rows)
-    out["stl"] = {"error": float(err.mean()), "task_error": err.tolist(),
-                  "params": stl.effective_param_count(), "seconds": secs}
-    log(f"STL: {err.mean():.2f}% ({secs:.0f}s)")
-    ud = _network("ud-mtl", data, s, n_ud)
-    secs = dc.train(ud, _batches(data, train_rows, s, s.seed), t)
-    err = task_errors(ud, data, test_rows)
-    out["ud-mtl"] = {"error": float(err.mean()), "task_error": err.tolist(),
-                     "params": ud.effective_param_count(), "seconds": secs,
-                     "ud_shared_layers": n_ud}
-    log(f"UD-MTL (N={n_ud}): {err.mean():.2f}% ({secs:.0f}s)")
-    for method in DMTRL:
-        m = dc.dmtrl_network(method, stl, t)
-        secs = dc.train(m, _batches(data, train_rows, s, s.seed + 1), t,
-                        epochs=t.finetune_epochs)
+    for method, m, secs in dc.train_methods(
+            lambda method, n: _network(method, data, s, n),
+            lambda finetune: _batches(data, train_rows, s,
+                                      s.seed + int(finetune)),
+            t, lambda: n_ud):
         err = task_errors(m, data, test_rows)
-        rec = {"error": float(err.mean()), "task_error": err.tolist(),
-               **dc.describe(m), "seconds": secs}
-        if keep_sim:
-            rec["fc1_similarity"] = m.task_similarity("fc1",
-                                                      "softmax").tolist()
+        rec = {"error": float(err.mean()), "task_error": err.tolist()}
+        name = dm.PAPER_NAMES[method]
+        if method in DMTRL:
+            rec.update(**dc.describe(m), seconds=secs)
+            if keep_sim:
+                rec["fc1_similarity"] = m.task_similarity(
+                    "fc1", "softmax").tolist()
+            log(f"{name}: {err.mean():.2f}% ranks {m.ranks} ({secs:.0f}s)")
+        else:
+            rec.update(params=m.effective_param_count(), seconds=secs)
+            if method == "ud-mtl":
+                rec["ud_shared_layers"] = n_ud
+                name += f" (N={n_ud})"
+            log(f"{name}: {err.mean():.2f}% ({secs:.0f}s)")
         out[method] = rec
-        log(f"{dm.PAPER_NAMES[method]}: {err.mean():.2f}% ranks {m.ranks} "
-            f"({secs:.0f}s)")
     return out
 
 

@@ -435,17 +435,12 @@ class TaskNetworksModel(HyperparameterMixin, keras.Model):
         ``tf.saved_model.load`` without amtfl_tf. Returns ``path``."""
         import tensorflow as tf
 
+        from amtfl_tf.export import write_saved_model
+
         def serve(x):
             return tf.nn.softmax(self(x, training=False), axis=-1)
 
-        archive = keras.export.ExportArchive()
-        archive.track(self)
-        archive.add_endpoint(
-            name="serve", fn=serve,
-            input_signature=[tf.TensorSpec((None, *self.image_shape),
-                                           tf.float32, name="x")])
-        archive.write_out(path, verbose=False)
-        return path
+        return write_saved_model(self, serve, self.image_shape, path)
 
     # -- hyper-parameters and config ------------------------------------
 

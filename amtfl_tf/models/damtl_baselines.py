@@ -249,12 +249,6 @@ class DAMTLBaseline(TaskNetworksModel):
 
     def _stream(self, s, x, kernels=None):
         """Stream s on x; ``kernels`` replace the conv kernels (MTAL)."""
-        x = nonempty_batch(lambda v: self._stream_convs(s, v, kernels), x)
-        for fc in self.stream_fcs[s]:
-            x = fc(x)
-        return x
-
-    def _stream_convs(self, s, x, kernels=None):
         k = 0
         for block in self.conv_blocks:
             for _ in block:
@@ -266,7 +260,10 @@ class DAMTLBaseline(TaskNetworksModel):
                                  + conv.bias)
                 k += 1
             x = max_pool(x)
-        return flatten(x)
+        x = flatten(x)
+        for fc in self.stream_fcs[s]:
+            x = fc(x)
+        return x
 
     def _mtal_kernels(self):
         n_conv = sum(len(b) for b in self.conv_blocks)
@@ -319,8 +316,9 @@ class DAMTLBaseline(TaskNetworksModel):
                 else [None] * self.num_tasks
             if task is not None:  # each network on its own samples only
                 idx, xs = partition_by_task(x, task, self.num_tasks)
-                parts = [self._padded(self.heads[t](self._stream(
-                    t, xs[t], kernels[t]))) for t in range(self.num_tasks)]
+                parts = [self._padded(self.heads[t](nonempty_batch(
+                    lambda v, t=t: self._stream(t, v, kernels[t]), xs[t])))
+                    for t in range(self.num_tasks)]
                 return stitch(idx, parts), {}
             logits = ops.stack([self._padded(self.heads[t](self._stream(
                 t, x, kernels[t]))) for t in range(self.num_tasks)], axis=1)
