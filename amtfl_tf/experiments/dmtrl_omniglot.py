@@ -195,6 +195,7 @@ def choose_ud_layers(data: OmniglotTasks, s: Settings, log) -> dict:
     options = t.ud_options or dm.ARCHITECTURES[ARCH]["ud_options"]
     if len(options) == 1:
         return {"ud_shared_layers": int(options[0]), "cv_error": {}}
+    seed_everything(s.seed)  # the folds' network initialisations
     rows, _ = split_drawings(data, s.ud_cv_fraction, s.seed, "ud_cv")
     folds = character_folds(data, rows, t.ud_folds, s.seed)
 
