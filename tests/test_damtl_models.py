@@ -106,7 +106,7 @@ def test_damtl_objective_matches_numpy(aux, batch):
             layer.set_weights([w + 0.3 * rng.normal(size=w.shape)
                                for w in layer.get_weights()])
     logits, terms = m.forward(x, task=task, y=y)
-    total = float(m.objective(task, y, logits, terms))
+    total = float(m.task_objective(task, y, logits, terms))
 
     o = _np_forward_features(aux, x)
     wa, ba = (w.astype(np.float64) for w in aux.get_layer("fc1").get_weights())
@@ -279,3 +279,30 @@ def test_bad_inputs():
         m(np.zeros((2, 8, 8, 3), "float32"))
     with pytest.raises(ValueError, match="loss"):
         m.compile("sgd", loss="mse")
+
+
+@pytest.mark.parametrize("method", ["single", "cross_stitch"])
+def test_layer_regulariser_reaches_the_objective(aux, batch, method):
+    """``self.losses`` (here a kernel regulariser put on a trained
+    variable) is part of the loss the steps minimise and report."""
+    x, task, y = batch
+    m = _baseline(method)
+    m.load_auxiliary(aux)
+    m.compile(keras.optimizers.SGD(0.0))
+    data = ({"x": x, "task": task}, y)
+    plain = m.evaluate(*data, batch_size=8, verbose=0, return_dict=True)
+    kernel = [v for v in m.trainable_variables if v.ndim == 4][0]
+    kernel.regularizer = keras.regularizers.L2(0.5)
+    m.compile(keras.optimizers.SGD(0.0))  # retrace the steps
+    penalty = 0.5 * float(np.sum(np.square(np.asarray(kernel))))
+    with_reg = m.evaluate(*data, batch_size=8, verbose=0, return_dict=True)
+    np.testing.assert_allclose(with_reg["loss"] - plain["loss"], penalty,
+                               rtol=1e-4)
+    # the training step minimises it too: with lr > 0 the kernel shrinks
+    m.compile(keras.optimizers.SGD(0.1))
+    before = float(np.sum(np.square(np.asarray(kernel))))
+    m.set_hyperparameters(alpha=0.0)   # only the regulariser has a gradient
+    m.fit(*data, batch_size=8, epochs=1, verbose=0)
+    after = float(np.sum(np.square(np.asarray(kernel))))
+    np.testing.assert_allclose(after, before * (1 - 0.1 * 2 * 0.5) ** 2,
+                               rtol=1e-5)

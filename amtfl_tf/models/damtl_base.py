@@ -37,10 +37,10 @@ import keras
 import numpy as np
 from keras import ops
 
-from amtfl_tf.models.multitask import HyperparameterMixin
-from amtfl_tf.models.multitask import _check_nonnegative
+from amtfl_tf.models.base import MultiTaskBase
 from amtfl_tf.models.replicas import distribution
 from amtfl_tf.models.task_metrics import PerTaskMean
+from amtfl_tf.validation import is_int
 
 ARCHITECTURES: dict[str, dict[str, Any]] = {
     # Fig. 1's five 3×3 conv stages (64, 128, 256, 512, 512) at a quarter
@@ -69,8 +69,7 @@ def architecture(name: str) -> tuple[list[list[int]], list[int]]:
 
 
 def _positive_int(v) -> bool:
-    return isinstance(v, (int, np.integer)) and not isinstance(v, bool) \
-        and v >= 1
+    return is_int(v, 1)
 
 
 def check_conv_blocks(conv_blocks, fc_units):
@@ -191,7 +190,7 @@ def copy_layer_weights(source_layer, target_layer, name=""):
 
 
 @keras.saving.register_keras_serializable(package="amtfl_tf")
-class TaskNetworksModel(HyperparameterMixin, keras.Model):
+class TaskNetworksModel(MultiTaskBase):
     """Base of DAMTL and its baselines (see the module doc).
 
     Subclasses build their layers in ``__init__`` and implement
@@ -217,6 +216,11 @@ class TaskNetworksModel(HyperparameterMixin, keras.Model):
 
     HYPERPARAMETERS: Mapping[str, float] = {"alpha": 0.01}
     TERMS: tuple[str, ...] = ()
+    # the task networks see their own samples through dynamic partitions
+    # (tf.dynamic_partition), which XLA cannot compile (Keras' "auto" would
+    # pick XLA on a GPU)
+    DEFAULT_OPTIMIZER = "sgd"
+    DEFAULT_JIT_COMPILE = False
 
     def __init__(self, num_classes, input_shape, conv_blocks=None,
                  fc_units=None, ce_reduction="sum", head_stddev=0.01,
@@ -256,20 +260,7 @@ class TaskNetworksModel(HyperparameterMixin, keras.Model):
         self.ce_reduction = ce_reduction
         self._block_shapes, self._last_map, self.flat_dim = feature_shapes(
             self.image_shape, self.conv_blocks)
-        given = dict(hyperparameters or {})
-        unknown = sorted(set(given) - set(self.HYPERPARAMETERS))
-        if unknown:
-            raise ValueError(
-                f"Unknown hyper-parameter(s) for {type(self).__name__}: "
-                f"{unknown}. Allowed: {sorted(self.HYPERPARAMETERS)}")
-        self.hp = {}
-        for name, default in self.HYPERPARAMETERS.items():
-            value = given.get(name, default)
-            _check_nonnegative(name, value)
-            self.hp[name] = self.add_weight(
-                name=f"hp_{name}", shape=(),
-                initializer=keras.initializers.Constant(float(value)),
-                trainable=False)
+        self._init_hyperparameters(hyperparameters)
         self.objective_tracker = PerTaskMean(
             self.num_tasks, prefix="objective_", name="objectives")
         self.ce_tracker = PerTaskMean(self.num_tasks, prefix="ce_",
@@ -332,27 +323,19 @@ class TaskNetworksModel(HyperparameterMixin, keras.Model):
         x, _ = self._split(inputs)
         return self.forward(x, training=training)[0]
 
-    def compile(self, optimizer="sgd", loss=None, jit_compile=False,
-                **kwargs):
-        """Keras' ``compile`` without a loss. ``jit_compile`` defaults to
-        False: the task networks see their own samples through dynamic
-        partitions (``tf.dynamic_partition``), which XLA cannot compile
-        (Keras' ``"auto"`` would pick XLA on a GPU)."""
-        if loss is not None:
-            raise ValueError(
-                f"{type(self).__name__} defines its own multi-task objective;"
-                f" compile() takes no loss. Received: loss={loss!r}")
-        super().compile(optimizer=optimizer, jit_compile=jit_compile,
-                        **kwargs)
+    def _features(self, inputs):
+        return self._split(inputs)[0]
 
-    def compile_from_config(self, config):
-        config = keras.saving.deserialize_keras_object(config)
-        config.pop("loss", None)
-        self.compile(**config)
-        if getattr(self, "optimizer", None) is not None and self.built:
-            self.optimizer.build(self.trainable_variables)
+    def step_forward(self, x, y, training):
+        images, task = self._split(x)
+        return self.forward(images, task=task, y=y, training=training)
 
-    def objective(self, task, y, logits, terms, sample_weight=None):
+    def objective(self, x, y, y_pred, extra, sample_weight=None):
+        """Eq. (5) of one replica's batch (:meth:`task_objective`)."""
+        return self.task_objective(self._split(x)[1], y, y_pred, extra,
+                                   sample_weight)
+
+    def task_objective(self, task, y, logits, terms, sample_weight=None):
         """Eq. (5): ``Σ_j α (CE_j + Σ terms_j)`` of one replica's batch."""
         replicas, all_sum = distribution()
         dtype = logits.dtype
@@ -380,45 +363,8 @@ class TaskNetworksModel(HyperparameterMixin, keras.Model):
             tracker.update_state(ops.cast(terms[name], dtype), present)
         return total
 
-    def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None,
-                     training=True):
-        images, task = self._split(x)
-        logits, terms = self.forward(images, task=task, y=y,
-                                     training=training)
-        return self.objective(task, y, logits, terms, sample_weight)
-
-    def train_step(self, data):
-        import tensorflow as tf
-
-        x, y, sw = keras.utils.unpack_x_y_sample_weight(data)
-        images, task = self._split(x)
-        with tf.GradientTape() as tape:
-            logits, terms = self.forward(images, task=task, y=y,
-                                         training=True)
-            loss = self.objective(task, y, logits, terms, sw)
-            self._track_loss(loss, images)
-            scaled = self.optimizer.scale_loss(loss)
-        grads = tape.gradient(scaled, self.trainable_weights)
-        self.optimizer.apply_gradients(zip(grads, self.trainable_weights))
-        return self.compute_metrics(x, y, logits, sample_weight=sw)
-
-    def test_step(self, data):
-        x, y, sw = keras.utils.unpack_x_y_sample_weight(data)
-        images, task = self._split(x)
-        logits, terms = self.forward(images, task=task, y=y,
-                                     training=False)
-        self._track_loss(self.objective(task, y, logits, terms, sw), images)
-        return self.compute_metrics(x, y, logits, sample_weight=sw)
-
-    def _track_loss(self, loss, images):
-        replicas, _ = distribution()
-        self._loss_tracker.update_state(loss * replicas,
-                                        sample_weight=ops.shape(images)[0])
-
-    @property
-    def metrics(self):
-        return super().metrics + [self.objective_tracker, self.ce_tracker,
-                                  *self.term_trackers]
+    def extra_metrics(self):
+        return [self.objective_tracker, self.ce_tracker, *self.term_trackers]
 
     def predict_own_task(self, x, task, batch_size=256):
         """Predicted task-local class of every sample for its own task

@@ -5,10 +5,11 @@ Data. Two layouts (see docs/design): shared inputs, ``x: (B, d)`` with
 inputs, ``x: {"x": (B, d), "task": (B,)}`` with ``y: (B,)``. The model
 always outputs ``(B, T)``: every task's prediction for every sample.
 
-Objective (:meth:`objective`; Keras' ``compute_loss`` hook calls it, and
-``train_step`` is Keras' own with one change: the forward pass returns its
-extra loss term with the outputs, so nothing goes through ``add_loss``,
-which under ``tf.distribute`` mixed up the replicas' terms)::
+Objective (:meth:`objective`, called by the train and test steps of
+:class:`~amtfl_tf.models.base.MultiTaskBase`, which add the layer losses;
+the forward pass returns its extra loss term with the outputs, so nothing
+goes through ``add_loss``, which under ``tf.distribute`` mixed up the
+replicas' terms)::
 
     Σ_t  w_t · (L_t + δ/√N_t · [task t in batch])  +  penalty  +  layer losses
 
@@ -34,39 +35,27 @@ The per-task losses are reported as metrics ``task_loss_<t>``.
 
 from __future__ import annotations
 
-from typing import Any, Mapping
+from typing import Mapping
 
 import keras
 import numpy as np
 from keras import ops
 
 from amtfl_tf import objectives
+from amtfl_tf.models.base import MultiTaskBase
 from amtfl_tf.models.replicas import distribution
 from amtfl_tf.models.task_metrics import PerTaskMean
+from amtfl_tf.validation import check_nonnegative
+from amtfl_tf.validation import is_int
 
 
-class HyperparameterMixin:
-    """``get_hyperparameters`` / ``set_hyperparameters`` over a model's
-    ``self.hp``: a dict of non-trainable scalar variables, so a search
-    changes them without retracing compiled steps."""
-
-    def get_hyperparameters(self) -> dict[str, float]:
-        return {k: float(ops.convert_to_numpy(v)) for k, v in self.hp.items()}
-
-    def set_hyperparameters(self, **values: float) -> None:
-        """Assign hyper-parameter values (no retracing of compiled steps)."""
-        unknown = sorted(set(values) - set(self.hp))
-        if unknown:
-            raise ValueError(
-                f"Unknown hyper-parameter(s) for {type(self).__name__}: "
-                f"{unknown}. Allowed: {sorted(self.hp)}")
-        for k, v in values.items():
-            _check_nonnegative(k, v)
-            self.hp[k].assign(float(v))
+# Kept for code that imported it from here: the hyper-parameter methods now
+# live on the base class.
+HyperparameterMixin = MultiTaskBase
 
 
 @keras.saving.register_keras_serializable(package="amtfl_tf")
-class MultiTaskModel(HyperparameterMixin, keras.Model):
+class MultiTaskModel(MultiTaskBase):
     """Base class; subclasses implement :meth:`forward` and optionally
     :meth:`penalty` and :meth:`task_weights`.
 
@@ -92,16 +81,12 @@ class MultiTaskModel(HyperparameterMixin, keras.Model):
                  per_task_mean=True, delta=0.0, task_sizes=None,
                  hyperparameters=None, **kwargs):
         super().__init__(**kwargs)
-        def positive_int(v):
-            return isinstance(v, (int, np.integer)) and not isinstance(
-                v, bool) and v >= 1
-
-        if not positive_int(num_tasks):
+        if not is_int(num_tasks, 1):
             raise ValueError(f"num_tasks must be an int >= 1. Received: "
                              f"num_tasks={num_tasks!r}")
         shape = tuple(input_dim) if isinstance(input_dim, (list, tuple)) \
             else (input_dim,)
-        if not shape or not all(positive_int(v) for v in shape):
+        if not shape or not all(is_int(v, 1) for v in shape):
             raise ValueError(
                 "input_dim must be an int >= 1 or a shape of such ints. "
                 f"Received: input_dim={input_dim!r}")
@@ -116,8 +101,7 @@ class MultiTaskModel(HyperparameterMixin, keras.Model):
                           else list(self.example_shape))
         self.loss_kind = loss
         self.per_task_mean = bool(per_task_mean)
-        _check_nonnegative("delta", delta)
-        self.delta = float(delta)
+        self.delta = check_nonnegative("delta", delta)
         if delta and task_sizes is None:
             raise ValueError(
                 "task_sizes are needed when delta > 0. Received: "
@@ -134,21 +118,7 @@ class MultiTaskModel(HyperparameterMixin, keras.Model):
             self.task_sizes = None
             imbalance = np.zeros(self.num_tasks)
         self._imbalance = imbalance.astype(np.float32)
-        given = dict(hyperparameters or {})
-        unknown = sorted(set(given) - set(self.HYPERPARAMETERS))
-        if unknown:
-            raise ValueError(
-                f"Unknown hyper-parameter(s) for {type(self).__name__}: "
-                f"{unknown}. Allowed: {sorted(self.HYPERPARAMETERS)}")
-        self.hp = {}
-        for name, default in self.HYPERPARAMETERS.items():
-            value = given.get(name, default)
-            _check_nonnegative(name, value)
-            value = float(value)
-            self.hp[name] = self.add_weight(
-                name=f"hp_{name}", shape=(),
-                initializer=keras.initializers.Constant(value),
-                trainable=False)
+        self._init_hyperparameters(hyperparameters)
         self.task_loss_tracker = PerTaskMean(self.num_tasks,
                                              name="task_losses")
         # the objective's other terms, logged as "penalty" (the method's
@@ -195,21 +165,6 @@ class MultiTaskModel(HyperparameterMixin, keras.Model):
 
     def call(self, inputs, training=False):
         return self.forward(self._features(inputs), training=training)[0]
-
-    def compile(self, optimizer="adam", loss=None, **kwargs):
-        if loss is not None:
-            raise ValueError(
-                f"{type(self).__name__} defines its own multi-task objective;"
-                f" compile() takes no loss. Received: loss={loss!r}")
-        super().compile(optimizer=optimizer, **kwargs)
-
-    def compile_from_config(self, config):
-        """Recompile a loaded model with its saved optimizer and metrics."""
-        config = keras.saving.deserialize_keras_object(config)
-        config.pop("loss", None)
-        self.compile(**config)
-        if getattr(self, "optimizer", None) is not None and self.built:
-            self.optimizer.build(self.trainable_variables)
 
     def _task_ids(self, x):
         """The batch's task ids (None for shared inputs), checked to lie in
@@ -258,9 +213,6 @@ class MultiTaskModel(HyperparameterMixin, keras.Model):
         total = ops.sum(task_losses)
         forward = ops.cast(extra, sums.dtype)
         penalty = ops.cast(self.penalty(), sums.dtype)
-        if self.losses:  # regularizers of sub-layers, if any
-            penalty = penalty + ops.sum(
-                [ops.cast(v, sums.dtype) for v in self.losses])
         total = total + (forward + penalty) / replicas
         self.term_trackers["penalty"].update_state(penalty)
         self.term_trackers["forward_loss"].update_state(forward)
@@ -268,48 +220,12 @@ class MultiTaskModel(HyperparameterMixin, keras.Model):
             sums / ops.maximum(counts, 1.0), ops.cast(counts > 0, sums.dtype))
         return total
 
-    def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None,
-                     training=True):
-        """Keras' hook; recomputes the forward pass for the extra loss.
-        ``train_step``/``test_step`` avoid that second pass."""
-        _, extra = self.forward(self._features(x), training=training,
-                                task=self._task_ids(x))
-        return self.objective(x, y, y_pred, extra, sample_weight)
+    def step_forward(self, x, y, training):
+        return self.forward(self._features(x), training=training,
+                            task=self._task_ids(x))
 
-    def train_step(self, data):
-        """Keras' TensorFlow ``train_step`` with the forward pass's extra
-        loss passed to :meth:`objective`; loss scaling (mixed precision)
-        and the loss tracker work as in Keras."""
-        import tensorflow as tf
-
-        x, y, sw = keras.utils.unpack_x_y_sample_weight(data)
-        with tf.GradientTape() as tape:
-            y_pred, extra = self.forward(self._features(x), training=True,
-                                         task=self._task_ids(x))
-            loss = self.objective(x, y, y_pred, extra, sw)
-            self._track_loss(loss, x)
-            scaled = self.optimizer.scale_loss(loss)
-        grads = tape.gradient(scaled, self.trainable_weights)
-        self.optimizer.apply_gradients(zip(grads, self.trainable_weights))
-        return self.compute_metrics(x, y, y_pred, sample_weight=sw)
-
-    def test_step(self, data):
-        x, y, sw = keras.utils.unpack_x_y_sample_weight(data)
-        y_pred, extra = self.forward(self._features(x), training=False,
-                                     task=self._task_ids(x))
-        self._track_loss(self.objective(x, y, y_pred, extra, sw), x)
-        return self.compute_metrics(x, y, y_pred, sample_weight=sw)
-
-    def _track_loss(self, loss, x):
-        replicas, _ = distribution()
-        first = x["x"] if isinstance(x, Mapping) else x
-        self._loss_tracker.update_state(loss * replicas,
-                                        sample_weight=ops.shape(first)[0])
-
-    @property
-    def metrics(self):
-        return super().metrics + [self.task_loss_tracker,
-                                  *self.term_trackers.values()]
+    def extra_metrics(self):
+        return [self.task_loss_tracker, *self.term_trackers.values()]
 
     def get_config(self):
         config = super().get_config()
@@ -324,13 +240,3 @@ class MultiTaskModel(HyperparameterMixin, keras.Model):
         })
         return config
 
-
-def _check_nonnegative(name: str, value: Any) -> None:
-    try:
-        ok = float(value) >= 0 and np.isfinite(float(value))
-    except (TypeError, ValueError):
-        ok = False
-    if not ok:
-        raise ValueError(
-            f"{name} must be a finite number >= 0. "
-            f"Received: {name}={value!r}")

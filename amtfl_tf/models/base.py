@@ -1,0 +1,185 @@
+"""``MultiTaskBase``: the one training base of every multi-task model.
+
+Every model of the package (the shallow and deep Deep-AMTFL methods,
+DMTRL's networks, DAMTL and its baselines) trains through the same two
+steps, written once here, after Keras' own TensorFlow ``train_step``:
+
+1. :meth:`step_forward` — one forward pass, returning the predictions the
+   loss needs and the *extra* terms computed on the way (AMTFL's
+   reconstruction error, DAMTL's ℓ1 and alignment terms). Returning them,
+   rather than calling ``add_loss``, ties each term to its replica under
+   ``tf.distribute``.
+2. :meth:`step_loss` — the method's :meth:`objective` plus every layer
+   loss in ``self.losses`` (kernel regularisers, ``add_loss`` of sub-layers),
+   divided among the replicas like every replica-independent term.
+
+``train_step`` and ``test_step`` both call exactly these two, so the loss
+reported on validation data is the loss that is minimised, and nothing is
+computed twice. Subclasses implement :meth:`step_forward`,
+:meth:`objective` and :meth:`_features`; ``MTFL`` alone keeps its own
+``train_step`` (its closed-form D-step).
+
+Hyper-parameters (``HYPERPARAMETERS``: name → default) are non-trainable
+scalar variables, ``self.hp``, so a grid search changes them with
+:meth:`set_hyperparameters` and reuses one compiled step.
+"""
+
+from __future__ import annotations
+
+from typing import Mapping
+
+import keras
+from keras import ops
+
+from amtfl_tf.models.replicas import distribution
+from amtfl_tf.validation import check_nonnegative
+
+
+class MultiTaskBase(keras.Model):
+    """Base class of the multi-task models (see the module doc).
+
+    Class attributes:
+      HYPERPARAMETERS: name → default value of the method's
+        hyper-parameters.
+      DEFAULT_OPTIMIZER: the optimizer ``compile()`` uses when none is
+        given.
+      DEFAULT_JIT_COMPILE: ``compile()``'s default ``jit_compile``.
+    """
+
+    HYPERPARAMETERS: Mapping[str, float] = {}
+    DEFAULT_OPTIMIZER = "adam"
+    DEFAULT_JIT_COMPILE = "auto"
+
+    # -- hyper-parameters ---------------------------------------------------
+
+    def _init_hyperparameters(self, given) -> None:
+        """Create ``self.hp`` from ``HYPERPARAMETERS`` and the given
+        overrides (unknown names and negative values are errors)."""
+        given = dict(given or {})
+        unknown = sorted(set(given) - set(self.HYPERPARAMETERS))
+        if unknown:
+            raise ValueError(
+                f"Unknown hyper-parameter(s) for {type(self).__name__}: "
+                f"{unknown}. Allowed: {sorted(self.HYPERPARAMETERS)}")
+        self.hp = {}
+        for name, default in self.HYPERPARAMETERS.items():
+            value = check_nonnegative(name, given.get(name, default))
+            self.hp[name] = self.add_weight(
+                name=f"hp_{name}", shape=(),
+                initializer=keras.initializers.Constant(value),
+                trainable=False)
+
+    def get_hyperparameters(self) -> dict[str, float]:
+        return {k: float(ops.convert_to_numpy(v)) for k, v in self.hp.items()}
+
+    def set_hyperparameters(self, **values: float) -> None:
+        """Assign hyper-parameter values (no retracing of compiled steps)."""
+        unknown = sorted(set(values) - set(self.hp))
+        if unknown:
+            raise ValueError(
+                f"Unknown hyper-parameter(s) for {type(self).__name__}: "
+                f"{unknown}. Allowed: {sorted(self.hp)}")
+        for k, v in values.items():
+            self.hp[k].assign(check_nonnegative(k, v))
+
+    # -- to implement ---------------------------------------------------------
+
+    def _features(self, inputs):
+        """The model's input tensor of a batch (``x`` or ``x["x"]``),
+        checked against the model's example shape."""
+        raise NotImplementedError
+
+    def step_forward(self, x, y, training):
+        """One forward pass of a step: ``(y_pred, extra)``."""
+        raise NotImplementedError
+
+    def objective(self, x, y, y_pred, extra, sample_weight=None):
+        """The method's loss of one replica's batch (a scalar), without
+        the layer losses (:meth:`step_loss` adds those)."""
+        raise NotImplementedError
+
+    # -- the objective pipeline ---------------------------------------------
+
+    def layer_loss(self):
+        """Σ ``self.losses`` (a scalar), or None when there are none."""
+        losses = self.losses
+        if not losses:
+            return None
+        return ops.sum([ops.cast(v, "float32") for v in losses])
+
+    def step_loss(self, x, y, y_pred, extra, sample_weight=None):
+        """:meth:`objective` plus the layer losses, the latter divided by
+        the number of replicas (their sum over replicas is one copy)."""
+        total = self.objective(x, y, y_pred, extra, sample_weight)
+        layer = self.layer_loss()
+        if layer is not None:
+            replicas, _ = distribution()
+            total = total + ops.cast(layer, total.dtype) / replicas
+        return total
+
+    def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None,
+                     training=True):
+        """Keras' hook, for evaluating the objective outside a step: runs
+        :meth:`step_forward` for the extra terms (and for ``y_pred`` when
+        it is None) and returns :meth:`step_loss`. The train and test
+        steps do not call it (they have the forward pass already)."""
+        pred, extra = self.step_forward(x, y, training=training)
+        return self.step_loss(x, y, pred if y_pred is None else y_pred,
+                              extra, sample_weight)
+
+    def compile(self, optimizer=None, loss=None, jit_compile=None, **kwargs):
+        """Keras' ``compile`` without a loss (the model defines its own
+        objective)."""
+        if loss is not None:
+            raise ValueError(
+                f"{type(self).__name__} defines its own multi-task objective;"
+                f" compile() takes no loss. Received: loss={loss!r}")
+        super().compile(
+            optimizer=self.DEFAULT_OPTIMIZER if optimizer is None
+            else optimizer,
+            jit_compile=self.DEFAULT_JIT_COMPILE if jit_compile is None
+            else jit_compile, **kwargs)
+
+    def compile_from_config(self, config):
+        """Recompile a loaded model with its saved optimizer and metrics."""
+        config = keras.saving.deserialize_keras_object(config)
+        config.pop("loss", None)
+        self.compile(**config)
+        if getattr(self, "optimizer", None) is not None and self.built:
+            self.optimizer.build(self.trainable_variables)
+
+    def train_step(self, data):
+        """Keras' TensorFlow ``train_step`` around :meth:`step_forward` and
+        :meth:`step_loss`; loss scaling (mixed precision) and the loss
+        tracker work as in Keras."""
+        import tensorflow as tf
+
+        x, y, sw = keras.utils.unpack_x_y_sample_weight(data)
+        with tf.GradientTape() as tape:
+            y_pred, extra = self.step_forward(x, y, training=True)
+            loss = self.step_loss(x, y, y_pred, extra, sw)
+            self._track_loss(loss, x)
+            scaled = self.optimizer.scale_loss(loss)
+        grads = tape.gradient(scaled, self.trainable_weights)
+        self.optimizer.apply_gradients(zip(grads, self.trainable_weights))
+        return self.compute_metrics(x, y, y_pred, sample_weight=sw)
+
+    def test_step(self, data):
+        x, y, sw = keras.utils.unpack_x_y_sample_weight(data)
+        y_pred, extra = self.step_forward(x, y, training=False)
+        self._track_loss(self.step_loss(x, y, y_pred, extra, sw), x)
+        return self.compute_metrics(x, y, y_pred, sample_weight=sw)
+
+    def _track_loss(self, loss, x):
+        replicas, _ = distribution()
+        first = x["x"] if isinstance(x, Mapping) else x
+        self._loss_tracker.update_state(loss * replicas,
+                                        sample_weight=ops.shape(first)[0])
+
+    def extra_metrics(self) -> list:
+        """The model's own metric trackers (per-task losses, terms)."""
+        return []
+
+    @property
+    def metrics(self):
+        return super().metrics + list(self.extra_metrics())
