@@ -1,7 +1,6 @@
-"""Keras callbacks shared by the experiments, and the process-wide
-TensorBoard switch the scripts' ``--tensorboard`` flag turns on
-(:func:`set_tensorboard_root`; :func:`training_callbacks` is what every
-experiment's fit uses)."""
+"""Keras callbacks shared by the experiments; :func:`training_callbacks` is
+what every experiment's fit uses (its TensorBoard and checkpoint folders
+come from the active :class:`~amtfl_tf.runtime.Runtime`)."""
 
 from __future__ import annotations
 
@@ -11,6 +10,8 @@ import re
 
 import keras
 import numpy as np
+
+from amtfl_tf import runtime
 
 
 class StopOnNonFinite(keras.callbacks.Callback):
@@ -127,56 +128,31 @@ class MultiTaskTensorBoard(keras.callbacks.Callback):
             self._writer = None
 
 
-_TENSORBOARD_ROOT: str | None = None
-# mid-split checkpoints (--checkpoint): root folder, the split being
-# computed and how many fits it has started
-_CHECKPOINT = {"root": None, "key": None, "fits": 0}
-
-
-def set_checkpoint_root(root: str | None) -> None:
-    """Turn on (a folder) or off (None) per-epoch checkpoints of every fit
-    made by :func:`training_callbacks`: model, optimizer and epoch, saved
-    by ``keras.callbacks.BackupAndRestore`` under
-    ``<root>/<split key>/fit<n>`` and deleted when the fit ends. A run
-    killed mid-fit resumes that fit at its last finished epoch (the splits
-    already recorded are skipped by the run folder)."""
-    _CHECKPOINT["root"] = root
-
-
-def begin_split(key: str) -> None:
-    """Called by the split loop before computing ``key``: fits are
-    numbered from 1 within each split, so a restarted process finds the
-    checkpoint of the fit it was in."""
-    _CHECKPOINT["key"] = key
-    _CHECKPOINT["fits"] = 0
-
-
-def set_tensorboard_root(root: str | None) -> None:
-    """Make every later :func:`training_callbacks` also log to TensorBoard
-    under ``root/<run name>`` (None turns it off). Process-wide, like the
-    scripts' other switches (``--deterministic``)."""
-    global _TENSORBOARD_ROOT
-    _TENSORBOARD_ROOT = root
-
-
 def training_callbacks(name: str, hint: str) -> list:
     """The callbacks of one fit: :class:`StopOnNonFinite`, a
-    ``BackupAndRestore`` when checkpoints are on
-    (:func:`set_checkpoint_root`) and, when a TensorBoard root is set, a
-    :class:`MultiTaskTensorBoard` logging to ``<root>/<name>`` (``name``
-    made path-safe; repeated names get a numbered suffix)."""
+    ``keras.callbacks.BackupAndRestore`` when the active run
+    (:func:`amtfl_tf.runtime.active`) has a checkpoint root, and a
+    :class:`MultiTaskTensorBoard` logging to ``<tensorboard_root>/<name>``
+    when it has a TensorBoard root (``name`` made path-safe; repeated
+    names get a numbered suffix).
+
+    Checkpoints hold model, optimizer and epoch, under
+    ``<checkpoint_root>/<split key>/fit<n>`` (fits numbered within the
+    split), and are deleted when the fit ends: a run killed mid-fit resumes
+    that fit at its last finished epoch (the splits already recorded are
+    skipped by the run folder)."""
+    rt = runtime.active()
     out = [StopOnNonFinite(hint)]
-    if _CHECKPOINT["root"]:
-        _CHECKPOINT["fits"] += 1
+    if rt.checkpoint_root:
         out.append(keras.callbacks.BackupAndRestore(os.path.join(
-            _CHECKPOINT["root"], _CHECKPOINT["key"] or "run",
-            f"fit{_CHECKPOINT['fits']}"), delete_checkpoint=True))
-    if _TENSORBOARD_ROOT:
+            rt.checkpoint_root, rt.split_key or "run",
+            f"fit{rt.next_fit()}"), delete_checkpoint=True))
+    if rt.tensorboard_root:
         base = re.sub(r"[^A-Za-z0-9_.-]+", "_", name) or "run"
-        path, i = os.path.join(_TENSORBOARD_ROOT, base), 1
+        path, i = os.path.join(rt.tensorboard_root, base), 1
         while os.path.exists(path):
             i += 1
-            path = os.path.join(_TENSORBOARD_ROOT, f"{base}_{i}")
+            path = os.path.join(rt.tensorboard_root, f"{base}_{i}")
         os.makedirs(path)
         out.append(MultiTaskTensorBoard(path))
     return out

@@ -2,7 +2,9 @@
 
 This is the only module of the package that touches absl flags, and it only
 defines them on, and reads them from, the ``FlagValues`` object it is given;
-the rest of the library takes plain arguments or a :class:`CommonConfig`.
+the rest of the library takes plain arguments or a
+:class:`~amtfl_tf.experiments.config.CommonConfig` (defined there; no
+library module imports this one).
 
 A script::
 
@@ -21,12 +23,13 @@ A script::
 
 from __future__ import annotations
 
-import dataclasses
 import os
 import sys
 from typing import Any, Sequence
 
-PROFILES = ("smoke", "quick", "paper")
+from amtfl_tf.experiments.config import PROFILES
+from amtfl_tf.experiments.config import CommonConfig
+
 COMMON_FLAGS = ("profile", "data_dir", "workdir", "seed", "overwrite",
                 "jit_compile", "download", "deterministic", "tensorboard",
                 "strategy", "checkpoint")
@@ -37,27 +40,6 @@ PROFILE_HELP = {
     "paper": "the published protocol (slow)",
 }
 _REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-
-
-@dataclasses.dataclass(frozen=True)
-class CommonConfig:
-    """The common settings of one script run."""
-
-    experiment: str
-    profile: str
-    data_dir: str | None
-    workdir: str
-    seed: int
-    overwrite: bool
-    jit_compile: bool | str  # True, False or "auto"
-    download: bool = True
-    deterministic: bool = False
-    tensorboard: bool = False
-    strategy: str = "default"
-    checkpoint: bool = False
-
-    def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
 
 
 def default_workdir(experiment: str) -> str:
@@ -152,15 +134,6 @@ def common_config(flag_values, experiment: str,
         flag_values.jit_compile]
     workdir = os.path.abspath(flag_values.workdir
                               or default_workdir(experiment))
-    if flag_values.tensorboard:
-        from amtfl_tf.callbacks import set_tensorboard_root
-        set_tensorboard_root(os.path.join(workdir, "tensorboard"))
-    if flag_values.checkpoint:
-        from amtfl_tf.callbacks import set_checkpoint_root
-        set_checkpoint_root(os.path.join(workdir, "checkpoints"))
-    if flag_values.strategy != "default":
-        from amtfl_tf import distribute
-        distribute.set_strategy(flag_values.strategy)
     return CommonConfig(
         experiment=experiment,
         profile=flag_values.profile,

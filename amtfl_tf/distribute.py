@@ -1,6 +1,7 @@
-"""The one place a ``tf.distribute`` strategy is chosen (the scripts'
-``--strategy`` flag) and entered (:func:`scope`, used wherever the
-experiments build and compile models).
+"""``tf.distribute`` strategies: made by :func:`make_strategy` from the
+scripts' ``--strategy`` name, carried by the run's
+:class:`~amtfl_tf.runtime.Runtime` (no module global) and entered with
+:func:`scope` wherever the experiments build and compile models.
 
 Strategies: ``default`` (no distribution), ``mirrored`` (every local GPU,
 or the CPU), ``multi_worker`` (``MultiWorkerMirroredStrategy``; the
@@ -23,9 +24,9 @@ from __future__ import annotations
 
 import contextlib
 
-STRATEGIES = ("default", "mirrored", "multi_worker", "tpu")
+from amtfl_tf import runtime
 
-_STRATEGY = None
+STRATEGIES = ("default", "mirrored", "multi_worker", "tpu")
 
 
 def make_strategy(name: str):
@@ -47,21 +48,17 @@ def make_strategy(name: str):
     return tf.distribute.TPUStrategy(resolver)
 
 
-def set_strategy(name: str) -> None:
-    """Choose the process-wide strategy (the scripts call this once)."""
-    global _STRATEGY
-    _STRATEGY = make_strategy(name)
-
-
 def current():
-    """The chosen strategy, or None."""
-    return _STRATEGY
+    """The active run's strategy (:func:`amtfl_tf.runtime.active`), or
+    None."""
+    return runtime.active().strategy
 
 
 def scope():
-    """``strategy.scope()`` of the chosen strategy, else a no-op context:
-    build and compile models inside it."""
-    return _STRATEGY.scope() if _STRATEGY is not None else \
+    """``strategy.scope()`` of the active run's strategy, else a no-op
+    context: build and compile models inside it."""
+    strategy = current()
+    return strategy.scope() if strategy is not None else \
         contextlib.nullcontext()
 
 

@@ -27,6 +27,11 @@ flags.DEFINE_string("keras_file", None, "Export this saved model instead.")
 
 def main(argv):
     cfg = cli.common_config(FLAGS, "export_savedmodel", argv)
+    with cfg.activate():
+        export_one(cfg)
+
+
+def export_one(cfg):
     import keras
 
     from amtfl_tf import export

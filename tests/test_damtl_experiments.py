@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from amtfl_tf import datasets
-from amtfl_tf.cli import CommonConfig
+from amtfl_tf.experiments.config import CommonConfig
 from amtfl_tf.datasets import class_folders as cf
 from amtfl_tf.experiments import damtl_common as dc
 from amtfl_tf.experiments import damtl_omniglot as do

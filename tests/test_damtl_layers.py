@@ -2,6 +2,8 @@
 formulas against numpy, config/.keras/SavedModel round trips, float64
 gradients, argument validation."""
 
+import os
+
 import keras
 import numpy as np
 import pytest
@@ -11,6 +13,8 @@ from amtfl_tf.layers import NDDR
 from amtfl_tf.layers import CrossStitch
 from amtfl_tf.layers import SoftMaskConv2D
 from amtfl_tf.layers import SoftMaskDense
+
+DATA = os.path.join(os.path.dirname(os.path.abspath(__file__)), "data")
 
 
 def _conv_ref(x, k, b, padding):
@@ -276,3 +280,135 @@ def test_bad_inputs():
         layer.load_kernel(np.zeros((3, 3, 2, 2)))
     with pytest.raises(ValueError, match="built keras.layers.Conv2D"):
         SoftMaskConv2D.from_conv2d(keras.layers.Dense(2))
+
+
+# --------------------------------------------------------------------------
+# NDDR files written before NDDR composed keras.layers.BatchNormalization
+
+
+def _nddr_fixture_model():
+    inputs = [keras.Input((3, 3, 2)), keras.Input((3, 3, 2))]
+    h = NDDR(use_bias=True, momentum=0.8, name="nddr_bn")(inputs)
+    h = NDDR(use_batch_norm=False, name="nddr_plain")(h)
+    return keras.Model(inputs, h)
+
+
+def write_nddr_fixture(directory=DATA):
+    """Writes ``nddr_old.keras`` and ``nddr_old_outputs.npz``. Run once with
+    the hand-written batch-norm NDDR (commit 0058d60) first on the path:
+    ``cd tests && PYTHONPATH=<old checkout> python -c "import
+    test_damtl_layers as t; t.write_nddr_fixture()"``."""
+    model = _nddr_fixture_model()
+    rng = np.random.default_rng(8)
+    x = rng.normal(size=(2, 6, 3, 3, 2)).astype("float32")
+    nddr = model.get_layer("nddr_bn")
+    kernel, bias, gamma, beta, mean, var = nddr.get_weights()
+    nddr.set_weights([
+        kernel + 0.3 * rng.normal(size=kernel.shape), rng.normal(size=4),
+        1 + 0.5 * rng.normal(size=4), rng.normal(size=4), mean, var])
+    plain = model.get_layer("nddr_plain")
+    plain.set_weights([w + 0.3 * rng.normal(size=w.shape)
+                       for w in plain.get_weights()])
+    for _ in range(3):  # moving statistics away from (0, 1)
+        model(list(x), training=True)
+    os.makedirs(directory, exist_ok=True)
+    model.save(os.path.join(directory, "nddr_old.keras"))
+    weights = {f"w{i}": np.asarray(w) for i, w in
+               enumerate(nddr.get_weights())}
+    inference = np.stack(model(list(x), training=False))
+    training = np.stack(model(list(x), training=True))
+    np.savez(os.path.join(directory, "nddr_old_outputs.npz"), x=x,
+             inference=inference, training=training, **weights)
+
+
+def test_nddr_loads_files_of_the_hand_written_batch_norm():
+    """A .keras file saved when NDDR hand-wrote its batch norm (variables
+    kernel, bias, gamma, beta, moving_mean, moving_variance as the layer's
+    own) loads, with the same weights and outputs."""
+    ref = np.load(os.path.join(DATA, "nddr_old_outputs.npz"))
+    model = keras.models.load_model(os.path.join(DATA, "nddr_old.keras"))
+    nddr = model.get_layer("nddr_bn")
+    assert isinstance(nddr.batch_norm, keras.layers.BatchNormalization)
+    for i, w in enumerate(nddr.get_weights()):
+        np.testing.assert_array_equal(w, ref[f"w{i}"])
+    x = list(ref["x"])
+    np.testing.assert_allclose(np.stack(model(x, training=False)),
+                               ref["inference"], rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(np.stack(model(x, training=True)),
+                               ref["training"], rtol=1e-5, atol=1e-6)
+
+
+def test_nddr_saves_batch_norm_as_its_own_variables(tmp_path):
+    """New files keep that layout, so the batch norm's variables are NDDR's
+    own entries 2..5 (older code reads them)."""
+    import zipfile
+
+    import h5py
+    model = _nddr_fixture_model()
+    path = str(tmp_path / "m.keras")
+    model.save(path)
+    with zipfile.ZipFile(path) as z:
+        z.extract("model.weights.h5", tmp_path)
+    with h5py.File(tmp_path / "model.weights.h5") as f:
+        stored = [np.asarray(f["layers/nddr/vars"][str(i)]) for i in
+                  range(len(f["layers/nddr/vars"]))]
+        assert len(f["layers/nddr_1/vars"]) == 2
+    weights = model.get_layer("nddr_bn").get_weights()
+    assert len(stored) == len(weights) == 6
+    for s, w in zip(stored, weights):
+        np.testing.assert_array_equal(s, w)
+    loaded = keras.models.load_model(path)
+    for a, b in zip(loaded.get_weights(), model.get_weights()):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_nddr_composes_keras_batch_norm():
+    layer = NDDR(momentum=0.8, epsilon=1e-4)
+    layer.build([(None, 5)] * 3)
+    bn = layer.batch_norm
+    assert isinstance(bn, keras.layers.BatchNormalization)
+    assert (bn.axis, bn.momentum, bn.epsilon) == (-1, 0.8, 1e-4)
+    assert [v.name for v in layer.weights] == [
+        "kernel", "gamma", "beta", "moving_mean", "moving_variance"]
+    assert [v.name for v in layer.trainable_weights] == [
+        "kernel", "gamma", "beta"]
+    assert layer.moving_mean is bn.moving_mean
+    # the keys of the hand-written batch-norm version
+    assert sorted(layer.get_config()) == [
+        "activation", "dtype", "epsilon", "kernel_constraint",
+        "kernel_regularizer", "momentum", "name", "other_weight",
+        "self_weight", "trainable", "use_batch_norm", "use_bias"]
+    plain = NDDR(use_batch_norm=False)
+    plain.build([(None, 5)] * 2)
+    assert plain.batch_norm is None and plain.gamma is None
+    assert [v.name for v in plain.weights] == ["kernel", "bias"]
+
+
+@pytest.mark.parametrize("policy,dtype", [("mixed_float16", "float16"),
+                                          ("mixed_bfloat16", "bfloat16")])
+def test_nddr_mixed_precision(policy, dtype):
+    rng = np.random.default_rng(9)
+    xs = [rng.normal(size=(8, 3, 3, 2)).astype("float32") for _ in range(2)]
+    ref = NDDR(momentum=0.5)
+    ref.build([x.shape for x in xs])
+    want_train = np.stack(ref(xs, training=True))
+    want_inf = np.stack(ref(xs, training=False))
+    keras.mixed_precision.set_dtype_policy(policy)
+    try:
+        layer = NDDR(momentum=0.5)
+        layer.build([x.shape for x in xs])
+    finally:
+        keras.mixed_precision.set_dtype_policy("float32")
+    assert layer.batch_norm.dtype_policy.name == policy
+    assert all(v.dtype == "float32" for v in layer.weights)
+    out = layer(xs, training=True)
+    assert all(o.dtype == dtype for o in out)
+    tol = 1e-2 if dtype == "float16" else 5e-2
+    np.testing.assert_allclose(np.stack(out).astype("float32"), want_train,
+                               rtol=tol, atol=tol)
+    np.testing.assert_allclose(np.asarray(layer.moving_mean),
+                               np.asarray(ref.moving_mean), rtol=tol,
+                               atol=tol)
+    np.testing.assert_allclose(
+        np.stack(layer(xs, training=False)).astype("float32"), want_inf,
+        rtol=tol, atol=tol)

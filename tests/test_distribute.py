@@ -118,9 +118,10 @@ def test_strategy_flag_is_chosen_in_one_place(tmp_path):
     fv = flags.FlagValues()
     cli.define_common_flags(fv)
     fv(["prog", f"--workdir={tmp_path}", "--strategy=mirrored"])
-    try:
-        cfg = cli.common_config(fv, "x")
-        assert cfg.strategy == "mirrored"
+    cfg = cli.common_config(fv, "x")
+    assert cfg.strategy == "mirrored"
+    assert distribute.current() is None  # building the config sets nothing
+    with cfg.activate():
         strategy = distribute.current()
         assert type(strategy).__name__ == "MirroredStrategy"
         from amtfl_tf.experiments import dmtrl_common as dc
@@ -129,8 +130,6 @@ def test_strategy_flag_is_chosen_in_one_place(tmp_path):
         assert net.trainable_weights[0].value.device  # placed by strategy
         assert strategy.extended.variable_created_in_scope(
             net.trainable_weights[0].value)
-    finally:
-        distribute.set_strategy("default")
     assert distribute.current() is None
 
 
@@ -182,7 +181,9 @@ CASES = FIXED + textwrap.dedent("""
 
 WORKER = textwrap.dedent("""
     from amtfl_tf import distribute
-    distribute.set_strategy("multi_worker")  # before any other TF op
+    from amtfl_tf import runtime
+    runtime.activate(runtime.Runtime(  # before any other TF op
+        strategy=distribute.make_strategy("multi_worker"))).__enter__()
 """) + CASES + textwrap.dedent("""
     import os, sys
     import tensorflow as tf

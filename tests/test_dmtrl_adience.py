@@ -135,7 +135,7 @@ def test_settings_validation():
 
 
 def test_smoke_end_to_end_and_resume(tmp_path, fake_root):
-    from amtfl_tf.cli import CommonConfig
+    from amtfl_tf.experiments.config import CommonConfig
     from amtfl_tf.experiments import dmtrl_adience as da
 
     cfg = CommonConfig(experiment="dmtrl_fig3_adience", profile="smoke",

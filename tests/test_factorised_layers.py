@@ -11,9 +11,8 @@ import pytest
 import tensorflow as tf
 
 from amtfl_tf import tensor as tn
-from amtfl_tf.layers._factorised import grouped_conv_supported as \
-    _grouped_conv_supported
-from amtfl_tf.layers._factorised import random_stacked_kernels
+from amtfl_tf.layers import random_stacked_kernels
+from amtfl_tf.layers.grouped_conv import grouped_conv_supported
 from amtfl_tf.layers.laf_conv2d import LAFConv2D
 from amtfl_tf.layers.laf_dense import LAFDense
 from amtfl_tf.layers.tt_conv2d import TTConv2D
@@ -142,7 +141,7 @@ def test_grouped_and_per_task_convolutions_agree(dtype):
             tape.watch(x)
             y = layer(x)
             loss = tf.reduce_sum(y * y)
-        if impl == "grouped" and not _grouped_conv_supported(dtype):
+        if impl == "grouped" and not grouped_conv_supported(dtype):
             with pytest.raises(Exception, match="grouped"):
                 tape.gradient(loss, [x] + layer.trainable_variables)
             return

@@ -220,21 +220,18 @@ def test_tensorboard_flag_reaches_every_fit(tmp_path):
     from absl import flags
 
     from amtfl_tf import cli
-    from amtfl_tf.callbacks import set_tensorboard_root
     fv = flags.FlagValues()
     cli.define_common_flags(fv)
     fv(["prog", f"--workdir={tmp_path}", "--tensorboard"])
-    try:
-        cfg = cli.common_config(fv, "x")
-        assert cfg.tensorboard is True
+    cfg = cli.common_config(fv, "x")
+    assert cfg.tensorboard is True
+    with cfg.activate():
         net = dm.build_network("dmtrl-tt", 2, (28, 28, 1), "mnist_lenet")
         s = dc.TrainSettings(epochs=1, batch_size=4)
         net.compile(dc.make_optimizer(s))
         xs = np.zeros((4, 28, 28, 1), "float32")
         dc.train(net, (xs, np.ones((4, 2), "float32")), s)
         dc.train(net, (xs, np.ones((4, 2), "float32")), s)
-    finally:
-        set_tensorboard_root(None)
     runs = sorted(p.name for p in (tmp_path / "tensorboard").iterdir())
     assert len(runs) == 2 and runs[1] == runs[0] + "_2"
     tags = _event_tags(tmp_path / "tensorboard")
@@ -317,18 +314,17 @@ def test_checkpoints_resume_an_interrupted_fit(tmp_path):
               callbacks=cb.training_callbacks("m", "hint") + [boom])
         return m
 
-    cb.set_checkpoint_root(str(tmp_path))
-    try:
-        cb.begin_split("split1")
+    from amtfl_tf import runtime
+    rt = runtime.Runtime(checkpoint_root=str(tmp_path))
+    with runtime.activate(rt):
+        rt.begin_split("split1")
         first = Boom(at=2)
         with pytest.raises(KeyboardInterrupt):
             fit(first)
         assert first.seen == [0, 1, 2]
         assert (tmp_path / "split1" / "fit1").exists()
-        cb.begin_split("split1")   # the rerun starts the split again
+        rt.begin_split("split1")   # the rerun starts the split again
         second = Boom()
         fit(second)
         assert second.seen == [2, 3, 4]
         assert not (tmp_path / "split1" / "fit1").exists()
-    finally:
-        cb.set_checkpoint_root(None)

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from amtfl_tf import datasets
-from amtfl_tf.cli import CommonConfig
+from amtfl_tf.experiments.config import CommonConfig
 from amtfl_tf.experiments import table1
 from amtfl_tf.results import Row
 

@@ -41,7 +41,8 @@ import time
 import numpy as np
 
 from amtfl_tf import datasets
-from amtfl_tf.cli import CommonConfig
+from amtfl_tf.experiments.config import CommonConfig
+from amtfl_tf.experiments.config import uses_runtime
 from amtfl_tf.experiments import damtl_common as dc
 from amtfl_tf.experiments.runner import run_splits
 from amtfl_tf.models.damtl_base import architecture
@@ -251,6 +252,7 @@ def _fingerprint(cfg: CommonConfig, s: Settings, setting: str):
             **s.to_dict()}
 
 
+@uses_runtime
 def run(cfg: CommonConfig, settings=SETTINGS, **overrides
         ) -> dict[str, Results]:
     """Run the proxy for every setting in ``settings`` ("po", "no");

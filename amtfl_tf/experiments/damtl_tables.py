@@ -52,7 +52,8 @@ import time
 import numpy as np
 
 from amtfl_tf import published
-from amtfl_tf.cli import CommonConfig
+from amtfl_tf.experiments.config import CommonConfig
+from amtfl_tf.experiments.config import uses_runtime
 from amtfl_tf.datasets import DatasetError
 from amtfl_tf.datasets import DatasetNotFoundError
 from amtfl_tf.datasets import class_folders as cf
@@ -339,6 +340,7 @@ def make_problem(data: GroupData, s: Settings, group: Group, draw: int,
 # Run
 
 
+@uses_runtime
 def run(cfg: CommonConfig, group: str, **overrides) -> Results:
     """One group (``po1`` … ``no3``); results in
     ``<cfg.workdir>/<group>/``."""

@@ -17,7 +17,8 @@ import numpy as np
 from amtfl_tf import datasets
 from amtfl_tf import plotting
 from amtfl_tf import published
-from amtfl_tf.cli import CommonConfig
+from amtfl_tf.experiments.config import CommonConfig
+from amtfl_tf.experiments.config import uses_runtime
 from amtfl_tf.experiments.runner import run_splits
 from amtfl_tf.results import Claim
 from amtfl_tf.results import Results
@@ -106,6 +107,7 @@ def _school(cfg: CommonConfig) -> dict[str, Any]:
 _COMPUTE = {"mnist": _mnist, "omniglot": _omniglot, "school": _school}
 
 
+@uses_runtime
 def run(cfg: CommonConfig) -> Results:
     """Load, count and plot every dataset; write results into the workdir."""
     start = time.monotonic()

@@ -37,7 +37,8 @@ import numpy as np
 from amtfl_tf import datasets
 from amtfl_tf import plotting
 from amtfl_tf import published
-from amtfl_tf.cli import CommonConfig
+from amtfl_tf.experiments.config import CommonConfig
+from amtfl_tf.experiments.config import uses_runtime
 from amtfl_tf.experiments import dmtrl_common as dc
 from amtfl_tf.experiments import shallow as sh
 from amtfl_tf.experiments.runner import run_splits
@@ -253,6 +254,7 @@ def _claims_fig2(by_fraction: dict[float, dict[str, float]],
     return claims
 
 
+@uses_runtime
 def run_fig2(cfg: CommonConfig, **overrides) -> Results:
     start = time.monotonic()
     s = settings_for(cfg.profile, cfg.seed, **overrides)
@@ -434,6 +436,7 @@ def appendix_records(cfg: CommonConfig, **overrides) -> tuple[
     return s, run_splits(run, keys, compute, name), run
 
 
+@uses_runtime
 def run_table_a1(cfg: CommonConfig, **overrides) -> Results:
     start = time.monotonic()
     s, records, run = appendix_records(cfg, **overrides)
@@ -533,6 +536,7 @@ def ud_large_width(target: float) -> int:
     return max(1, int(round((target - 832 - 32832 - 10) / (1024 + 1 + 10))))
 
 
+@uses_runtime
 def run_table_a2(cfg: CommonConfig, source_workdir: str,
                  **overrides) -> Results:
     start = time.monotonic()

@@ -34,7 +34,8 @@ import numpy as np
 
 from amtfl_tf import datasets
 from amtfl_tf import plotting
-from amtfl_tf.cli import CommonConfig
+from amtfl_tf.experiments.config import CommonConfig
+from amtfl_tf.experiments.config import uses_runtime
 from amtfl_tf.experiments import dmtrl_common as dc
 from amtfl_tf.experiments.runner import run_splits
 from amtfl_tf.experiments.runner import seed_everything
@@ -278,6 +279,7 @@ def _claims(means: dict[float, dict[str, float]], rho: dict[str, dict]
     return claims
 
 
+@uses_runtime
 def run(cfg: CommonConfig, **overrides) -> Results:
     start = time.monotonic()
     s = settings_for(cfg.profile, cfg.seed, **overrides)

@@ -10,7 +10,8 @@ import numpy as np
 
 from amtfl_tf import metrics
 from amtfl_tf import plotting
-from amtfl_tf.cli import CommonConfig
+from amtfl_tf.experiments.config import CommonConfig
+from amtfl_tf.experiments.config import uses_runtime
 from amtfl_tf.experiments import synthetic as syn
 from amtfl_tf.experiments.progress import Progress
 from amtfl_tf.experiments.runner import run_splits
@@ -76,6 +77,7 @@ def _figure(rows, reduction, hard, scaling, counts, workdir):
     return plotting.save_figure(fig, workdir, "fig5_synthetic")
 
 
+@uses_runtime
 def run(cfg: CommonConfig, **overrides) -> Results:
     start = time.monotonic()
     settings, data, run_dir, keys = syn.open_run(cfg, **overrides)

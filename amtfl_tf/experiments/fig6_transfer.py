@@ -16,7 +16,8 @@ import time
 import numpy as np
 
 from amtfl_tf import plotting
-from amtfl_tf.cli import CommonConfig
+from amtfl_tf.experiments.config import CommonConfig
+from amtfl_tf.experiments.config import uses_runtime
 from amtfl_tf.datasets.mnist import DEFAULT_IMBALANCE
 from amtfl_tf.experiments import table2
 from amtfl_tf.results import Claim
@@ -29,6 +30,7 @@ COLORS = {"mt-cnn": "tab:orange", "deep-amtl": "tab:green",
           "deep-amtfl": "tab:red"}
 
 
+@uses_runtime
 def run(cfg: CommonConfig, source_workdir: str, **overrides) -> Results:
     start = time.monotonic()
     # --overwrite applies to this figure, never to the Table 2 runs it

@@ -7,6 +7,7 @@ from typing import Any, Callable, Iterable, Mapping
 
 import numpy as np
 
+from amtfl_tf import runtime
 from amtfl_tf.experiments.progress import Progress
 from amtfl_tf.results import RunDir
 
@@ -50,8 +51,7 @@ def run_splits(run: RunDir, keys: Iterable[str],
             out[key] = run.load_split(key)
             progress.skip(key)
             continue
-        from amtfl_tf.callbacks import begin_split  # imports keras
-        begin_split(key)
+        runtime.active().begin_split(key)
         record = dict(compute(key))
         run.save_split(key, record)
         progress.step(key)

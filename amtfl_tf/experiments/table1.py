@@ -37,7 +37,8 @@ import numpy as np
 
 from amtfl_tf import datasets
 from amtfl_tf import published
-from amtfl_tf.cli import CommonConfig
+from amtfl_tf.experiments.config import CommonConfig
+from amtfl_tf.experiments.config import uses_runtime
 from amtfl_tf.experiments import shallow as sh
 from amtfl_tf.experiments.runner import run_splits
 from amtfl_tf.results import Claim
@@ -349,6 +350,7 @@ def claims_for(dataset: str, rows: dict[str, Row]) -> list[Claim]:
     ]
 
 
+@uses_runtime
 def run_dataset(cfg: CommonConfig, dataset: str, **overrides) -> Results:
     """One dataset's column of Table 1 into ``<workdir>/<dataset>/``."""
     if dataset not in DATASETS:

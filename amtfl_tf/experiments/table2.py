@@ -33,7 +33,8 @@ from amtfl_tf import metrics
 from amtfl_tf import objectives
 from amtfl_tf import published
 from amtfl_tf.callbacks import training_callbacks
-from amtfl_tf.cli import CommonConfig
+from amtfl_tf.experiments.config import CommonConfig
+from amtfl_tf.experiments.config import uses_runtime
 from amtfl_tf.experiments.runner import run_splits
 from amtfl_tf.results import Claim
 from amtfl_tf.results import Results
@@ -291,6 +292,7 @@ def _problem(dataset, cfg, s, run):
     return image_folder_split(dataset, cfg.data_dir, s.image_size)
 
 
+@uses_runtime
 def run_dataset(cfg: CommonConfig, dataset: str, **overrides) -> Results:
     if dataset not in DATASETS:
         raise ValueError(f"dataset must be one of {DATASETS}. Received: "
