@@ -282,7 +282,7 @@ def dmtrl_overrides(flag_values) -> dict[str, Any]:
 
 # DAMTL's free choices (docs/damtl.md), shared by damtl_omniglot.py and
 # damtl_tables.py: how the seven methods train. Default None: the
-# profile's value (amtfl_tf.experiments.damtl_common.TrainSettings).
+# profile's value (amtfl_tf.experiments.damtl.common.TrainSettings).
 _DAMTL_FLAGS = (
     ("epochs", "int", "Iterations (full-batch steps) of every method."),
     ("batch_size", "int", "Mini-batch size; 0: full batch (Eq. 4 sums "

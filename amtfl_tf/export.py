@@ -16,6 +16,10 @@ from __future__ import annotations
 
 import os
 
+from amtfl_tf.models.base import write_saved_model
+
+__all__ = ["export_model", "write_saved_model"]
+
 
 def export_model(model, directory: str) -> dict[str, str]:
     """Write ``model.keras`` and ``saved_model/`` under ``directory``.
@@ -27,8 +31,6 @@ def export_model(model, directory: str) -> dict[str, str]:
     Returns:
       ``{"keras": path, "saved_model": path}``.
     """
-    import tensorflow as tf
-
     from amtfl_tf.models import MultiTaskModel
 
     if not isinstance(model, MultiTaskModel):
@@ -37,30 +39,5 @@ def export_model(model, directory: str) -> dict[str, str]:
     os.makedirs(directory, exist_ok=True)
     keras_path = os.path.join(directory, "model.keras")
     model.save(keras_path)
-    logistic = model.loss_kind == "logistic"
-
-    def serve(x):
-        out = model(x, training=False)
-        return tf.sigmoid(out) if logistic else out
-
-    saved = write_saved_model(model, serve, model.example_shape,
-                              os.path.join(directory, "saved_model"))
+    saved = model.export_saved_model(os.path.join(directory, "saved_model"))
     return {"keras": keras_path, "saved_model": saved}
-
-
-def write_saved_model(model, serve, example_shape, path: str) -> str:
-    """Write a SavedModel of ``model`` at ``path`` whose ``serve`` endpoint
-    is ``serve(x)`` for float32 inputs ``(None, *example_shape)``; it
-    reloads with ``tf.saved_model.load`` without amtfl_tf. Returns
-    ``path``."""
-    import keras
-    import tensorflow as tf
-
-    archive = keras.export.ExportArchive()
-    archive.track(model)
-    archive.add_endpoint(
-        name="serve", fn=serve,
-        input_signature=[tf.TensorSpec((None, *example_shape), tf.float32,
-                                       name="x")])
-    archive.write_out(path, verbose=False)
-    return path

@@ -28,8 +28,8 @@ def main():
     import dataclasses
 
     from amtfl_tf import metrics
-    from amtfl_tf.experiments import shallow as sh
-    from amtfl_tf.experiments import synthetic as syn
+    from amtfl_tf.experiments import search as sh
+    from amtfl_tf.experiments.amtfl import synthetic as syn
     from amtfl_tf.results import machine_info
     from amtfl_tf.results import package_versions
 

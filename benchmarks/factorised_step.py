@@ -89,7 +89,7 @@ def build_network(kind, num_tasks, kernels=None, ranks=None, eps=0.1):
     import keras
     from keras import ops
 
-    from amtfl_tf.layers import _factorised as fz
+    from amtfl_tf.layers import factorised as fz
     from amtfl_tf.layers.laf_conv2d import LAFConv2D
     from amtfl_tf.layers.laf_dense import LAFDense
     from amtfl_tf.layers.tt_conv2d import TTConv2D
@@ -166,7 +166,7 @@ def build_loop(num_tasks):
 
 
 def random_kernels(num_tasks, seed):
-    from amtfl_tf.layers._factorised import random_stacked_kernels
+    from amtfl_tf.layers import random_stacked_kernels
     return {name: random_stacked_kernels(shape, num_tasks, seed=seed + i)
             for i, (name, shape) in enumerate(lenet_kernel_shapes().items())}
 

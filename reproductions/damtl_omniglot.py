@@ -14,7 +14,7 @@ Every choice the paper leaves open is a flag (docs/damtl.md).
 from absl import flags
 
 from amtfl_tf import cli
-from amtfl_tf.experiments import damtl_omniglot
+from amtfl_tf.experiments.damtl import omniglot as damtl_omniglot
 
 FLAGS = flags.FLAGS
 cli.define_common_flags(FLAGS)

@@ -15,7 +15,7 @@ missing one stops the run at once with the expected path. Writes
 from absl import flags
 
 from amtfl_tf import cli
-from amtfl_tf.experiments import damtl_tables
+from amtfl_tf.experiments.damtl import tables as damtl_tables
 
 FLAGS = flags.FLAGS
 cli.define_common_flags(FLAGS)

@@ -7,7 +7,7 @@ error vs training fraction for STL, UD-MTL and DMTRL-LAF/Tucker/TT.
 from absl import flags
 
 from amtfl_tf import cli
-from amtfl_tf.experiments import dmtrl_mnist
+from amtfl_tf.experiments.dmtrl import mnist as dmtrl_mnist
 
 FLAGS = flags.FLAGS
 cli.define_common_flags(FLAGS)

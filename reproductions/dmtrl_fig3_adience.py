@@ -14,7 +14,7 @@ script stops at once with one message.
 from absl import flags
 
 from amtfl_tf import cli
-from amtfl_tf.experiments import dmtrl_adience
+from amtfl_tf.experiments.dmtrl import fig3_adience as dmtrl_adience
 
 FLAGS = flags.FLAGS
 cli.define_common_flags(FLAGS)

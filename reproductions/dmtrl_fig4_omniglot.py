@@ -8,7 +8,7 @@ alphabet pairs at FC1.
 from absl import flags
 
 from amtfl_tf import cli
-from amtfl_tf.experiments import dmtrl_omniglot
+from amtfl_tf.experiments.dmtrl import fig4_omniglot as dmtrl_omniglot
 
 FLAGS = flags.FLAGS
 cli.define_common_flags(FLAGS)

@@ -10,7 +10,7 @@ figures/dmtrl_table_a1), training them first if they are missing.
 from absl import flags
 
 from amtfl_tf import cli
-from amtfl_tf.experiments import dmtrl_mnist
+from amtfl_tf.experiments.dmtrl import mnist as dmtrl_mnist
 
 FLAGS = flags.FLAGS
 cli.define_common_flags(FLAGS)

@@ -35,7 +35,7 @@ def export_one(cfg):
     import keras
 
     from amtfl_tf import export
-    from amtfl_tf.experiments import table2
+    from amtfl_tf.experiments.amtfl import table2
 
     if FLAGS.keras_file:
         model = keras.saving.load_model(FLAGS.keras_file)

@@ -7,7 +7,7 @@ data (8 heat maps) plus basis-recovery scores.
 from absl import flags
 
 from amtfl_tf import cli
-from amtfl_tf.experiments import fig4_synthetic
+from amtfl_tf.experiments.amtfl import fig4_bases as fig4_synthetic
 
 FLAGS = flags.FLAGS
 cli.define_common_flags(FLAGS)

@@ -7,7 +7,7 @@ reduction over STL, and RMSE/training time as the number of tasks grows.
 from absl import flags
 
 from amtfl_tf import cli
-from amtfl_tf.experiments import fig5_synthetic
+from amtfl_tf.experiments.amtfl import fig5_synthetic
 
 FLAGS = flags.FLAGS
 cli.define_common_flags(FLAGS)

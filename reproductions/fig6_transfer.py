@@ -10,7 +10,7 @@ training them first if they are missing.
 from absl import flags
 
 from amtfl_tf import cli
-from amtfl_tf.experiments import fig6_transfer
+from amtfl_tf.experiments.amtfl import fig6_transfer
 
 FLAGS = flags.FLAGS
 cli.define_common_flags(FLAGS)

@@ -13,7 +13,7 @@ import os
 from absl import flags
 
 from amtfl_tf import cli
-from amtfl_tf.experiments import table2
+from amtfl_tf.experiments.amtfl import table2
 
 FLAGS = flags.FLAGS
 cli.define_common_flags(FLAGS)

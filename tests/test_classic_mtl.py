@@ -9,7 +9,7 @@ import pytest
 import scipy.linalg
 
 from amtfl_tf import models
-from amtfl_tf.experiments import shallow as sh
+from amtfl_tf.experiments import search as sh
 
 T, D = 3, 4
 CLASSES = [models.EvgeniouPontil, models.MTFL]

@@ -51,8 +51,8 @@ def test_bad_default_profile():
 
 
 def test_damtl_and_dmtrl_flag_choices_match_the_settings():
-    from amtfl_tf.experiments import damtl_common
-    from amtfl_tf.experiments import dmtrl_common
+    from amtfl_tf.experiments.damtl import common as damtl_common
+    from amtfl_tf.experiments.dmtrl import common as dmtrl_common
     kinds = {name: kind for name, kind, _ in cli._DAMTL_FLAGS}
     assert kinds["optimizer"] == "enum:" + ",".join(damtl_common.OPTIMIZERS)
     kinds = {name: kind for name, kind, _ in cli._DMTRL_FLAGS}

@@ -13,9 +13,9 @@ import pytest
 from amtfl_tf import datasets
 from amtfl_tf.experiments.config import CommonConfig
 from amtfl_tf.datasets import class_folders as cf
-from amtfl_tf.experiments import damtl_common as dc
-from amtfl_tf.experiments import damtl_omniglot as do
-from amtfl_tf.experiments import damtl_tables as dt
+from amtfl_tf.experiments.damtl import common as dc
+from amtfl_tf.experiments.damtl import omniglot as do
+from amtfl_tf.experiments.damtl import tables as dt
 
 from conftest import REPO_ROOT
 

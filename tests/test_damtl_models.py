@@ -9,8 +9,8 @@ import pytest
 from amtfl_tf.models import DAMTL
 from amtfl_tf.models import DAMTLBaseline
 from amtfl_tf.models import build_vgg
-from amtfl_tf.models.damtl_base import PAD_LOGIT
-from amtfl_tf.models.damtl_baselines import aggregate_similar_kernels
+from amtfl_tf.models.damtl.base import PAD_LOGIT
+from amtfl_tf.models.damtl.baselines import aggregate_similar_kernels
 
 BLOCKS, FC = [[4], [6]], [5]
 SHAPE = (8, 8, 1)

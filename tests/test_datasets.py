@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from amtfl_tf import datasets
-from amtfl_tf.datasets import _files
+from amtfl_tf.datasets import files as _files
 from amtfl_tf.datasets import mnist as mnist_mod
 from amtfl_tf.datasets import omniglot as omniglot_mod
 from amtfl_tf.datasets import school as school_mod

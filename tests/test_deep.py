@@ -13,7 +13,7 @@ import pytest
 from amtfl_tf import datasets
 from amtfl_tf import export
 from amtfl_tf.experiments.config import CommonConfig
-from amtfl_tf.experiments import table2
+from amtfl_tf.experiments.amtfl import table2
 from amtfl_tf.models import DEEP_METHODS
 from amtfl_tf.models import DeepMultiTaskModel
 from amtfl_tf.models import HyperparameterRamp

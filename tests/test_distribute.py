@@ -124,7 +124,7 @@ def test_strategy_flag_is_chosen_in_one_place(tmp_path):
     with cfg.activate():
         strategy = distribute.current()
         assert type(strategy).__name__ == "MirroredStrategy"
-        from amtfl_tf.experiments import dmtrl_common as dc
+        from amtfl_tf.experiments.dmtrl import common as dc
         net = dc.new_network("stl", 2, (28, 28, 1), "mnist_lenet",
                              dc.TrainSettings())
         assert net.trainable_weights[0].value.device  # placed by strategy

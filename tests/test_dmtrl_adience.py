@@ -120,7 +120,7 @@ def test_loader_fails_clearly_without_data(tmp_path, fake_root):
 
 
 def test_settings_validation():
-    from amtfl_tf.experiments import dmtrl_adience as da
+    from amtfl_tf.experiments.dmtrl import fig3_adience as da
 
     s = da.settings_for("paper")
     assert (s.image_size, s.fractions, s.test_fold) == (
@@ -136,7 +136,7 @@ def test_settings_validation():
 
 def test_smoke_end_to_end_and_resume(tmp_path, fake_root):
     from amtfl_tf.experiments.config import CommonConfig
-    from amtfl_tf.experiments import dmtrl_adience as da
+    from amtfl_tf.experiments.dmtrl import fig3_adience as da
 
     cfg = CommonConfig(experiment="dmtrl_fig3_adience", profile="smoke",
                        data_dir=str(fake_root), workdir=str(tmp_path / "w"),

@@ -6,9 +6,9 @@ import keras
 import numpy as np
 import pytest
 
-from amtfl_tf.experiments import dmtrl_common as dc
-from amtfl_tf.experiments import dmtrl_mnist as dmn
-from amtfl_tf.experiments import dmtrl_omniglot as dmo
+from amtfl_tf.experiments.dmtrl import common as dc
+from amtfl_tf.experiments.dmtrl import mnist as dmn
+from amtfl_tf.experiments.dmtrl import fig4_omniglot as dmo
 from amtfl_tf.layers import TaskConv2D
 from amtfl_tf.layers import TaskDense
 from amtfl_tf.models import dmtrl as dm

@@ -83,3 +83,19 @@ def test_entry_points_are_executable(path):
 def test_readme_shows_the_two_commands():
     readme = open(os.path.join(REPO_ROOT, "README.md")).read()
     assert "./run_all.sh" in readme and "./run_tests.sh" in readme
+
+
+def test_import_graph_has_no_cycle_upward_arrow_or_private_import():
+    """tools/import_graph.py: no import cycle (lazy imports included), no
+    library module imports the script layer (cli.py), no module imports
+    another's underscore name."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(
+        "import_graph", os.path.join(REPO_ROOT, "tools", "import_graph.py"))
+    graph = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(graph)
+    assert graph.problems() == []
+    assert "amtfl_tf.cli" not in set().union(*[
+        v for k, v in graph.edges(graph.modules()).items()
+        if k != "amtfl_tf.cli"])

@@ -15,7 +15,7 @@ from amtfl_tf import layers
 from amtfl_tf import models
 from amtfl_tf import objectives
 from amtfl_tf.callbacks import StopOnNonFinite
-from amtfl_tf.experiments import dmtrl_common as dc
+from amtfl_tf.experiments.dmtrl import common as dc
 from amtfl_tf.experiments import runner
 from amtfl_tf.models import dmtrl as dm
 from amtfl_tf.results import atomic_write_json

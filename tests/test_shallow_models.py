@@ -12,7 +12,7 @@ import pytest
 
 from amtfl_tf import models
 from amtfl_tf import objectives
-from amtfl_tf.experiments import shallow as sh
+from amtfl_tf.experiments import search as sh
 
 from conftest import REPO_ROOT
 

@@ -11,8 +11,8 @@ import pytest
 
 from amtfl_tf import datasets
 from amtfl_tf import metrics
-from amtfl_tf.experiments import shallow as sh
-from amtfl_tf.experiments import synthetic as syn
+from amtfl_tf.experiments import search as sh
+from amtfl_tf.experiments.amtfl import synthetic as syn
 
 from conftest import REPO_ROOT
 

@@ -10,7 +10,7 @@ import pytest
 
 from amtfl_tf import datasets
 from amtfl_tf.experiments.config import CommonConfig
-from amtfl_tf.experiments import table1
+from amtfl_tf.experiments.amtfl import table1
 from amtfl_tf.results import Row
 
 from conftest import REPO_ROOT

@@ -17,11 +17,11 @@ they come from and ``--data_dir`` / ``AMTFL_TF_DATA_DIR``. A corrupt file
 raises :class:`ChecksumError`.
 """
 
-from amtfl_tf.datasets._files import DATA_DIR_ENV
-from amtfl_tf.datasets._files import ChecksumError
-from amtfl_tf.datasets._files import DatasetError
-from amtfl_tf.datasets._files import DatasetNotFoundError
-from amtfl_tf.datasets._files import resolve_data_dir
+from amtfl_tf.datasets.files import DATA_DIR_ENV
+from amtfl_tf.datasets.files import ChecksumError
+from amtfl_tf.datasets.files import DatasetError
+from amtfl_tf.datasets.files import DatasetNotFoundError
+from amtfl_tf.datasets.files import resolve_data_dir
 from amtfl_tf.datasets.mnist import Mnist
 from amtfl_tf.datasets.mnist import MnistImbalanced
 from amtfl_tf.datasets.mnist import load_mnist

@@ -68,7 +68,7 @@ from typing import Sequence
 
 import numpy as np
 
-from amtfl_tf.datasets import _files
+from amtfl_tf.datasets import files as _files
 
 NAME = "adience"
 URL = "https://talhassner.github.io/home/projects/Adience/Adience-data.html"

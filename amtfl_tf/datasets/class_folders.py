@@ -38,7 +38,7 @@ from typing import Callable
 
 import numpy as np
 
-from amtfl_tf.datasets import _files
+from amtfl_tf.datasets import files as _files
 
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp")
 

@@ -17,7 +17,7 @@ import os
 
 import numpy as np
 
-from amtfl_tf.datasets import _files
+from amtfl_tf.datasets import files as _files
 
 _URL = "https://storage.googleapis.com/cvdf-datasets/mnist/"
 

@@ -21,7 +21,7 @@ import zipfile
 
 import numpy as np
 
-from amtfl_tf.datasets import _files
+from amtfl_tf.datasets import files as _files
 
 _URL = "https://github.com/brendenlake/omniglot/raw/master/python/"
 

@@ -12,7 +12,7 @@ import os
 
 import numpy as np
 
-from amtfl_tf.datasets import _files
+from amtfl_tf.datasets import files as _files
 
 _COMMIT = "97dfc15be3769240f2099d036ce2b55b30a56f5f"
 _URL = ("https://raw.githubusercontent.com/tjanez/PyMTL/" + _COMMIT

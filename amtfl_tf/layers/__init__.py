@@ -15,7 +15,7 @@
   :class:`NDDR` layers.
 """
 
-from amtfl_tf.layers._factorised import random_stacked_kernels
+from amtfl_tf.layers.stacked_kernels import random_stacked_kernels
 from amtfl_tf.layers.asymmetric_feedback import AsymmetricFeedback
 from amtfl_tf.layers.laf_conv2d import LAFConv2D
 from amtfl_tf.layers.laf_dense import LAFDense

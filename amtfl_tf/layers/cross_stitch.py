@@ -2,45 +2,15 @@
 
 from __future__ import annotations
 
-import math
-
 import keras
 import numpy as np
 from keras import ops
 
+from amtfl_tf.layers.task_inputs import check_task_shapes
+from amtfl_tf.validation import check_choice
+from amtfl_tf.validation import check_unit_interval
+
 GRANULARITIES = ("layer", "channel")
-
-
-def _unit_interval(name, value, allow_none=False):
-    if value is None and allow_none:
-        return None
-    try:
-        ok = 0.0 <= float(value) <= 1.0 and math.isfinite(float(value))
-    except (TypeError, ValueError):
-        ok = False
-    if not ok:
-        raise ValueError(f"{name} must be a number in [0, 1]. Received: "
-                         f"{name}={value!r}")
-    return float(value)
-
-
-def _check_task_shapes(layer, input_shape):
-    """T >= 2 inputs of one shape with a known last axis; returns T, C."""
-    if not isinstance(input_shape, (list, tuple)) or len(input_shape) < 2 \
-            or not all(isinstance(s, (list, tuple)) for s in input_shape):
-        raise ValueError(
-            f"{type(layer).__name__} expects a list of >= 2 task inputs. "
-            f"Received: input_shape={input_shape}")
-    shapes = [tuple(s) for s in input_shape]
-    if any(s[1:] != shapes[0][1:] for s in shapes):
-        raise ValueError(
-            f"{type(layer).__name__}: every task input must have the same "
-            f"shape. Received: input_shape={input_shape}")
-    if shapes[0][-1] is None:
-        raise ValueError(
-            f"{type(layer).__name__}: the last axis must be known. "
-            f"Received: input_shape={input_shape}")
-    return len(shapes), int(shapes[0][-1])
 
 
 def mixing_matrix(num_tasks, self_weight, other_weight=None):
@@ -93,18 +63,16 @@ class CrossStitch(keras.layers.Layer):
                  other_weight=None, alpha_regularizer=None,
                  alpha_constraint=None, **kwargs):
         super().__init__(**kwargs)
-        if granularity not in GRANULARITIES:
-            raise ValueError(f"granularity must be one of {GRANULARITIES}. "
-                             f"Received: granularity={granularity!r}")
-        self.granularity = granularity
-        self.self_weight = _unit_interval("self_weight", self_weight)
-        self.other_weight = _unit_interval("other_weight", other_weight,
-                                           allow_none=True)
+        self.granularity = check_choice("granularity", granularity,
+                                        GRANULARITIES)
+        self.self_weight = check_unit_interval("self_weight", self_weight)
+        self.other_weight = check_unit_interval(
+            "other_weight", other_weight, allow_none=True)
         self.alpha_regularizer = keras.regularizers.get(alpha_regularizer)
         self.alpha_constraint = keras.constraints.get(alpha_constraint)
 
     def build(self, input_shape):
-        self.num_tasks, channels = _check_task_shapes(self, input_shape)
+        self.num_tasks, channels = check_task_shapes(self, input_shape)
         m = mixing_matrix(self.num_tasks, self.self_weight,
                           self.other_weight)
         if self.granularity == "channel":

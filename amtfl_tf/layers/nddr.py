@@ -7,8 +7,13 @@ import keras
 import numpy as np
 from keras import ops
 
-from amtfl_tf.layers.cross_stitch import _check_task_shapes
-from amtfl_tf.layers.cross_stitch import _unit_interval
+from amtfl_tf.layers.task_inputs import check_task_shapes
+from amtfl_tf.validation import check_positive
+from amtfl_tf.validation import check_unit_interval
+
+# NDDR's weights in a saved file (.keras, .weights.h5), in this order: the
+# layout of the layer before it composed keras.layers.BatchNormalization.
+_BATCH_NORM_WEIGHTS = ("gamma", "beta", "moving_mean", "moving_variance")
 
 
 def nddr_initial_kernel(num_tasks, channels, self_weight=0.9,
@@ -19,6 +24,17 @@ def nddr_initial_kernel(num_tasks, channels, self_weight=0.9,
     blocks = np.full((num_tasks, num_tasks), other_weight, np.float64)
     np.fill_diagonal(blocks, self_weight)
     return np.kron(blocks, np.eye(channels))
+
+
+class _BatchNormSavedByNDDR(keras.layers.BatchNormalization):
+    """``keras.layers.BatchNormalization`` whose variables its NDDR layer
+    saves and loads with its own (see :meth:`NDDR.save_own_variables`)."""
+
+    def save_own_variables(self, store):
+        pass
+
+    def load_own_variables(self, store):
+        pass
 
 
 @keras.saving.register_keras_serializable(package="amtfl_tf")
@@ -34,12 +50,17 @@ class NDDR(keras.layers.Layer):
     β = 0.1 for the other task's, as in the original), biases at zero.
 
     All T convolutions are one ``(T·C, T·C)`` matrix (column block t is
-    task t's conv); BN statistics are per output channel and task. Works
-    on conv feature maps ``(B, H, W, C)`` and FC features ``(B, C)``.
+    task t's conv); BN statistics are per output channel and task (one
+    ``keras.layers.BatchNormalization`` over the ``T·C`` channels,
+    ``batch_norm``; under a mixed precision policy it keeps float32
+    statistics). Works on conv feature maps ``(B, H, W, C)`` and FC
+    features ``(B, C)``.
 
     Weights: ``kernel`` (T·C, T·C), ``bias`` (T·C,) when
     ``use_bias``; with batch norm ``gamma``, ``beta`` and the
-    non-trainable ``moving_mean``, ``moving_variance`` (T·C,).
+    non-trainable ``moving_mean``, ``moving_variance`` (T·C,), those of
+    ``batch_norm``. Saved files hold them all as the layer's own, in that
+    order.
 
     Args:
       self_weight: α, the initial weight of a task's own channels (0.9).
@@ -71,26 +92,20 @@ class NDDR(keras.layers.Layer):
                  momentum=0.99, epsilon=1e-3, kernel_regularizer=None,
                  kernel_constraint=None, **kwargs):
         super().__init__(**kwargs)
-        self.self_weight = _unit_interval("self_weight", self_weight)
-        self.other_weight = _unit_interval("other_weight", other_weight)
+        self.self_weight = check_unit_interval("self_weight", self_weight)
+        self.other_weight = check_unit_interval("other_weight", other_weight)
         self.activation = keras.activations.get(activation)
         self.use_batch_norm = bool(use_batch_norm)
         self.use_bias = (not self.use_batch_norm) if use_bias is None \
             else bool(use_bias)
-        self.momentum = _unit_interval("momentum", momentum)
-        try:
-            ok = float(epsilon) > 0
-        except (TypeError, ValueError):
-            ok = False
-        if not ok:
-            raise ValueError(f"epsilon must be > 0. Received: "
-                             f"epsilon={epsilon!r}")
-        self.epsilon = float(epsilon)
+        self.momentum = check_unit_interval("momentum", momentum)
+        self.epsilon = check_positive("epsilon", epsilon)
         self.kernel_regularizer = keras.regularizers.get(kernel_regularizer)
         self.kernel_constraint = keras.constraints.get(kernel_constraint)
+        self.batch_norm = None
 
     def build(self, input_shape):
-        self.num_tasks, self.channels = _check_task_shapes(self, input_shape)
+        self.num_tasks, self.channels = check_task_shapes(self, input_shape)
         width = self.num_tasks * self.channels
         init = nddr_initial_kernel(self.num_tasks, self.channels,
                                    self.self_weight, self.other_weight)
@@ -106,16 +121,58 @@ class NDDR(keras.layers.Layer):
             name="bias", shape=(width,), initializer="zeros") \
             if self.use_bias else None
         if self.use_batch_norm:
-            self.gamma = self.add_weight(name="gamma", shape=(width,),
-                                         initializer="ones")
-            self.beta = self.add_weight(name="beta", shape=(width,),
-                                        initializer="zeros")
-            self.moving_mean = self.add_weight(
-                name="moving_mean", shape=(width,), initializer="zeros",
-                trainable=False)
-            self.moving_variance = self.add_weight(
-                name="moving_variance", shape=(width,), initializer="ones",
-                trainable=False)
+            self.batch_norm = _BatchNormSavedByNDDR(
+                axis=-1, momentum=self.momentum, epsilon=self.epsilon,
+                dtype=self.dtype_policy, name="batch_norm")
+            self.batch_norm.build(tuple(input_shape[0][:-1]) + (width,))
+
+    # the batch norm's variables, as the layer's attributes (None without)
+
+    @property
+    def gamma(self):
+        return self._batch_norm_weight("gamma")
+
+    @property
+    def beta(self):
+        return self._batch_norm_weight("beta")
+
+    @property
+    def moving_mean(self):
+        return self._batch_norm_weight("moving_mean")
+
+    @property
+    def moving_variance(self):
+        return self._batch_norm_weight("moving_variance")
+
+    def _batch_norm_weight(self, name):
+        bn = getattr(self, "batch_norm", None)
+        return None if bn is None else getattr(bn, name)
+
+    def _saved_variables(self):
+        """kernel, [bias], [gamma, beta, moving_mean, moving_variance]."""
+        own = [self.kernel] + ([self.bias] if self.use_bias else [])
+        if self.batch_norm is None:
+            return own
+        return own + [getattr(self.batch_norm, n)
+                      for n in _BATCH_NORM_WEIGHTS]
+
+    def save_own_variables(self, store):
+        """Saves the batch norm's variables with the layer's own, in the
+        layout of the hand-written batch norm this layer once had, so files
+        of either version load in the other."""
+        for i, v in enumerate(self._saved_variables()):
+            store[f"{i}"] = v
+
+    def load_own_variables(self, store):
+        variables = self._saved_variables()
+        if len(store.keys()) != len(variables):
+            raise ValueError(
+                f"Layer '{self.name}' expected {len(variables)} variables, "
+                f"but received {len(store.keys())} variables during "
+                "loading. Expected: "
+                f"{[v.name for v in variables]}")
+        for i, v in enumerate(variables):
+            v.assign(store[f"{i}"])
 
     def call(self, inputs, training=False):
         if len(inputs) != self.num_tasks:
@@ -126,20 +183,7 @@ class NDDR(keras.layers.Layer):
         if self.use_bias:
             z = z + self.bias
         if self.use_batch_norm:
-            if training:
-                axes = list(range(len(z.shape) - 1))
-                mean, var = ops.moments(z, axes=axes)
-                m = self.momentum
-                self.moving_mean.assign(
-                    m * self.moving_mean + (1.0 - m) * ops.cast(
-                        mean, self.moving_mean.dtype))
-                self.moving_variance.assign(
-                    m * self.moving_variance + (1.0 - m) * ops.cast(
-                        var, self.moving_variance.dtype))
-            else:
-                mean, var = self.moving_mean, self.moving_variance
-            z = (z - mean) * ops.rsqrt(var + self.epsilon) * self.gamma \
-                + self.beta
+            z = self.batch_norm(z, training=training)
         z = self.activation(z)
         return [z[..., t * self.channels:(t + 1) * self.channels]
                 for t in range(self.num_tasks)]

@@ -1,212 +1,30 @@
 """SoftMaskConv2D: DAMTL's soft-masked convolution (Feng & Chen).
 
-The private base :class:`_SoftMaskLayer` holds what the conv layer and
-:class:`~amtfl_tf.layers.SoftMaskDense` share: the non-negative mask Ψ
-(granularity, parameterisation, initial values), the masked kernel
-``S = Ψ ⊙ W`` and the ℓ1 penalty ``‖Ψ‖₁``.
+What it shares with :class:`~amtfl_tf.layers.SoftMaskDense` (the mask Ψ,
+``S = Ψ ⊙ W``, ``‖Ψ‖₁``) lives in
+:class:`~amtfl_tf.layers.soft_mask_base.SoftMaskLayer`.
 """
 
 from __future__ import annotations
-
-import math
 
 import keras
 import numpy as np
 from keras import ops
 
-MASK_GRANULARITIES = ("weight", "filter")
-MASK_PARAMETERIZATIONS = ("constraint", "softplus", "abs")
-L1_REDUCTIONS = ("mean", "sum")
+from amtfl_tf.layers.soft_mask_base import L1_REDUCTIONS
+from amtfl_tf.layers.soft_mask_base import MASK_GRANULARITIES
+from amtfl_tf.layers.soft_mask_base import MASK_PARAMETERIZATIONS
+from amtfl_tf.layers.soft_mask_base import SoftMaskLayer
+from amtfl_tf.layers.soft_mask_base import default_mask_initializer
+from amtfl_tf.validation import check_choice
+from amtfl_tf.validation import check_int
+from amtfl_tf.validation import check_pair
+
+# the mask options and their default live in soft_mask_base; re-exported
+__all__ = ["L1_REDUCTIONS", "MASK_GRANULARITIES", "MASK_PARAMETERIZATIONS",
+           "PADDINGS", "SoftMaskConv2D", "default_mask_initializer"]
+
 PADDINGS = ("same", "valid")
-_SOFTPLUS_FLOOR = 1e-6
-
-
-def default_mask_initializer():
-    """Ψ ~ U(0.9, 1.1): "random initialisation" (Algorithm 1) around one,
-    so that ``S = Ψ ⊙ W_aux`` starts close to the auxiliary kernel."""
-    return keras.initializers.RandomUniform(0.9, 1.1)
-
-
-def _check_int(name, value, low=1):
-    if not isinstance(value, (int, np.integer)) or isinstance(value, bool) \
-            or value < low:
-        raise ValueError(f"{name} must be an int >= {low}. Received: "
-                         f"{name}={value!r}")
-    return int(value)
-
-
-def _check_pair(name, value):
-    if isinstance(value, (int, np.integer)) and not isinstance(value, bool):
-        value = (value, value)
-    if not isinstance(value, (list, tuple)) or len(value) != 2 or not all(
-            isinstance(v, (int, np.integer)) and not isinstance(v, bool)
-            and v >= 1 for v in value):
-        raise ValueError(f"{name} must be an int >= 1 or a pair of them. "
-                         f"Received: {name}={value!r}")
-    return tuple(int(v) for v in value)
-
-
-def _check_choice(name, value, choices):
-    if value not in choices:
-        raise ValueError(f"{name} must be one of {choices}. Received: "
-                         f"{name}={value!r}")
-    return value
-
-
-class _SoftMaskLayer(keras.layers.Layer):
-    """Shared machinery: a kernel ``W``, a mask Ψ ≥ 0 and a bias.
-
-    Subclasses define ``_kernel_shape(input_shape)``, ``_linear(x, s)``
-    and ``_out_axis_size``.
-    """
-
-    def __init__(self, activation=None, use_bias=True,
-                 mask_granularity="weight",
-                 mask_parameterization="constraint", kernel_trainable=True,
-                 l1=0.0, l1_reduction="mean",
-                 kernel_initializer="glorot_uniform",
-                 bias_initializer="zeros", mask_initializer=None,
-                 kernel_regularizer=None, bias_regularizer=None,
-                 kernel_constraint=None, bias_constraint=None, **kwargs):
-        super().__init__(**kwargs)
-        self.activation = keras.activations.get(activation)
-        self.use_bias = bool(use_bias)
-        self.mask_granularity = _check_choice(
-            "mask_granularity", mask_granularity, MASK_GRANULARITIES)
-        self.mask_parameterization = _check_choice(
-            "mask_parameterization", mask_parameterization,
-            MASK_PARAMETERIZATIONS)
-        self.kernel_trainable = bool(kernel_trainable)
-        try:
-            ok = float(l1) >= 0 and math.isfinite(float(l1))
-        except (TypeError, ValueError):
-            ok = False
-        if not ok:
-            raise ValueError(f"l1 must be a finite number >= 0. Received: "
-                             f"l1={l1!r}")
-        self.l1 = float(l1)
-        self.l1_reduction = _check_choice("l1_reduction", l1_reduction,
-                                          L1_REDUCTIONS)
-        self.kernel_initializer = keras.initializers.get(kernel_initializer)
-        self.bias_initializer = keras.initializers.get(bias_initializer)
-        self.mask_initializer = keras.initializers.get(
-            mask_initializer or default_mask_initializer())
-        self.kernel_regularizer = keras.regularizers.get(kernel_regularizer)
-        self.bias_regularizer = keras.regularizers.get(bias_regularizer)
-        self.kernel_constraint = keras.constraints.get(kernel_constraint)
-        self.bias_constraint = keras.constraints.get(bias_constraint)
-
-    # -- weights ---------------------------------------------------------
-
-    def _build_weights(self, kernel_shape):
-        units = kernel_shape[-1]
-        self.kernel = self.add_weight(
-            name="kernel", shape=kernel_shape,
-            initializer=self.kernel_initializer,
-            regularizer=self.kernel_regularizer,
-            constraint=self.kernel_constraint,
-            trainable=self.kernel_trainable)
-        mask_shape = (kernel_shape if self.mask_granularity == "weight"
-                      else (units,))
-        self.mask_raw = self.add_weight(
-            name="mask", shape=mask_shape,
-            initializer=self._raw_mask_initializer(),
-            constraint=(keras.constraints.NonNeg()
-                        if self.mask_parameterization == "constraint"
-                        else None))
-        self.bias = self.add_weight(
-            name="bias", shape=(units,), initializer=self.bias_initializer,
-            regularizer=self.bias_regularizer,
-            constraint=self.bias_constraint) if self.use_bias else None
-
-    def _raw_mask_initializer(self):
-        """Draws Ψ from ``mask_initializer`` and maps it to the stored
-        variable (the inverse of the parameterisation)."""
-        base = self.mask_initializer
-        kind = self.mask_parameterization
-
-        def init(shape, dtype=None):
-            psi = ops.maximum(base(shape, dtype=dtype), 0.0)
-            if kind == "softplus":
-                psi = ops.maximum(psi, _SOFTPLUS_FLOOR)
-                return ops.log(ops.expm1(psi))
-            return psi
-
-        return init
-
-    # -- the paper's quantities ------------------------------------------
-
-    def mask(self):
-        """Ψ ≥ 0: the kernel's shape (``"weight"``) or ``(filters,)``
-        (``"filter"``)."""
-        if self.mask_parameterization == "softplus":
-            return ops.softplus(self.mask_raw)
-        if self.mask_parameterization == "abs":
-            return ops.abs(self.mask_raw)
-        return self.mask_raw  # kept >= 0 by the NonNeg constraint
-
-    def masked_kernel(self):
-        """``S = Ψ ⊙ W`` (Eq. 1); a filter mask scales whole filters."""
-        return ops.multiply(self.kernel, self.mask())
-
-    def mask_l1(self):
-        """``‖Ψ‖₁`` under ``l1_reduction`` (``"mean"``: per entry)."""
-        a = ops.abs(self.mask())
-        return ops.mean(a) if self.l1_reduction == "mean" else ops.sum(a)
-
-    def load_kernel(self, kernel, bias=None):
-        """Set W (and b) to given values, e.g. the auxiliary network's
-        trained kernel (``W_{T_j}`` ← ``W_aux``, Algorithm 1, line 1)."""
-        kernel = np.asarray(kernel)
-        if tuple(kernel.shape) != tuple(self.kernel.shape):
-            raise ValueError(
-                f"kernel must have shape {tuple(self.kernel.shape)}. "
-                f"Received: kernel.shape={kernel.shape}")
-        self.kernel.assign(kernel)
-        if bias is not None:
-            if not self.use_bias:
-                raise ValueError("bias given to a layer with use_bias=False."
-                                 " Received: bias of shape "
-                                 f"{np.shape(bias)}")
-            bias = np.asarray(bias)
-            if tuple(bias.shape) != tuple(self.bias.shape):
-                raise ValueError(
-                    f"bias must have shape {tuple(self.bias.shape)}. "
-                    f"Received: bias.shape={bias.shape}")
-            self.bias.assign(bias)
-
-    def call(self, inputs):
-        y = self._linear(inputs, self.masked_kernel())
-        if self.use_bias:
-            y = y + self.bias
-        if self.l1 > 0:
-            self.add_loss(self.l1 * self.mask_l1())
-        return self.activation(y)
-
-    def _base_config(self):
-        return {
-            "activation": keras.activations.serialize(self.activation),
-            "use_bias": self.use_bias,
-            "mask_granularity": self.mask_granularity,
-            "mask_parameterization": self.mask_parameterization,
-            "kernel_trainable": self.kernel_trainable,
-            "l1": self.l1,
-            "l1_reduction": self.l1_reduction,
-            "kernel_initializer": keras.initializers.serialize(
-                self.kernel_initializer),
-            "bias_initializer": keras.initializers.serialize(
-                self.bias_initializer),
-            "mask_initializer": keras.initializers.serialize(
-                self.mask_initializer),
-            "kernel_regularizer": keras.regularizers.serialize(
-                self.kernel_regularizer),
-            "bias_regularizer": keras.regularizers.serialize(
-                self.bias_regularizer),
-            "kernel_constraint": keras.constraints.serialize(
-                self.kernel_constraint),
-            "bias_constraint": keras.constraints.serialize(
-                self.bias_constraint),
-        }
 
 
 def _conv_length(n, k, stride, padding):
@@ -218,7 +36,7 @@ def _conv_length(n, k, stride, padding):
 
 
 @keras.saving.register_keras_serializable(package="amtfl_tf")
-class SoftMaskConv2D(_SoftMaskLayer):
+class SoftMaskConv2D(SoftMaskLayer):
     """A 2-D convolution whose kernel is a soft-masked copy of another's.
 
     DAMTL (Feng & Chen, "Learning Multi-Tasks with Inconsistent Labels by
@@ -295,10 +113,10 @@ class SoftMaskConv2D(_SoftMaskLayer):
             bias_regularizer=bias_regularizer,
             kernel_constraint=kernel_constraint,
             bias_constraint=bias_constraint, **kwargs)
-        self.filters = _check_int("filters", filters)
-        self.kernel_size = _check_pair("kernel_size", kernel_size)
-        self.strides = _check_pair("strides", strides)
-        self.padding = _check_choice("padding", padding, PADDINGS)
+        self.filters = check_int("filters", filters)
+        self.kernel_size = check_pair("kernel_size", kernel_size)
+        self.strides = check_pair("strides", strides)
+        self.padding = check_choice("padding", padding, PADDINGS)
         self.input_spec = keras.layers.InputSpec(ndim=4)
 
     def build(self, input_shape):

@@ -6,12 +6,12 @@ import keras
 import numpy as np
 from keras import ops
 
-from amtfl_tf.layers.soft_mask_conv2d import _SoftMaskLayer
-from amtfl_tf.layers.soft_mask_conv2d import _check_int
+from amtfl_tf.layers.soft_mask_base import SoftMaskLayer
+from amtfl_tf.validation import check_int
 
 
 @keras.saving.register_keras_serializable(package="amtfl_tf")
-class SoftMaskDense(_SoftMaskLayer):
+class SoftMaskDense(SoftMaskLayer):
     """A dense layer whose kernel is ``S = Ψ ⊙ W`` with Ψ ≥ 0.
 
     The fully connected counterpart of :class:`SoftMaskConv2D` (DAMTL,
@@ -66,7 +66,7 @@ class SoftMaskDense(_SoftMaskLayer):
             bias_regularizer=bias_regularizer,
             kernel_constraint=kernel_constraint,
             bias_constraint=bias_constraint, **kwargs)
-        self.units = _check_int("units", units)
+        self.units = check_int("units", units)
         self.input_spec = keras.layers.InputSpec(min_ndim=2)
 
     def build(self, input_shape):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import keras
 
-from amtfl_tf.layers._factorised import FactorisedConv2D
+from amtfl_tf.layers.factorised import FactorisedConv2D
 
 
 @keras.saving.register_keras_serializable(package="amtfl_tf")
@@ -14,7 +14,7 @@ class TaskConv2D(FactorisedConv2D):
     The STL layer of DMTRL's experiments (and UD-MTL's unshared conv
     layers) in the factorised layers' layout: activations ``(B, T, H, W,
     C)``, the T convolutions run as one grouped convolution (see
-    ``amtfl_tf/layers/_factorised.py`` for when it falls back to a per-task
+    ``amtfl_tf/layers/factorised.py`` for when it falls back to a per-task
     loop). Weights: ``kernel`` ``(T, kh, kw, C, filters)`` and ``bias``
     ``(T, filters)``; :meth:`task_factor` is ``I_T``.
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import keras
 
-from amtfl_tf.layers._factorised import FactorisedDense
+from amtfl_tf.layers.factorised import FactorisedDense
 
 
 @keras.saving.register_keras_serializable(package="amtfl_tf")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import keras
 
-from amtfl_tf.layers._factorised import FactorisedConv2D
+from amtfl_tf.layers.factorised import FactorisedConv2D
 
 
 @keras.saving.register_keras_serializable(package="amtfl_tf")
@@ -27,7 +27,7 @@ class TTConv2D(FactorisedConv2D):
     (:func:`amtfl_tf.tensor.sharing_strength`, Eq. 9).
 
     The task axis is carried through the activations right after the batch
-    axis (see ``amtfl_tf/layers/_factorised.py``). Initialise from T trained
+    axis (see ``amtfl_tf/layers/factorised.py``). Initialise from T trained
     single-task kernels, or from a random draw of them, with
     :meth:`from_stacked_kernels` (ε = 0.1 picks the ranks).
 

@@ -13,17 +13,17 @@ Multi-task, Cross-Stitch, NDDR-CNN, MTAL) on one VGG-style trunk.
 
 from amtfl_tf.models.backbones import BACKBONES
 from amtfl_tf.models.backbones import build_backbone
-from amtfl_tf.models.deep import DEEP_METHODS
-from amtfl_tf.models.deep import DeepMultiTaskModel
-from amtfl_tf.models.deep import HyperparameterRamp
+from amtfl_tf.models.amtfl.deep import DEEP_METHODS
+from amtfl_tf.models.amtfl.deep import DeepMultiTaskModel
+from amtfl_tf.models.amtfl.deep import HyperparameterRamp
 from amtfl_tf.models.multitask import MultiTaskModel
-from amtfl_tf.models.shallow import AMTFL
-from amtfl_tf.models.shallow import AMTL
-from amtfl_tf.models.shallow import GOMTL
-from amtfl_tf.models.shallow import METHODS
-from amtfl_tf.models.shallow import MTNN
-from amtfl_tf.models.shallow import NN
-from amtfl_tf.models.shallow import STL
+from amtfl_tf.models.amtfl.shallow import AMTFL
+from amtfl_tf.models.amtfl.shallow import AMTL
+from amtfl_tf.models.amtfl.shallow import GOMTL
+from amtfl_tf.models.amtfl.shallow import METHODS
+from amtfl_tf.models.amtfl.shallow import MTNN
+from amtfl_tf.models.amtfl.shallow import NN
+from amtfl_tf.models.amtfl.shallow import STL
 from amtfl_tf.models.task_metrics import PerTaskMean
 
 __all__ = ["AMTFL", "AMTL", "BACKBONES", "DEEP_METHODS",
@@ -33,20 +33,20 @@ __all__ = ["AMTFL", "AMTL", "BACKBONES", "DEEP_METHODS",
 
 # Classic shallow baselines (DMTRL Appendix A): also in METHODS as
 # "Evgeniou-Pontil" and "MTFL".
-from amtfl_tf.models.shallow import EvgeniouPontil  # noqa: E402
-from amtfl_tf.models.shallow import MTFL  # noqa: E402
-from amtfl_tf.models.shallow import MTFLDStep  # noqa: E402
-from amtfl_tf.models.shallow import mtfl_d_step  # noqa: E402
+from amtfl_tf.models.amtfl.shallow import EvgeniouPontil  # noqa: E402
+from amtfl_tf.models.amtfl.shallow import MTFL  # noqa: E402
+from amtfl_tf.models.amtfl.shallow import MTFLDStep  # noqa: E402
+from amtfl_tf.models.amtfl.shallow import mtfl_d_step  # noqa: E402
 
 __all__ += ["EvgeniouPontil", "MTFL", "MTFLDStep", "mtfl_d_step"]
 
 # DAMTL (Feng & Chen) and its baselines.
 from amtfl_tf.models.damtl import DAMTL  # noqa: E402
-from amtfl_tf.models.damtl_base import ARCHITECTURES  # noqa: E402
-from amtfl_tf.models.damtl_base import TaskNetworksModel  # noqa: E402
-from amtfl_tf.models.damtl_base import build_vgg  # noqa: E402
-from amtfl_tf.models.damtl_baselines import BASELINES  # noqa: E402
-from amtfl_tf.models.damtl_baselines import DAMTLBaseline  # noqa: E402
+from amtfl_tf.models.damtl.base import ARCHITECTURES  # noqa: E402
+from amtfl_tf.models.damtl.base import TaskNetworksModel  # noqa: E402
+from amtfl_tf.models.damtl.base import build_vgg  # noqa: E402
+from amtfl_tf.models.damtl.baselines import BASELINES  # noqa: E402
+from amtfl_tf.models.damtl.baselines import DAMTLBaseline  # noqa: E402
 
 __all__ += ["ARCHITECTURES", "BASELINES", "DAMTL", "DAMTLBaseline",
             "TaskNetworksModel", "build_vgg"]

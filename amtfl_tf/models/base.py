@@ -176,6 +176,25 @@ class MultiTaskBase(keras.Model):
         self._loss_tracker.update_state(loss * replicas,
                                         sample_weight=ops.shape(first)[0])
 
+    # -- export -------------------------------------------------------------
+
+    def serving_outputs(self, x):
+        """What the SavedModel's ``serve`` endpoint returns for a batch of
+        inputs ``x`` (raw outputs; subclasses return probabilities)."""
+        return self(x, training=False)
+
+    def serving_input_shape(self) -> tuple[int, ...]:
+        """The shape of one input of the ``serve`` endpoint."""
+        raise NotImplementedError
+
+    def export_saved_model(self, path: str) -> str:
+        """Write a TensorFlow SavedModel whose ``serve`` endpoint maps float32
+        inputs ``(None, *serving_input_shape())`` to
+        :meth:`serving_outputs`; it reloads with ``tf.saved_model.load``
+        without amtfl_tf. Returns ``path``."""
+        return write_saved_model(self, self.serving_outputs,
+                                 self.serving_input_shape(), path)
+
     def extra_metrics(self) -> list:
         """The model's own metric trackers (per-task losses, terms)."""
         return []
@@ -183,3 +202,20 @@ class MultiTaskBase(keras.Model):
     @property
     def metrics(self):
         return super().metrics + list(self.extra_metrics())
+
+
+def write_saved_model(model, serve, example_shape, path: str) -> str:
+    """Write a SavedModel of ``model`` at ``path`` whose ``serve`` endpoint
+    is ``serve(x)`` for float32 inputs ``(None, *example_shape)``; it
+    reloads with ``tf.saved_model.load`` without amtfl_tf. Returns
+    ``path``."""
+    import tensorflow as tf
+
+    archive = keras.export.ExportArchive()
+    archive.track(model)
+    archive.add_endpoint(
+        name="serve", fn=serve,
+        input_signature=[tf.TensorSpec((None, *example_shape), tf.float32,
+                                       name="x")])
+    archive.write_out(path, verbose=False)
+    return path

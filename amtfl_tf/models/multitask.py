@@ -227,6 +227,15 @@ class MultiTaskModel(MultiTaskBase):
     def extra_metrics(self):
         return [self.task_loss_tracker, *self.term_trackers.values()]
 
+    def serving_input_shape(self):
+        return self.example_shape
+
+    def serving_outputs(self, x):
+        """Per-task probabilities (sigmoid of the logits) for the logistic
+        loss, raw outputs for regression."""
+        out = self(x, training=False)
+        return ops.sigmoid(out) if self.loss_kind == "logistic" else out
+
     def get_config(self):
         config = super().get_config()
         config.update({

@@ -57,51 +57,15 @@ from amtfl_tf.layers.tt_conv2d import TTConv2D
 from amtfl_tf.layers.tt_dense import TTDense
 from amtfl_tf.layers.tucker_conv2d import TuckerConv2D
 from amtfl_tf.layers.tucker_dense import TuckerDense
+from amtfl_tf.models.backbones import DMTRL_ARCHITECTURES
+from amtfl_tf.models.backbones import dmtrl_architecture
 from amtfl_tf.models.multitask import MultiTaskModel
 from amtfl_tf.objectives import LOSSES
 from amtfl_tf.tensor import decompositions as dec
 from amtfl_tf.tensor import sharing as sharing_lib
 
-# Layer specs: ("conv", filters, kernel[, stride, padding]), ("pool",
-# size[, stride, padding]), ("lrn",), ("flatten",), ("dense", units),
-# ("dropout", rate), ("output",). "shareable" is how many leading
-# parametrised layers the paper shares softly; "ud_options" the N the
-# paper's UD-MTL search tries.
-ARCHITECTURES: dict[str, dict[str, Any]] = {
-    # Sec. 4.1: "modified LeNet"; all four parametrised layers shareable
-    # (the 512 -> 1 output layer included); UD-MTL N in {1, 2, 3}.
-    "mnist_lenet": {
-        "activation": "relu", "shareable": 4, "ud_options": (1, 2, 3),
-        "ud_paper": 3,
-        "layers": (("conv", 32, 5), ("pool", 2), ("conv", 64, 4),
-                   ("pool", 2), ("flatten",), ("dense", 512), ("output",)),
-        "names": ("conv1", "conv2", "fc1", "fc2")},
-    # Sec. 4.3: conv 8@5x5, 12@3x3, 16@3x3 (each + 2x2 max-pool), FC 64,
-    # FC #characters, tanh; the first four layers shareable; N in 1..4.
-    "omniglot_cnn": {
-        "activation": "tanh", "shareable": 4, "ud_options": (1, 2, 3, 4),
-        "ud_paper": 3,
-        "layers": (("conv", 8, 5), ("pool", 2), ("conv", 12, 3), ("pool", 2),
-                   ("conv", 16, 3), ("pool", 2), ("flatten",), ("dense", 64),
-                   ("output",)),
-        "names": ("conv1", "conv2", "conv3", "fc1", "fc2")},
-    # Sec. 4.2: Levi & Hassner (2015): conv 96@7x7/4, pool 3/2, LRN; conv
-    # 256@5x5 (same), pool 3/2, LRN; conv 384@3x3 (same), pool 3/2; FC 512,
-    # dropout 0.5; FC 512, dropout 0.5; FC #classes. Every layer but the
-    # last FC shareable; N in 1..5. Caffe rounds pooled sizes up, hence
-    # "same" pools: 227 -> 56 -> 28 -> 14 -> 7, FC1 sees 7 x 7 x 384.
-    "levi_hassner": {
-        "activation": "relu", "shareable": 5,
-        "ud_options": (1, 2, 3, 4, 5), "ud_paper": 5,
-        "layers": (("conv", 96, 7, 4, "valid"), ("pool", 3, 2, "same"),
-                   ("lrn",), ("conv", 256, 5, 1, "same"),
-                   ("pool", 3, 2, "same"), ("lrn",),
-                   ("conv", 384, 3, 1, "same"), ("pool", 3, 2, "same"),
-                   ("flatten",),
-                   ("dense", 512), ("dropout", 0.5), ("dense", 512),
-                   ("dropout", 0.5), ("output",)),
-        "names": ("conv1", "conv2", "conv3", "fc1", "fc2", "fc3")},
-}
+# the DMTRL networks, by name (amtfl_tf.models.backbones)
+ARCHITECTURES = DMTRL_ARCHITECTURES
 SHARING_MODES = ("task", "shared", "laf", "tucker", "tt")
 FACTORISED = ("laf", "tucker", "tt")
 METHODS = ("stl", "ud-mtl", "dmtrl-laf", "dmtrl-tucker", "dmtrl-tt")
@@ -117,11 +81,7 @@ _MASKED = -1e9
 
 
 def _architecture(name: str) -> dict[str, Any]:
-    if name not in ARCHITECTURES:
-        raise ValueError(f"architecture must be one of "
-                         f"{sorted(ARCHITECTURES)}. Received: "
-                         f"architecture={name!r}")
-    return ARCHITECTURES[name]
+    return dmtrl_architecture(name)
 
 
 def param_layer_names(architecture: str) -> tuple[str, ...]:

@@ -41,14 +41,14 @@ from keras import ops
 
 from amtfl_tf.layers import NDDR
 from amtfl_tf.layers import CrossStitch
-from amtfl_tf.models.damtl_base import TaskNetworksModel
-from amtfl_tf.models.damtl_base import copy_layer_weights
-from amtfl_tf.models.damtl_base import flatten
-from amtfl_tf.models.damtl_base import max_pool
-from amtfl_tf.models.damtl_base import nonempty_batch
-from amtfl_tf.models.damtl_base import own_task
-from amtfl_tf.models.damtl_base import partition_by_task
-from amtfl_tf.models.damtl_base import stitch
+from amtfl_tf.models.damtl.base import TaskNetworksModel
+from amtfl_tf.models.damtl.base import copy_layer_weights
+from amtfl_tf.models.damtl.base import flatten
+from amtfl_tf.models.damtl.base import max_pool
+from amtfl_tf.models.damtl.base import nonempty_batch
+from amtfl_tf.models.damtl.base import own_task
+from amtfl_tf.models.damtl.base import partition_by_task
+from amtfl_tf.models.damtl.base import stitch
 
 BASELINES = ("single", "multi", "cross_stitch", "nddr", "mtal")
 SHARING_POSITIONS = ("conv", "fc", "all")

@@ -41,10 +41,11 @@ import numpy as np
 
 from amtfl_tf import datasets
 from amtfl_tf import plotting
+from amtfl_tf.experiments import profiles
 from amtfl_tf.experiments.config import CommonConfig
 from amtfl_tf.experiments.config import uses_runtime
 from amtfl_tf.datasets import adience as adience_data
-from amtfl_tf.experiments import dmtrl_common as dc
+from amtfl_tf.experiments.dmtrl import common as dc
 from amtfl_tf.experiments.runner import run_splits
 from amtfl_tf.experiments.runner import seed_everything
 from amtfl_tf.models import dmtrl as dm
@@ -82,31 +83,25 @@ class Settings:
         return d
 
 
+PROFILES = {
+    "smoke": {"fractions": (1.0,), "repeats": 1, "image_size": 64,
+              "per_task": 4,
+              "train": {"epochs": 1, "ud_folds": 1, "ud_options": (4, 5)}},
+    "quick": {"fractions": (0.1, 0.5, 1.0), "repeats": 1, "image_size": 64,
+              "per_task": 16,
+              "train": {"epochs": 4, "finetune_epochs": 2, "ud_folds": 1}},
+    "paper": {},
+}
+
+
 def settings_for(profile: str, seed: int = 0, **overrides) -> Settings:
     """``paper``: six fractions × 3 repeats at 227 × 227, 30 epochs, 5-fold
     CV for UD-MTL. ``quick``: fractions 10%, 50%, 100%, one repeat, 64 × 64
     faces, 4 epochs (2 of DMTRL fine-tuning), one hold-out split for
     UD-MTL's N. ``smoke``: seconds (one fraction, 64 × 64, 1 epoch, N
     among 4 and 5)."""
-    base = Settings(profile)
-    if profile == "smoke":
-        s = Settings(profile, seed, fractions=(1.0,), repeats=1,
-                     image_size=64, per_task=4,
-                     train=dataclasses.replace(base.train, epochs=1,
-                                               ud_folds=1,
-                                               ud_options=(4, 5)))
-    elif profile == "quick":
-        s = Settings(profile, seed, fractions=(0.1, 0.5, 1.0), repeats=1,
-                     image_size=64, per_task=16,
-                     train=dataclasses.replace(base.train, epochs=4,
-                                               finetune_epochs=2,
-                                               ud_folds=1))
-    elif profile == "paper":
-        s = Settings(profile, seed)
-    else:
-        raise ValueError(f"profile must be smoke, quick or paper. Received: "
-                         f"profile={profile!r}")
-    s = dc.with_overrides(s, overrides)
+    s = profiles.make(Settings, PROFILES, profile, seed, nested="train",
+                      **overrides)
     if not s.fractions:
         raise ValueError("fractions must not be empty.")
     for f in s.fractions:

@@ -21,7 +21,7 @@ Omniglot:
   class, 5 train and 2 test, so few training images per class.
 - **Methods**: the seven of Tables 4–7, same VGG, same optimiser and
   iterations, all starting from the auxiliary network (see
-  :mod:`amtfl_tf.experiments.damtl_common`).
+  :mod:`amtfl_tf.experiments.damtl.common`).
 - **Outputs** (per setting, ``<workdir>/<setting>/``): ``results.json``,
   ``table.md`` (ours beside the paper's tables, in separate columns),
   ``fig4_accuracy``, ``fig5_time``, ``fig6_convergence`` and one record
@@ -41,11 +41,12 @@ import time
 import numpy as np
 
 from amtfl_tf import datasets
+from amtfl_tf.experiments import profiles
 from amtfl_tf.experiments.config import CommonConfig
 from amtfl_tf.experiments.config import uses_runtime
-from amtfl_tf.experiments import damtl_common as dc
+from amtfl_tf.experiments.damtl import common as dc
 from amtfl_tf.experiments.runner import run_splits
-from amtfl_tf.models.damtl_base import architecture
+from amtfl_tf.models.damtl.base import architecture
 from amtfl_tf.results import Results
 from amtfl_tf.results import RunDir
 
@@ -109,30 +110,23 @@ class Settings:
         return dataclasses.asdict(self)
 
 
+PROFILES = {
+    "smoke": {"draws": 1, "image_size": 16, "architecture": "vgg_tiny",
+              "aux_characters": 40,
+              "train": {"epochs": 3, "aux_epochs": 2}},
+    "quick": {"draws": 6, "aux_characters": 400,
+              "train": {"epochs": 100, "aux_epochs": 25}},
+    "paper": {"draws": 20, "aux_characters": 1623,
+              "train": {"epochs": 300, "aux_epochs": 40}},
+}
+
+
 def settings_for(profile: str, seed: int = 0, **overrides) -> Settings:
     """The profile's settings; ``overrides`` may name any field of
     :class:`Settings` or of :class:`damtl_common.TrainSettings`."""
-    if profile == "smoke":
-        s = Settings(profile, seed, draws=1, image_size=16,
-                     architecture="vgg_tiny", aux_characters=40,
-                     train=dc.TrainSettings(epochs=3, aux_epochs=2))
-    elif profile == "quick":
-        s = Settings(profile, seed, draws=6, aux_characters=400,
-                     train=dc.TrainSettings(epochs=100, aux_epochs=25))
-    elif profile == "paper":
-        s = Settings(profile, seed, draws=20, aux_characters=1623,
-                     train=dc.TrainSettings(epochs=300, aux_epochs=40))
-    else:
-        raise ValueError("profile must be smoke, quick or paper. Received: "
-                         f"profile={profile!r}")
-    train = {k: v for k, v in overrides.items() if k in dc.TRAIN_FIELDS}
-    rest = {k: v for k, v in overrides.items() if k not in train}
-    unknown = sorted(set(rest) - {f.name for f in dataclasses.fields(
-        Settings)})
-    if unknown:
-        raise ValueError(f"Unknown setting(s): {unknown}.")
-    return dataclasses.replace(
-        s, train=dataclasses.replace(s.train, **train), **rest)
+    s = profiles.make(Settings, PROFILES, profile, seed, nested="train",
+                      **overrides)
+    return s
 
 
 # --------------------------------------------------------------------------

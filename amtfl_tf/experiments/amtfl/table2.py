@@ -33,6 +33,7 @@ from amtfl_tf import metrics
 from amtfl_tf import objectives
 from amtfl_tf import published
 from amtfl_tf.callbacks import training_callbacks
+from amtfl_tf.experiments import profiles
 from amtfl_tf.experiments.config import CommonConfig
 from amtfl_tf.experiments.config import uses_runtime
 from amtfl_tf.experiments.runner import run_splits
@@ -75,17 +76,16 @@ class Settings:
         return dataclasses.asdict(self)
 
 
+PROFILES = {
+    "smoke": {"runs": 1, "epochs": 2, "image_size": 32},
+    "quick": {"runs": 2, "epochs": 300},
+    "paper": {},
+}
+
+
 def settings_for(profile: str, seed: int = 0, **overrides) -> Settings:
-    if profile == "smoke":
-        s = Settings(profile, seed, runs=1, epochs=2, image_size=32)
-    elif profile == "quick":
-        s = Settings(profile, seed, runs=2, epochs=300)
-    elif profile == "paper":
-        s = Settings(profile, seed)
-    else:
-        raise ValueError(f"profile must be smoke, quick or paper. Received: "
-                         f"profile={profile!r}")
-    return dataclasses.replace(s, **overrides)
+    s = profiles.make(Settings, PROFILES, profile, seed, **overrides)
+    return s
 
 
 @dataclasses.dataclass(frozen=True)
@@ -159,7 +159,7 @@ def cub_problem(cfg: CommonConfig, s: Settings) -> ImageProblem:
     if os.path.isdir(os.path.join(datasets.resolve_data_dir(cfg.data_dir),
                                   "cub", "train")):
         return image_folder_split("cub", cfg.data_dir, s.image_size)
-    from amtfl_tf.datasets import _files
+    from amtfl_tf.datasets import files as _files
 
     tfds_dir = _files.tfds_cache_dir()
     url = "https://data.caltech.edu/records/65de6-vp158"

@@ -37,10 +37,11 @@ import numpy as np
 from amtfl_tf import datasets
 from amtfl_tf import plotting
 from amtfl_tf import published
+from amtfl_tf.experiments import profiles
 from amtfl_tf.experiments.config import CommonConfig
 from amtfl_tf.experiments.config import uses_runtime
-from amtfl_tf.experiments import dmtrl_common as dc
-from amtfl_tf.experiments import shallow as sh
+from amtfl_tf.experiments.dmtrl import common as dc
+from amtfl_tf.experiments import search as sh
 from amtfl_tf.experiments.runner import run_splits
 from amtfl_tf.experiments.runner import seed_everything
 from amtfl_tf.models import dmtrl as dm
@@ -86,30 +87,27 @@ class Settings:
         return d
 
 
+PROFILES = {
+    "smoke": {"fractions": (0.002,), "repeats": 1, "test_size": 200,
+              "appendix_fraction": 0.002, "appendix_folds": 1,
+              "classic_grid": (0.1,), "classic_steps": 50,
+              "train": {"epochs": 1, "ud_folds": 1, "ud_options": (3,)}},
+    "quick": {"fractions": (0.005, 0.02), "repeats": 1, "test_size": 2000,
+              "appendix_folds": 2, "classic_grid": (1.0, 0.1, 1e-2),
+              "classic_steps": 500,
+              "train": {"epochs": 10, "ud_folds": 1}},
+    "paper": {"train": {"epochs": 50}},
+}
+
+
 def settings_for(profile: str, seed: int = 0, **overrides) -> Settings:
     """Profiles. ``paper``: ten fractions × 5 repeats on the full test set,
     10 folds for the appendix (GPU hours). ``quick``: two small
     fractions (0.5%, 2%; the appendix scripts cover 1%), one repeat, 2
     appendix folds, 2,000 test images, one 80/20 hold-out for UD-MTL's
     N, 10 epochs. ``smoke``: seconds."""
-    if profile == "smoke":
-        s = Settings(profile, seed, fractions=(0.002,), repeats=1,
-                     test_size=200, appendix_fraction=0.002,
-                     appendix_folds=1, classic_grid=(0.1,),
-                     classic_steps=50,
-                     train=dc.TrainSettings(epochs=1, ud_folds=1,
-                                            ud_options=(3,)))
-    elif profile == "quick":
-        s = Settings(profile, seed, fractions=(0.005, 0.02), repeats=1,
-                     test_size=2000, appendix_folds=2,
-                     classic_grid=(1.0, 0.1, 1e-2), classic_steps=500,
-                     train=dc.TrainSettings(epochs=10, ud_folds=1))
-    elif profile == "paper":
-        s = Settings(profile, seed, train=dc.TrainSettings(epochs=50))
-    else:
-        raise ValueError(f"profile must be smoke, quick or paper. Received: "
-                         f"profile={profile!r}")
-    s = dc.with_overrides(s, overrides)
+    s = profiles.make(Settings, PROFILES, profile, seed, nested="train",
+                      **overrides)
     for f in s.fractions + (s.appendix_fraction,):
         if not 0 < f <= 1:
             raise ValueError(f"fractions must be in (0, 1]. Received: {f!r}")

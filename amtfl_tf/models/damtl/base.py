@@ -37,91 +37,25 @@ import keras
 import numpy as np
 from keras import ops
 
+from amtfl_tf.models.backbones import VGG_ARCHITECTURES
+from amtfl_tf.models.backbones import build_vgg
+from amtfl_tf.models.backbones import check_conv_blocks
+from amtfl_tf.models.backbones import feature_shapes
+from amtfl_tf.models.backbones import vgg_architecture
 from amtfl_tf.models.base import MultiTaskBase
 from amtfl_tf.models.replicas import distribution
 from amtfl_tf.models.task_metrics import PerTaskMean
 from amtfl_tf.validation import is_int
 
-ARCHITECTURES: dict[str, dict[str, Any]] = {
-    # Fig. 1's five 3×3 conv stages (64, 128, 256, 512, 512) at a quarter
-    # of the width, one conv per stage, two FC layers: the offline proxy.
-    "vgg_small": {"conv_blocks": [[16], [32], [64], [128], [128]],
-                  "fc_units": [128, 128]},
-    "vgg_tiny": {"conv_blocks": [[4], [8]], "fc_units": [16]},
-    "vgg11": {"conv_blocks": [[64], [128], [256, 256], [512, 512],
-                              [512, 512]], "fc_units": [4096, 4096]},
-    "vgg16": {"conv_blocks": [[64, 64], [128, 128], [256, 256, 256],
-                              [512, 512, 512], [512, 512, 512]],
-              "fc_units": [4096, 4096]},
-}
+# the VGG variants, by name (amtfl_tf.models.backbones)
+ARCHITECTURES = VGG_ARCHITECTURES
+architecture = vgg_architecture
+__all__ = ["ARCHITECTURES", "TaskNetworksModel", "architecture",
+           "build_vgg", "check_conv_blocks", "copy_layer_weights",
+           "feature_shapes", "flatten", "max_pool", "nonempty_batch",
+           "own_task", "pad_logits", "partition_by_task", "stitch"]
 CE_REDUCTIONS = ("sum", "mean")
 PAD_LOGIT = -1e9
-
-
-def architecture(name: str) -> tuple[list[list[int]], list[int]]:
-    """``(conv_blocks, fc_units)`` of a named VGG variant."""
-    if name not in ARCHITECTURES:
-        raise ValueError(f"architecture must be one of "
-                         f"{tuple(ARCHITECTURES)}. Received: "
-                         f"architecture={name!r}")
-    a = ARCHITECTURES[name]
-    return [list(b) for b in a["conv_blocks"]], list(a["fc_units"])
-
-
-def _positive_int(v) -> bool:
-    return is_int(v, 1)
-
-
-def check_conv_blocks(conv_blocks, fc_units):
-    """Validated ``(conv_blocks, fc_units)`` as lists of ints."""
-    ok = isinstance(conv_blocks, (list, tuple)) and len(conv_blocks) > 0 \
-        and all(isinstance(b, (list, tuple)) and len(b) > 0 and all(
-            _positive_int(f) for f in b) for b in conv_blocks)
-    if not ok:
-        raise ValueError(
-            "conv_blocks must be a non-empty list of non-empty lists of "
-            f"ints >= 1. Received: conv_blocks={conv_blocks!r}")
-    if not isinstance(fc_units, (list, tuple)) or not all(
-            _positive_int(u) for u in fc_units):
-        raise ValueError("fc_units must be a list of ints >= 1. Received: "
-                         f"fc_units={fc_units!r}")
-    return [[int(f) for f in b] for b in conv_blocks], [int(u)
-                                                        for u in fc_units]
-
-
-def build_vgg(input_shape, num_classes, conv_blocks, fc_units,
-              name="auxiliary") -> keras.Model:
-    """A plain VGG classifier (logits), e.g. the auxiliary network."""
-    conv_blocks, fc_units = check_conv_blocks(conv_blocks, fc_units)
-    inputs = keras.Input(tuple(input_shape))
-    x, k = inputs, 0
-    for b, block in enumerate(conv_blocks):
-        for filters in block:
-            k += 1
-            x = keras.layers.Conv2D(filters, 3, padding="same",
-                                    activation="relu", name=f"conv{k}")(x)
-        x = keras.layers.MaxPooling2D(2, padding="same",
-                                      name=f"pool{b + 1}")(x)
-    x = keras.layers.Flatten(name="flatten")(x)
-    for h, units in enumerate(fc_units):
-        x = keras.layers.Dense(units, activation="relu",
-                               name=f"fc{h + 1}")(x)
-    logits = keras.layers.Dense(num_classes, name="logits")(x)
-    return keras.Model(inputs, logits, name=name)
-
-
-def feature_shapes(input_shape, conv_blocks):
-    """Shapes after every conv layer (per block) and the flattened size."""
-    h, w, c = input_shape
-    shapes = []
-    for block in conv_blocks:
-        block_shapes = []
-        for filters in block:
-            block_shapes.append((h, w, c))  # the conv's input shape
-            c = filters
-        shapes.append(block_shapes)
-        h, w = -(-h // 2), -(-w // 2)
-    return shapes, (h, w, c), h * w * c
 
 
 def max_pool(x):
@@ -227,13 +161,13 @@ class TaskNetworksModel(MultiTaskBase):
                  hyperparameters=None, **kwargs):
         super().__init__(**kwargs)
         if not isinstance(num_classes, (list, tuple)) or len(
-                num_classes) < 1 or not all(_positive_int(c)
+                num_classes) < 1 or not all(is_int(c, 1)
                                             for c in num_classes):
             raise ValueError(
                 "num_classes must be a non-empty list of ints >= 1 (one "
                 f"per task). Received: num_classes={num_classes!r}")
         if not isinstance(input_shape, (list, tuple)) or len(
-                input_shape) != 3 or not all(_positive_int(v)
+                input_shape) != 3 or not all(is_int(v, 1)
                                              for v in input_shape):
             raise ValueError(
                 "input_shape must be (height, width, channels) of ints >= 1."
@@ -374,19 +308,13 @@ class TaskNetworksModel(MultiTaskBase):
         own = logits[np.arange(len(task)), np.asarray(task)]
         return own.argmax(axis=-1)
 
-    def export_saved_model(self, path: str) -> str:
-        """Write a TensorFlow SavedModel whose ``serve`` endpoint maps
-        images ``(B, H, W, C)`` to every task's class probabilities ``(B,
-        T, max c_j)`` (padded classes get 0); it reloads with
-        ``tf.saved_model.load`` without amtfl_tf. Returns ``path``."""
-        import tensorflow as tf
+    def serving_input_shape(self):
+        return self.image_shape
 
-        from amtfl_tf.export import write_saved_model
-
-        def serve(x):
-            return tf.nn.softmax(self(x, training=False), axis=-1)
-
-        return write_saved_model(self, serve, self.image_shape, path)
+    def serving_outputs(self, x):
+        """Every task's class probabilities ``(B, T, max c_j)`` (padded
+        classes get 0) for images ``(B, H, W, C)``."""
+        return ops.softmax(self(x, training=False), axis=-1)
 
     # -- hyper-parameters and config ------------------------------------
 

@@ -11,7 +11,7 @@ from amtfl_tf import metrics
 from amtfl_tf import plotting
 from amtfl_tf.experiments.config import CommonConfig
 from amtfl_tf.experiments.config import uses_runtime
-from amtfl_tf.experiments import synthetic as syn
+from amtfl_tf.experiments.amtfl import synthetic as syn
 from amtfl_tf.experiments.runner import run_splits
 from amtfl_tf.results import Claim
 from amtfl_tf.results import Results

@@ -19,7 +19,7 @@ from amtfl_tf import plotting
 from amtfl_tf.experiments.config import CommonConfig
 from amtfl_tf.experiments.config import uses_runtime
 from amtfl_tf.datasets.mnist import DEFAULT_IMBALANCE
-from amtfl_tf.experiments import table2
+from amtfl_tf.experiments.amtfl import table2
 from amtfl_tf.results import Claim
 from amtfl_tf.results import Results
 from amtfl_tf.results import Row

@@ -29,13 +29,13 @@ import numpy as np
 from keras import ops
 
 from amtfl_tf.layers import SoftMaskConv2D
-from amtfl_tf.models.damtl_base import TaskNetworksModel
-from amtfl_tf.models.damtl_base import copy_layer_weights
-from amtfl_tf.models.damtl_base import flatten
-from amtfl_tf.models.damtl_base import max_pool
-from amtfl_tf.models.damtl_base import nonempty_batch
-from amtfl_tf.models.damtl_base import partition_by_task
-from amtfl_tf.models.damtl_base import stitch
+from amtfl_tf.models.damtl.base import TaskNetworksModel
+from amtfl_tf.models.damtl.base import copy_layer_weights
+from amtfl_tf.models.damtl.base import flatten
+from amtfl_tf.models.damtl.base import max_pool
+from amtfl_tf.models.damtl.base import nonempty_batch
+from amtfl_tf.models.damtl.base import partition_by_task
+from amtfl_tf.models.damtl.base import stitch
 from amtfl_tf.models.replicas import all_gather
 from amtfl_tf.objectives import CMMD_KERNELS
 from amtfl_tf.objectives import cmmd

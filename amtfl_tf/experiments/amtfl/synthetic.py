@@ -18,9 +18,10 @@ from typing import Any
 
 import numpy as np
 
+from amtfl_tf.experiments import profiles
 from amtfl_tf import datasets
 from amtfl_tf import metrics
-from amtfl_tf.experiments import shallow as sh
+from amtfl_tf.experiments import search as sh
 
 METHODS = ("STL", "GO-MTL", "AMTL", "AMTFL")
 # Hyper-parameters searched per method (all start from the grid's middle).
@@ -52,23 +53,23 @@ class Settings:
         return dataclasses.asdict(self)
 
 
+PROFILES = {
+    "smoke": {"num_splits": 1, "grid": (0.1, 1e-3),
+              "train": {"steps": 100, "learning_rate": 0.05,
+                        "steps_per_execution": 50},
+              "task_counts": (12, 24)},
+    "quick": {},
+    "paper": {"search": "grid",
+              "train": {"steps": 4000, "learning_rate": 0.05},
+              "task_counts": (12, 24, 48, 96, 192, 384)},
+}
+
+
 def settings_for(profile: str, seed: int = 0, **overrides) -> Settings:
     """The profile's settings: smoke (seconds), quick (minutes), paper."""
-    if profile == "smoke":
-        s = Settings(profile, seed, num_splits=1, grid=(0.1, 1e-3),
-                     train=sh.TrainConfig(steps=100, learning_rate=0.05,
-                                          steps_per_execution=50),
-                     task_counts=(12, 24))
-    elif profile == "quick":
-        s = Settings(profile, seed)
-    elif profile == "paper":
-        s = Settings(profile, seed, search="grid",
-                     train=sh.TrainConfig(steps=4000, learning_rate=0.05),
-                     task_counts=(12, 24, 48, 96, 192, 384))
-    else:
-        raise ValueError(f"profile must be smoke, quick or paper. Received: "
-                         f"profile={profile!r}")
-    return dataclasses.replace(s, **overrides)
+    s = profiles.make(Settings, PROFILES, profile, seed, nested="train",
+                      **overrides)
+    return s
 
 
 def open_run(cfg, **overrides):

@@ -34,9 +34,10 @@ import numpy as np
 
 from amtfl_tf import datasets
 from amtfl_tf import plotting
+from amtfl_tf.experiments import profiles
 from amtfl_tf.experiments.config import CommonConfig
 from amtfl_tf.experiments.config import uses_runtime
-from amtfl_tf.experiments import dmtrl_common as dc
+from amtfl_tf.experiments.dmtrl import common as dc
 from amtfl_tf.experiments.runner import run_splits
 from amtfl_tf.experiments.runner import seed_everything
 from amtfl_tf.models import dmtrl as dm
@@ -71,29 +72,24 @@ class Settings:
         return d
 
 
+PROFILES = {
+    "smoke": {"fractions": (0.1,), "repeats": 1, "image_size": 28,
+              "per_task": 2,
+              "train": {"epochs": 1, "ud_folds": 1, "ud_options": (2, 3)}},
+    "quick": {"fractions": (0.05, 0.1), "repeats": 1, "image_size": 35,
+              "ud_cv_fraction": 0.2,
+              "train": {"epochs": 15, "ud_folds": 1}},
+    "paper": {},
+}
+
+
 def settings_for(profile: str, seed: int = 0, **overrides) -> Settings:
     """``paper``: seven fractions × 3 repeats at 105 × 105, 5-fold CV for
     UD-MTL. ``quick``: fractions 5% and 10%, one repeat, 35 × 35 images,
     one hold-out split of a 20% draw for UD-MTL's N, 15 epochs.
     ``smoke``: seconds."""
-    base = Settings(profile)
-    if profile == "smoke":
-        s = Settings(profile, seed, fractions=(0.1,), repeats=1,
-                     image_size=28, per_task=2,
-                     train=dataclasses.replace(base.train, epochs=1,
-                                               ud_folds=1,
-                                               ud_options=(2, 3)))
-    elif profile == "quick":
-        s = Settings(profile, seed, fractions=(0.05, 0.1), repeats=1,
-                     image_size=35, ud_cv_fraction=0.2,
-                     train=dataclasses.replace(base.train, epochs=15,
-                                               ud_folds=1))
-    elif profile == "paper":
-        s = Settings(profile, seed)
-    else:
-        raise ValueError(f"profile must be smoke, quick or paper. Received: "
-                         f"profile={profile!r}")
-    s = dc.with_overrides(s, overrides)
+    s = profiles.make(Settings, PROFILES, profile, seed, nested="train",
+                      **overrides)
     for f in s.fractions + (s.rho_fraction, s.ud_cv_fraction):
         if not 0 < f < 1:
             raise ValueError(f"fractions must be in (0, 1). Received: {f!r}")

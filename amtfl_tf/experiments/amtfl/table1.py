@@ -37,9 +37,10 @@ import numpy as np
 
 from amtfl_tf import datasets
 from amtfl_tf import published
+from amtfl_tf.experiments import profiles
 from amtfl_tf.experiments.config import CommonConfig
 from amtfl_tf.experiments.config import uses_runtime
-from amtfl_tf.experiments import shallow as sh
+from amtfl_tf.experiments import search as sh
 from amtfl_tf.experiments.runner import run_splits
 from amtfl_tf.results import Claim
 from amtfl_tf.results import Results
@@ -81,19 +82,17 @@ class Settings:
         return dataclasses.asdict(self)
 
 
+PROFILES = {
+    "smoke": {"num_splits": 1, "grid": (1e-2,), "steps": 40,
+              "mnist_per_class": (20, 10, 10), "feature_pca_dim": 16},
+    "quick": {},
+    "paper": {"grid": sh.PAPER_GRID, "search": "grid", "steps": 3000},
+}
+
+
 def settings_for(profile: str, seed: int = 0, **overrides) -> Settings:
-    if profile == "smoke":
-        s = Settings(profile, seed, num_splits=1, grid=(1e-2,), steps=40,
-                     mnist_per_class=(20, 10, 10), feature_pca_dim=16)
-    elif profile == "quick":
-        s = Settings(profile, seed)
-    elif profile == "paper":
-        s = Settings(profile, seed, grid=sh.PAPER_GRID, search="grid",
-                     steps=3000)
-    else:
-        raise ValueError(f"profile must be smoke, quick or paper. Received: "
-                         f"profile={profile!r}")
-    return dataclasses.replace(s, **overrides)
+    s = profiles.make(Settings, PROFILES, profile, seed, **overrides)
+    return s
 
 
 @dataclasses.dataclass(frozen=True)

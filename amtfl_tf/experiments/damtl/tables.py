@@ -38,7 +38,7 @@ have):
   (stated in the notes).
 
 Everything else (methods, training, outputs) as in
-:mod:`amtfl_tf.experiments.damtl_omniglot`; here every row carries the
+:mod:`amtfl_tf.experiments.damtl.omniglot`; here every row carries the
 paper's number of the same dataset.
 """
 
@@ -52,14 +52,15 @@ import time
 import numpy as np
 
 from amtfl_tf import published
+from amtfl_tf.experiments import profiles
 from amtfl_tf.experiments.config import CommonConfig
 from amtfl_tf.experiments.config import uses_runtime
 from amtfl_tf.datasets import DatasetError
 from amtfl_tf.datasets import DatasetNotFoundError
 from amtfl_tf.datasets import class_folders as cf
-from amtfl_tf.experiments import damtl_common as dc
+from amtfl_tf.experiments.damtl import common as dc
 from amtfl_tf.experiments.runner import run_splits
-from amtfl_tf.models.damtl_base import architecture
+from amtfl_tf.models.damtl.base import architecture
 from amtfl_tf.results import Results
 from amtfl_tf.results import Row
 from amtfl_tf.results import RunDir
@@ -139,33 +140,23 @@ class Settings:
         return dataclasses.asdict(self)
 
 
+PROFILES = {
+    "smoke": {"draws": 1, "image_size": 16, "architecture": "vgg_tiny",
+              "classes_per_task": 3, "overlap": 1,
+              "max_images_per_class": 10, "aux_images_per_class": 10,
+              "train": {"epochs": 2, "aux_epochs": 1}},
+    "quick": {"draws": 5, "image_size": 64, "architecture": "vgg_small",
+              "max_images_per_class": 80, "aux_images_per_class": 40,
+              "train": {"epochs": 100, "aux_epochs": 20}},
+    "paper": {"draws": 10, "image_size": 224, "architecture": "vgg16",
+              "aux": "imagenet", "train": {"epochs": 300}},
+}
+
+
 def settings_for(profile: str, seed: int = 0, **overrides) -> Settings:
-    if profile == "smoke":
-        s = Settings(profile, seed, draws=1, image_size=16,
-                     architecture="vgg_tiny", classes_per_task=3,
-                     overlap=1, max_images_per_class=10,
-                     aux_images_per_class=10,
-                     train=dc.TrainSettings(epochs=2, aux_epochs=1))
-    elif profile == "quick":
-        s = Settings(profile, seed, draws=5, image_size=64,
-                     architecture="vgg_small", max_images_per_class=80,
-                     aux_images_per_class=40,
-                     train=dc.TrainSettings(epochs=100, aux_epochs=20))
-    elif profile == "paper":
-        s = Settings(profile, seed, draws=10, image_size=224,
-                     architecture="vgg16", aux="imagenet",
-                     train=dc.TrainSettings(epochs=300))
-    else:
-        raise ValueError("profile must be smoke, quick or paper. Received: "
-                         f"profile={profile!r}")
-    train = {k: v for k, v in overrides.items() if k in dc.TRAIN_FIELDS}
-    rest = {k: v for k, v in overrides.items() if k not in train}
-    unknown = sorted(set(rest) - {f.name for f in dataclasses.fields(
-        Settings)})
-    if unknown:
-        raise ValueError(f"Unknown setting(s): {unknown}.")
-    return dataclasses.replace(
-        s, train=dataclasses.replace(s.train, **train), **rest)
+    s = profiles.make(Settings, PROFILES, profile, seed, nested="train",
+                      **overrides)
+    return s
 
 
 def group_tasks(group: Group, s: Settings):

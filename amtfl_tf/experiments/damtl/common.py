@@ -1,6 +1,6 @@
 """What the two DAMTL experiments share (the Omniglot proxy,
-:mod:`amtfl_tf.experiments.damtl_omniglot`, and the real-data tables,
-:mod:`amtfl_tf.experiments.damtl_tables`): the training settings of the
+:mod:`amtfl_tf.experiments.damtl.omniglot`, and the real-data tables,
+:mod:`amtfl_tf.experiments.damtl.tables`): the training settings of the
 seven methods, auxiliary pre-training (cached), one draw's training and
 evaluation, and the Tables 4–7 / Figs. 4–6 outputs.
 

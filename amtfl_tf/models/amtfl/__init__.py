@@ -1,0 +1,8 @@
+"""Deep-AMTFL (Lee, Yang & Hwang, ICML 2018) and its comparisons.
+
+- :mod:`~amtfl_tf.models.amtfl.shallow`: Sec. 4.1's shallow models
+  (STL, GO-MTL, AMTL, NN, MT-NN, AMTFL; ``METHODS``) and DMTRL Appendix A's
+  classic baselines (Evgeniou & Pontil, MTFL);
+- :mod:`~amtfl_tf.models.amtfl.deep`: Sec. 4.2's :class:`DeepMultiTaskModel`
+  (CNN, MT-CNN, Deep-AMTL, Deep-AMTFL on a backbone).
+"""

@@ -1,0 +1,92 @@
+"""Truncated SVD and the relative-error rank rule ε (see
+:mod:`amtfl_tf.tensor.decompositions` for where the rule is applied)."""
+
+from __future__ import annotations
+
+import math
+import numbers
+
+import numpy as np
+
+from amtfl_tf.tensor.algebra import as_array
+from amtfl_tf.validation import check_int
+
+
+def check_eps_or_rank(eps, rank, rank_name="rank"):
+    """Exactly one of ``eps`` (a relative error in [0, 1)) and ``rank``."""
+    if (eps is None) == (rank is None):
+        raise ValueError(
+            f"Give exactly one of eps and {rank_name}. Received: eps={eps!r}, "
+            f"{rank_name}={rank!r}")
+    if eps is not None:
+        if isinstance(eps, bool) or not isinstance(eps, numbers.Real) or \
+                not 0.0 <= eps < 1.0:
+            raise ValueError(
+                f"eps must be a relative error in [0, 1). Received: "
+                f"eps={eps!r}")
+
+
+def truncation_rank(singular_values, eps, abs_tol=None):
+    """Smallest ``r ≥ 1`` with ``sqrt(Σ_{i>r} s_i²) ≤ tol``.
+
+    Args:
+      singular_values: ``s_1 ≥ … ≥ s_m ≥ 0``.
+      eps: relative tolerance; ``tol = eps · sqrt(Σ s_i²)`` (= ε ||A||_F).
+      abs_tol: absolute tolerance instead (then ``eps`` is ignored).
+
+    Returns:
+      The rank r (``1 ≤ r ≤ m``).
+    """
+    s = np.asarray(singular_values, dtype=np.float64)
+    sq = s * s
+    # tail[r] = Σ_{i ≥ r} s_i² (0-based), so tail[r] is the squared error of
+    # keeping the first r values; tail[m] = 0.
+    tail = np.concatenate([np.cumsum(sq[::-1])[::-1], [0.0]])
+    tol = abs_tol if abs_tol is not None else eps * math.sqrt(tail[0])
+    # a relative slack of 1e-9 on tol² absorbs round-off at exact ties
+    ok = np.nonzero(tail[1:] <= tol * tol * (1 + 1e-9))[0]
+    return int(ok[0]) + 1
+
+
+def truncated_svd(matrix, eps=None, rank=None):
+    """Truncated SVD ``A ≈ U diag(s) Vt`` at a relative error or a rank.
+
+    With ``eps`` the rank is the smallest ``r ≥ 1`` whose relative Frobenius
+    error ``||A − U_r diag(s_r) Vt_r||_F / ||A||_F`` is ≤ ``eps`` (see
+    :func:`truncation_rank`; a zero matrix gets rank 1).
+
+    Args:
+      matrix: 2-D array ``(m, n)``.
+      eps: relative error in ``[0, 1)``.
+      rank: explicit rank, ``1 ≤ rank ≤ min(m, n)``.
+
+    Returns:
+      ``(U, s, Vt)`` with shapes ``(m, r)``, ``(r,)``, ``(r, n)``.
+
+    Raises:
+      ValueError: both or neither of ``eps``/``rank``, ``eps`` outside
+        ``[0, 1)``, or ``rank`` outside ``[1, min(m, n)]``.
+    """
+    check_eps_or_rank(eps, rank)
+    a = as_array(matrix, "matrix", min_ndim=2)
+    if a.ndim != 2:
+        raise ValueError(
+            f"matrix must be 2-D. Received: matrix with shape {a.shape}")
+    u, s, vt = np.linalg.svd(a, full_matrices=False)
+    if rank is None:
+        r = truncation_rank(s, eps)
+    else:
+        r = check_int("rank", rank)
+        if r > min(a.shape):
+            raise ValueError(
+                f"rank must be <= min(matrix.shape) = {min(a.shape)}. "
+                f"Received: rank={rank!r}")
+    return u[:, :r], s[:r], vt[:r]
+
+
+def svd_with_abs_tol(a, abs_tol):
+    """Truncated SVD at an absolute Frobenius tolerance; also returns the
+    absolute error ``sqrt(Σ_{i>r} s_i²)``."""
+    u, s, vt = np.linalg.svd(a, full_matrices=False)
+    r = truncation_rank(s, None, abs_tol=abs_tol)
+    return u[:, :r], s[:r], vt[:r], math.sqrt(float(np.sum(s[r:] ** 2)))
