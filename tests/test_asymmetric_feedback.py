@@ -120,6 +120,7 @@ def test_config_round_trip():
     assert again.get_config() == config
 
 
+@pytest.mark.large
 def test_keras_file_round_trip(tmp_path):
     model = _functional()
     x = np.random.default_rng(1).normal(size=(6, 4)).astype("float32")
@@ -144,6 +145,7 @@ def test_one_fit_step_trains_feedback():
     assert not np.allclose(a0, np.asarray(model.get_layer("fb").feedback))
 
 
+@pytest.mark.large
 def test_saved_model_export(tmp_path):
     model = _functional()
     x = np.random.default_rng(3).normal(size=(6, 4)).astype("float32")

@@ -206,6 +206,7 @@ def test_one_fit_step_decreases_loss(cls):
 
 
 @pytest.mark.parametrize("cls", CLASSES)
+@pytest.mark.large
 def test_config_and_keras_round_trip(cls, tmp_path):
     kwargs = {"epsilon": 1e-3, "d_step_every": 2} if cls is models.MTFL \
         else {}

@@ -176,6 +176,7 @@ def test_tables_without_data_fail_at_once(tmp_path):
     assert not (tmp_path / "out").exists()
 
 
+@pytest.mark.large
 def test_tables_script_missing_data_is_one_clear_error(tmp_path):
     env = dict(os.environ)
     env["PYTHONPATH"] = REPO_ROOT + os.pathsep + env.get("PYTHONPATH", "")

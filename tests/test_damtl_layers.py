@@ -202,6 +202,7 @@ def _model():
     return keras.Model(inp, out)
 
 
+@pytest.mark.large
 def test_keras_and_saved_model_round_trips(tmp_path):
     keras.utils.set_random_seed(0)
     model = _model()
@@ -321,6 +322,7 @@ def write_nddr_fixture(directory=DATA):
              inference=inference, training=training, **weights)
 
 
+@pytest.mark.large
 def test_nddr_loads_files_of_the_hand_written_batch_norm():
     """A .keras file saved when NDDR hand-wrote its batch norm (variables
     kernel, bias, gamma, beta, moving_mean, moving_variance as the layer's
@@ -338,6 +340,7 @@ def test_nddr_loads_files_of_the_hand_written_batch_norm():
                                ref["training"], rtol=1e-5, atol=1e-6)
 
 
+@pytest.mark.large
 def test_nddr_saves_batch_norm_as_its_own_variables(tmp_path):
     """New files keep that layout, so the batch norm's variables are NDDR's
     own entries 2..5 (older code reads them)."""

@@ -178,6 +178,7 @@ def test_batch_without_a_task_trains(method, aux, batch):
     lambda: _baseline("nddr"), lambda: _baseline("mtal", mtal_threshold=0.5),
 ], ids=["damtl", "damtl_fa", "single", "multi", "cross_stitch", "nddr",
         "mtal"])
+@pytest.mark.large
 def test_one_step_and_keras_round_trip(make, aux, batch, tmp_path):
     x, task, y = batch
     keras.utils.set_random_seed(1)
@@ -208,6 +209,7 @@ def test_one_step_and_keras_round_trip(make, aux, batch, tmp_path):
 
 @pytest.mark.parametrize("make", [
     lambda: _damtl(), lambda: _baseline("nddr")], ids=["damtl", "nddr"])
+@pytest.mark.large
 def test_saved_model_export(make, aux, batch, tmp_path):
     import tensorflow as tf
 

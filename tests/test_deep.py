@@ -84,6 +84,7 @@ def test_penalties_and_extra_match_numpy():
 
 
 @pytest.mark.parametrize("method", DEEP_METHODS)
+@pytest.mark.large
 def test_one_step_and_keras_round_trip(method, tmp_path):
     x, y = _batch()
     m = _model(method)
@@ -198,6 +199,7 @@ SERVE = textwrap.dedent("""
 """)
 
 
+@pytest.mark.large
 def test_export_round_trips(tmp_path):
     x, y = _batch()
     m = _model("deep-amtfl")
@@ -223,6 +225,7 @@ def test_export_round_trips(tmp_path):
 
 
 @pytest.mark.data
+@pytest.mark.large
 def test_table2_and_fig6_smoke(tmp_path, data_dir):
     env = dict(os.environ)
     r = subprocess.run(

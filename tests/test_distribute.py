@@ -96,6 +96,7 @@ SCRIPT = FIXED + textwrap.dedent("""
 """)
 
 
+@pytest.mark.large
 def test_mirrored_step_equals_one_device_for_every_family():
     env = dict(os.environ, PYTHONPATH=REPO_ROOT)
     r = subprocess.run([sys.executable, "-c", SCRIPT], env=env,
@@ -218,6 +219,7 @@ import pytest  # noqa: E402
 
 
 @pytest.mark.slow
+@pytest.mark.large
 def test_multi_worker_mirrored_two_local_workers(tmp_path):
     """Two worker processes on loopback (TF_CONFIG) train Deep-AMTFL, a
     DMTRL network and DAMTL with CMMD alignment under

@@ -167,6 +167,7 @@ def test_smoke_end_to_end_and_resume(tmp_path, fake_root):
     assert [r.mean for r in again.rows] == [r.mean for r in res.rows]
 
 
+@pytest.mark.large
 def test_script_without_data_is_one_clear_error(tmp_path):
     env = dict(os.environ)
     env["PYTHONPATH"] = REPO_ROOT + os.pathsep + env.get("PYTHONPATH", "")

@@ -48,6 +48,7 @@ def test_task_dense_equals_per_task_dense():
     assert layer.recompose().shape == (7, 5, 3)
 
 
+@pytest.mark.large
 def test_task_conv_equals_per_task_conv_and_round_trips(tmp_path):
     layer = TaskConv2D(4, 3, num_tasks=2, padding="same", activation="relu")
     x = RNG.normal(size=(2, 2, 6, 6, 3)).astype("float32")
@@ -143,6 +144,7 @@ def test_softmax_loss_vector_matches_numpy_and_padded_params():
     assert net.effective_param_count() == full - 3 * (fc + 1)
 
 
+@pytest.mark.large
 def test_hinge_network_trains_and_round_trips(tmp_path):
     net = _tiny("dmtrl-laf", loss="hinge")
     net.compile(keras.optimizers.Adam(1e-2))

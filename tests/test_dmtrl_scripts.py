@@ -14,6 +14,7 @@ def _results(folder):
 
 
 @pytest.mark.data
+@pytest.mark.large
 def test_fig2_mnist_smoke_and_resume(tmp_path, data_dir):
     cmd = [sys.executable, "reproductions/dmtrl_fig2_mnist.py",
            "--profile=smoke", f"--workdir={tmp_path}",
@@ -39,6 +40,7 @@ def test_fig2_mnist_smoke_and_resume(tmp_path, data_dir):
 
 
 @pytest.mark.data
+@pytest.mark.large
 def test_tables_a1_a2_smoke(tmp_path, data_dir):
     a1 = tmp_path / "a1"
     r = _run([sys.executable, "reproductions/dmtrl_table_a1.py",
@@ -66,6 +68,7 @@ def test_tables_a1_a2_smoke(tmp_path, data_dir):
 
 
 @pytest.mark.data
+@pytest.mark.large
 def test_fig4_omniglot_smoke(tmp_path, data_dir):
     r = _run([sys.executable, "reproductions/dmtrl_fig4_omniglot.py",
               "--profile=smoke", f"--workdir={tmp_path}",
@@ -96,6 +99,7 @@ def test_fig4_omniglot_smoke(tmp_path, data_dir):
     assert json.loads(cv.read_text())["record"] == first
 
 
+@pytest.mark.large
 def test_dmtrl_script_rejects_bad_flag(tmp_path):
     r = _run([sys.executable, "reproductions/dmtrl_fig4_omniglot.py",
               "--profile=smoke", f"--workdir={tmp_path}",

@@ -332,6 +332,7 @@ def _model(cls):
 
 
 @pytest.mark.parametrize("cls", list(ALL), ids=lambda c: c.__name__)
+@pytest.mark.large
 def test_keras_file_round_trip(cls, tmp_path):
     model = _model(cls)
     x = _input(cls, batch=3, seed=7)
@@ -346,6 +347,7 @@ def test_keras_file_round_trip(cls, tmp_path):
 
 @pytest.mark.parametrize("cls", [TuckerDense, LAFConv2D],
                          ids=lambda c: c.__name__)
+@pytest.mark.large
 def test_saved_model_export(cls, tmp_path):
     model = _model(cls)
     x = _input(cls, batch=3, seed=8)

@@ -39,6 +39,7 @@ def test_library_never_reads_absl_flags():
     assert offenders == []
 
 
+@pytest.mark.large
 def test_import_does_not_pull_tensorflow():
     code = ("import sys, amtfl_tf, amtfl_tf.datasets, amtfl_tf.results, "
             "amtfl_tf.published, amtfl_tf.metrics, amtfl_tf.experiments; "
@@ -48,6 +49,7 @@ def test_import_does_not_pull_tensorflow():
     assert out.stdout.strip() == "False"
 
 
+@pytest.mark.large
 def test_wheel_installs_and_imports_from_anywhere(tmp_path):
     """`pip install .` builds a wheel with every subpackage; it imports
     from an unrelated directory."""

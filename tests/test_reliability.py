@@ -174,6 +174,7 @@ def test_non_finite_loss_stops_with_the_step_and_the_terms():
         dc.train(net, (xs, ys), s, epochs=3)
 
 
+@pytest.mark.large
 def test_deterministic_runs_give_identical_results(tmp_path):
     """--deterministic (TF op determinism): two runs, one seed, equal
     numbers in results.json."""
@@ -240,6 +241,7 @@ def test_tensorboard_flag_reaches_every_fit(tmp_path):
 
 @pytest.mark.slow
 @pytest.mark.data
+@pytest.mark.large
 def test_sigkilled_run_resumes_to_the_uninterrupted_results(tmp_path,
                                                             data_dir):
     """A run killed with SIGKILL after its first record resumes on rerun

@@ -68,6 +68,7 @@ def test_report_lists_every_item_with_numbers_and_claims(figures):
     assert "2 CPU core(s)" in text and "tensorflow 2.21.0" in text
 
 
+@pytest.mark.large
 def test_write_report_and_script(figures):
     path = report.write_report(str(figures))
     assert path.endswith("REPORT.md")

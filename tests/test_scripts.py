@@ -18,6 +18,7 @@ def _run(cmd, **kw):
 
 
 @pytest.mark.data
+@pytest.mark.large
 def test_data_overview_smoke_and_resume(tmp_path, data_dir):
     cmd = [sys.executable, "reproductions/data_overview.py",
            "--profile=smoke", f"--workdir={tmp_path}",
@@ -39,6 +40,7 @@ def test_data_overview_smoke_and_resume(tmp_path, data_dir):
     assert second.stderr.count("already recorded") == 3
 
 
+@pytest.mark.large
 def test_script_rejects_bad_profile(tmp_path):
     r = _run([sys.executable, "reproductions/data_overview.py",
               "--profile=huge", f"--workdir={tmp_path}"])
@@ -46,6 +48,7 @@ def test_script_rejects_bad_profile(tmp_path):
     assert "profile" in r.stderr
 
 
+@pytest.mark.large
 def test_script_missing_data_is_one_clear_error(tmp_path):
     r = _run([sys.executable, "reproductions/data_overview.py",
               "--profile=smoke", f"--workdir={tmp_path / 'w'}",
@@ -58,6 +61,7 @@ def test_script_missing_data_is_one_clear_error(tmp_path):
 
 @pytest.mark.slow
 @pytest.mark.data
+@pytest.mark.large
 def test_run_all_smoke(tmp_path, data_dir):
     """run_all.sh runs every script, says what it made, exits 0 (slow
     tier: about 4 minutes; every script also has its own smoke test)."""
@@ -82,6 +86,7 @@ def test_run_all_smoke(tmp_path, data_dir):
                                       "damtl_omniglot"}
 
 
+@pytest.mark.large
 def test_run_all_rejects_bad_arguments():
     r = _run(["bash", "run_all.sh", "--profile=huge"])
     assert r.returncode == 2 and "--profile" in r.stderr

@@ -138,6 +138,7 @@ def test_absent_task_contributes_nothing_and_reported_per_task():
 
 
 @pytest.mark.parametrize("method", sorted(models.METHODS))
+@pytest.mark.large
 def test_one_step_fit_and_keras_round_trip(method, tmp_path):
     x, task, y = _data()
     m = sh.build_model(method, T, D, hidden_units=K, delta=0.1,
@@ -266,6 +267,7 @@ MIRRORED = textwrap.dedent("""
 """)
 
 
+@pytest.mark.large
 def test_mirrored_strategy_matches_one_device():
     """One SGD step over two logical CPUs updates every weight as one
     device does (tolerance 1e-5; task counts differ between replicas)."""

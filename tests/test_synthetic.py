@@ -154,6 +154,7 @@ def test_amtfl_learns_on_synthetic():
 
 @pytest.mark.parametrize("script,claims", [
     ("fig4_synthetic_bases", 2), ("fig5_synthetic", 6)])
+@pytest.mark.large
 def test_script_smoke(tmp_path, script, claims):
     r = subprocess.run(
         [sys.executable, f"reproductions/{script}.py", "--profile=smoke",

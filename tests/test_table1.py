@@ -126,6 +126,7 @@ def test_claims_are_computed():
 
 
 @pytest.mark.data
+@pytest.mark.large
 def test_script_smoke(tmp_path, data_dir):
     r = subprocess.run(
         [sys.executable, "reproductions/table1.py", "--profile=smoke",
