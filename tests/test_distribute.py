@@ -9,6 +9,8 @@ import subprocess
 import sys
 import textwrap
 
+import pytest
+
 from conftest import REPO_ROOT
 
 # Fixed, non-symmetric weights: both sides of a comparison start equal.
