@@ -42,9 +42,19 @@ SCRIPTS = (
     ("damtl_omniglot", ()),
     ("export_savedmodel", ()),
 )
-# Keys whose values are times or machine facts, not results.
-VOLATILE = {"wall_seconds", "seconds", "git_commit", "created", "hardware",
-            "machine", "versions", "time_seconds", "fit_seconds"}
+# Keys whose values are times or machine facts, not results: any key
+# naming seconds, and these.
+VOLATILE = {"git_commit", "created", "finished", "hardware", "machine",
+            "versions"}
+
+
+def _volatile(key: str) -> bool:
+    return key in VOLATILE or "seconds" in key or key.startswith("time_")
+
+
+def _timing_record(d: dict) -> bool:
+    """A row whose metric is a time (``train_seconds@T=12``)."""
+    return any(isinstance(v, str) and "seconds" in v for v in d.values())
 
 
 def run(out: str, repo: str, data_dir: str | None, only: str | None) -> int:
@@ -81,7 +91,10 @@ def _results(root: str) -> dict[str, dict]:
         if "results.json" in files and "splits" not in folder:
             path = os.path.join(folder, "results.json")
             with open(path) as f:
-                found[os.path.relpath(path, root)] = json.load(f)
+                text = f.read()
+            # the run folder's own path is not a result
+            text = text.replace(os.path.abspath(root), "<out>")
+            found[os.path.relpath(path, root)] = json.loads(text)
     return found
 
 
@@ -91,22 +104,25 @@ def _timing_claim(claim: dict) -> bool:
                                    " s ", "seconds", "s/step"))
 
 
-def _diff(a, b, path: str, out: list[str], tol: float) -> None:
+def _diff(a, b, path: str, out: list[str], tol: float,
+          timing: list[str] | None = None) -> None:
     if isinstance(a, dict) and isinstance(b, dict):
+        if timing is not None and _timing_record(a):
+            out = timing
         for k in sorted(set(a) | set(b)):
-            if k in VOLATILE:
+            if _volatile(k):
                 continue
             if k not in a or k not in b:
                 out.append(f"{path}.{k}: only in "
                            f"{'after' if k not in a else 'before'}")
                 continue
-            _diff(a[k], b[k], f"{path}.{k}", out, tol)
+            _diff(a[k], b[k], f"{path}.{k}", out, tol, timing)
     elif isinstance(a, list) and isinstance(b, list):
         if len(a) != len(b):
             out.append(f"{path}: length {len(a)} vs {len(b)}")
             return
         for i, (x, y) in enumerate(zip(a, b)):
-            _diff(x, y, f"{path}[{i}]", out, tol)
+            _diff(x, y, f"{path}[{i}]", out, tol, timing)
     elif isinstance(a, float) and isinstance(b, float):
         if math.isnan(a) and math.isnan(b):
             return
@@ -126,16 +142,17 @@ def compare(before: str, after: str, tol: float) -> int:
             continue
         ra, rb = dict(a[name]), dict(b[name])
         ca, cb = ra.pop("claims", []), rb.pop("claims", [])
-        _diff(ra, rb, name, problems, tol)
+        _diff(ra, rb, name, problems, tol, timing)
         if len(ca) != len(cb):
             problems.append(f"{name}.claims: {len(ca)} vs {len(cb)}")
             continue
         for i, (x, y) in enumerate(zip(ca, cb)):
             sink = timing if _timing_claim(x) else problems
             _diff(x, y, f"{name}.claims[{i}]", sink, tol)
-    print(f"compared {len(set(a) & set(b))} results.json files "
-          f"({sum(len(r.get('rows', [])) for r in a.values())} rows, "
-          f"{sum(len(r.get('claims', [])) for r in a.values())} claims)")
+    both = sorted(set(a) & set(b))
+    print(f"compared {len(both)} results.json files "
+          f"({sum(len(a[n].get('rows', [])) for n in both)} rows, "
+          f"{sum(len(a[n].get('claims', [])) for n in both)} claims)")
     for t in timing:
         print("timing (not a result):", t)
     for p in problems:
