@@ -15,11 +15,12 @@ missing one stops the run at once with the expected path. Writes
 from absl import flags
 
 from amtfl_tf import cli
+from amtfl_tf.experiments.damtl import groups as damtl_groups
 from amtfl_tf.experiments.damtl import tables as damtl_tables
 
 FLAGS = flags.FLAGS
 cli.define_common_flags(FLAGS)
-flags.DEFINE_enum("setting", None, list(damtl_tables.GROUPS),
+flags.DEFINE_enum("setting", None, list(damtl_groups.GROUPS),
                   "Task group of Tables 2-3.")
 flags.mark_flag_as_required("setting")
 flags.DEFINE_integer("draws", None, "Class draws (default: profile).")
@@ -32,7 +33,7 @@ flags.DEFINE_integer("overlap", None, "Shared classes in po groups (3).")
 flags.DEFINE_float("train_fraction", None, "Per-class training fraction.")
 flags.DEFINE_integer("max_images_per_class", None,
                      "Cap on a class's images (train + test).")
-flags.DEFINE_enum("aux", None, list(damtl_tables.AUX_SOURCES),
+flags.DEFINE_enum("aux", None, list(damtl_groups.AUX_SOURCES),
                   "Auxiliary big task: union of the group's classes, or "
                   "Keras' ImageNet VGG16 (--aux_weights).")
 flags.DEFINE_integer("aux_images_per_class", None,
@@ -42,7 +43,7 @@ flags.DEFINE_string("aux_weights", None,
 flags.DEFINE_string("class_map_file", None,
                     "JSON {normalised class name: ImageNet index} "
                     "(--aux=imagenet).")
-flags.DEFINE_enum("office", None, list(damtl_tables.OFFICE_SOURCES),
+flags.DEFINE_enum("office", None, list(damtl_groups.OFFICE_SOURCES),
                   "Source of Amazon/Webcam/DSLR (default office31).")
 cli.define_damtl_flags(FLAGS)
 

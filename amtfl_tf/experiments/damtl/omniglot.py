@@ -45,6 +45,7 @@ from amtfl_tf.experiments import profiles
 from amtfl_tf.experiments.config import CommonConfig
 from amtfl_tf.experiments.config import uses_runtime
 from amtfl_tf.experiments.damtl import common as dc
+from amtfl_tf.experiments.damtl import reporting as rep
 from amtfl_tf.experiments.runner import run_splits
 from amtfl_tf.models.damtl.base import architecture
 from amtfl_tf.results import Results
@@ -295,25 +296,60 @@ def _run_setting(cfg, s, setting, data, aux_model, aux_info, conv_blocks,
     name = f"{cfg.experiment}/{setting}"
 
     def compute(key):
-        draw = int(key[4:])
-        problem = make_problem(data, s, setting, draw)
-        log(f"{setting} {key}: characters {problem.info['task_characters']}"
-            f" ({len(problem.info['shared_characters'])} shared)")
-        return dc.run_draw(problem, aux_model, conv_blocks, fc_units,
-                           s.train, seed=s.seed * 1000 + draw,
-                           log=lambda m: log(f"{setting} {key} {m}"))
+        return _run_proxy_draw(key, data, s, setting, aux_model,
+                               conv_blocks, fc_units, log)
 
     records = run_splits(run_dir, keys, compute, name)
     task_names = ["task A", "task B"]
     label = f"omniglot-{setting.upper()}"
-    rows = dc.rows_for(records, keys, label, task_names)
-    claims = dc.claims_for(records, keys, f"damtl.omniglot.{setting}",
-                           f"Omniglot proxy, {setting.upper()}")
-    summ = dc.summary(records, keys)
-    figures = dc.figures_for(records, keys, workdir, label, task_names)
-    converge = [dc.iterations_to_converge(
+    rows = rep.rows_for(records, keys, label, task_names)
+    claims = rep.claims_for(records, keys, f"damtl.omniglot.{setting}",
+                            f"Omniglot proxy, {setting.upper()}")
+    summ = rep.summary(records, keys)
+    figures = rep.figures_for(records, keys, workdir, label, task_names)
+    converge = [rep.iterations_to_converge(
         records[k]["methods"]["damtl"]["loss"]) for k in keys]
     main_t, abl_t = PAPER_TABLES[setting]
+    notes = _setting_notes(cfg, s, setting, data, aux_info)
+    extra = {
+        "settings": s.to_dict(),
+        "auxiliary": {k: v for k, v in aux_info.items()
+                      if k != "train_loss"},
+        "summary": summ,
+        "damtl_iterations_to_converge": converge,
+        "paper_tables": {t: rep.paper_table(t) for t in (main_t, abl_t)},
+        "proxy": True,
+        "free_choices": "docs/damtl.md",
+    }
+    results = Results(
+        experiment=cfg.experiment, profile=cfg.profile,
+        dataset=f"omniglot_{setting}", rows=rows, claims=claims,
+        figures=figures,
+        wall_seconds=time.monotonic() - start + setup_seconds,
+        notes=notes, extra=extra)
+    run_dir.write_results(results)
+    rep.write_table_md(run_dir, results, rep.proxy_tables_markdown(
+        summ, task_names, label, main_t, abl_t,
+        f"Omniglot proxy ({setting.upper()}) shaped like the paper's "
+        "tables (ours: mean ± std over draws; paper: their datasets)"))
+    return results
+
+
+def _run_proxy_draw(key, data, s, setting, aux_model, conv_blocks, fc_units,
+                    log):
+    """Draw ``key`` (``draw<d>``) of ``setting``: its task pair, then every
+    method (:func:`common.run_draw`)."""
+    draw = int(key[4:])
+    problem = make_problem(data, s, setting, draw)
+    log(f"{setting} {key}: characters {problem.info['task_characters']}"
+        f" ({len(problem.info['shared_characters'])} shared)")
+    return dc.run_draw(problem, aux_model, conv_blocks, fc_units,
+                       s.train, seed=s.seed * 1000 + draw,
+                       log=lambda m: log(f"{setting} {key} {m}"))
+
+
+def _setting_notes(cfg, s, setting, data, aux_info) -> list[str]:
+    """The notes of ``setting``'s results.json."""
     notes = [
         "PROXY EXPERIMENT on Omniglot, not the paper's datasets: the "
         "paper's numbers (in separate columns of the paper-shaped tables "
@@ -351,25 +387,4 @@ def _run_setting(cfg, s, setting, data, aux_model, aux_info, conv_blocks,
         notes.append(f"Profile {cfg.profile}: {s.draws} draws, "
                      f"{s.aux_characters} auxiliary characters, "
                      f"{s.train.epochs} iterations; not the paper profile.")
-    extra = {
-        "settings": s.to_dict(),
-        "auxiliary": {k: v for k, v in aux_info.items()
-                      if k != "train_loss"},
-        "summary": summ,
-        "damtl_iterations_to_converge": converge,
-        "paper_tables": {t: dc.paper_table(t) for t in (main_t, abl_t)},
-        "proxy": True,
-        "free_choices": "docs/damtl.md",
-    }
-    results = Results(
-        experiment=cfg.experiment, profile=cfg.profile,
-        dataset=f"omniglot_{setting}", rows=rows, claims=claims,
-        figures=figures,
-        wall_seconds=time.monotonic() - start + setup_seconds,
-        notes=notes, extra=extra)
-    run_dir.write_results(results)
-    dc.write_table_md(run_dir, results, dc.proxy_tables_markdown(
-        summ, task_names, label, main_t, abl_t,
-        f"Omniglot proxy ({setting.upper()}) shaped like the paper's "
-        "tables (ours: mean ± std over draws; paper: their datasets)"))
-    return results
+    return notes

@@ -51,94 +51,16 @@ import time
 
 import numpy as np
 
-from amtfl_tf import published
 from amtfl_tf.experiments import profiles
 from amtfl_tf.experiments.config import CommonConfig
 from amtfl_tf.experiments.config import uses_runtime
-from amtfl_tf.datasets import DatasetError
-from amtfl_tf.datasets import DatasetNotFoundError
-from amtfl_tf.datasets import class_folders as cf
 from amtfl_tf.experiments.damtl import common as dc
+from amtfl_tf.experiments.damtl import groups as dg
+from amtfl_tf.experiments.damtl import reporting as rep
 from amtfl_tf.experiments.runner import run_splits
 from amtfl_tf.models.damtl.base import architecture
 from amtfl_tf.results import Results
-from amtfl_tf.results import Row
 from amtfl_tf.results import RunDir
-
-AUX_SOURCES = ("union", "imagenet")
-OFFICE_SOURCES = ("office31", "office_caltech10")
-
-
-@dataclasses.dataclass(frozen=True)
-class Group:
-    key: str
-    tasks: tuple[tuple[str, str | None, str], ...]  # (dataset, domain, col)
-    partial: bool
-    table: str
-    ablation: str
-
-
-GROUPS = {
-    "po1": Group("po1", (("caltech101", None, "PO-1/Caltech-101"),
-                         ("caltech256", None, "PO-1/Caltech-256")),
-                 True, "table4", "table6"),
-    "po2": Group("po2", (("office31", "amazon", "PO-2/Amazon"),
-                         ("office31", "webcam", "PO-2/Webcam")),
-                 True, "table4", "table6"),
-    "po3": Group("po3", (("office31", "dslr", "PO-3/DSLR"),
-                         ("office_home", "Product", "PO-3/Product")),
-                 True, "table4", "table6"),
-    "no1": Group("no1", (("office_home", "Art", "NO-1/Art"),
-                         ("office_home", "Real World", "NO-1/Real World")),
-                 False, "table5", "table7"),
-    "no2": Group("no2", (("caltech101", None, "NO-2/Caltech-101"),
-                         ("office31", "webcam", "NO-2/Webcam")),
-                 False, "table5", "table7"),
-    "no3": Group("no3", (("office31", "amazon", "NO-3/Amazon"),
-                         ("tiny_imagenet", None, "NO-3/Tiny ImageNet")),
-                 False, "table5", "table7"),
-}
-
-
-@dataclasses.dataclass(frozen=True)
-class Settings:
-    profile: str
-    seed: int = 0
-    draws: int = 10
-    image_size: int = 224
-    architecture: str = "vgg16"
-    classes_per_task: int = 10
-    overlap: int = 3
-    train_fraction: float = 0.7
-    max_images_per_class: int = 150
-    aux: str = "union"
-    aux_images_per_class: int = 100
-    aux_weights: str | None = None
-    class_map_file: str | None = None
-    office: str = "office31"
-    train: dc.TrainSettings = dc.TrainSettings()
-
-    def __post_init__(self):
-        for name in ("draws", "image_size", "classes_per_task",
-                     "max_images_per_class", "aux_images_per_class"):
-            v = getattr(self, name)
-            if not isinstance(v, int) or v < 1:
-                raise ValueError(f"{name} must be an int >= 1. Received: "
-                                 f"{name}={v!r}")
-        if not 0 <= self.overlap < self.classes_per_task:
-            raise ValueError("overlap must be in [0, classes_per_task). "
-                             f"Received: overlap={self.overlap}")
-        if self.aux not in AUX_SOURCES:
-            raise ValueError(f"aux must be one of {AUX_SOURCES}. Received: "
-                             f"aux={self.aux!r}")
-        if self.office not in OFFICE_SOURCES:
-            raise ValueError(f"office must be one of {OFFICE_SOURCES}. "
-                             f"Received: office={self.office!r}")
-        architecture(self.architecture)
-
-    def to_dict(self):
-        return dataclasses.asdict(self)
-
 
 PROFILES = {
     "smoke": {"draws": 1, "image_size": 16, "architecture": "vgg_tiny",
@@ -153,204 +75,26 @@ PROFILES = {
 }
 
 
-def settings_for(profile: str, seed: int = 0, **overrides) -> Settings:
-    s = profiles.make(Settings, PROFILES, profile, seed, nested="train",
+def settings_for(profile: str, seed: int = 0, **overrides) -> dg.Settings:
+    s = profiles.make(dg.Settings, PROFILES, profile, seed, nested="train",
                       **overrides)
     return s
-
-
-def group_tasks(group: Group, s: Settings):
-    """``(dataset, domain, column)`` of both tasks, Office source
-    applied."""
-    return [((s.office if d == "office31" else d), dom, col)
-            for d, dom, col in group.tasks]
-
-
-# --------------------------------------------------------------------------
-# Data
-
-
-@dataclasses.dataclass
-class GroupData:
-    """Class folders, the fixed per-class split and the auxiliary
-    classes of one group."""
-
-    tasks: list[tuple[str, str | None, str]]
-    classes: list[dict[str, str]]      # per task: normalised -> folder
-    splits: list[dict[str, tuple[list[str], list[str]]]]  # train/test
-    aux_classes: list[str]             # normalised names (union)
-
-
-def load_group(cfg: CommonConfig, group: Group, s: Settings) -> GroupData:
-    """List both datasets' classes and fix the per-class split (fails at
-    once, with the layout, when a dataset is absent)."""
-    tasks = group_tasks(group, s)
-    classes, splits = [], []
-    for i, (dataset, domain, _) in enumerate(tasks):
-        files = cf.image_files(dataset, cfg.data_dir, domain)
-        by_name = {}
-        for folder in files:
-            by_name.setdefault(cf.normalize_name(folder), folder)
-        classes.append(by_name)
-        split = {}
-        for j, (folder, paths) in enumerate(sorted(files.items())):
-            rng = np.random.default_rng([s.seed, i, j, 7])
-            order = [paths[k] for k in rng.permutation(len(paths))]
-            n = min(max(int(round(s.train_fraction * len(order))), 1),
-                    max(len(order) - 1, 1))
-            split[folder] = (order[:n], order[n:])
-        splits.append(split)
-    union = sorted(set(classes[0]) | set(classes[1]))
-    return GroupData(tasks, classes, splits, union)
-
-
-def choose_classes(data: GroupData, s: Settings, partial: bool,
-                   rng: np.random.Generator) -> list[list[str]]:
-    """Normalised class names of both tasks: ``overlap`` shared (PO) or
-    none (NO), the rest distinct."""
-    k = s.classes_per_task
-    names_a, names_b = sorted(data.classes[0]), sorted(data.classes[1])
-    shared = []
-    if partial:
-        common = sorted(set(names_a) & set(names_b))
-        if len(common) < s.overlap:
-            raise DatasetError(
-                f"{data.tasks[0][0]}/{data.tasks[1][0]}: only "
-                f"{len(common)} class names are shared "
-                f"({common}); overlap={s.overlap} needs more.")
-        shared = list(rng.choice(common, s.overlap, replace=False))
-    pool_a = [n for n in names_a if n not in shared]
-    if len(pool_a) < k - len(shared):
-        raise DatasetError(f"{data.tasks[0][0]} has {len(names_a)} classes;"
-                           f" classes_per_task={k} needs more.")
-    a = shared + list(rng.choice(pool_a, k - len(shared), replace=False))
-    pool_b = [n for n in names_b if n not in a]
-    if len(pool_b) < k - len(shared):
-        raise DatasetError(
-            f"{data.tasks[1][0]} has {len(pool_b)} classes outside task "
-            f"A's; classes_per_task={k} needs more.")
-    b = shared + list(rng.choice(pool_b, k - len(shared), replace=False))
-    return [list(rng.permutation(a)), list(rng.permutation(b))]
-
-
-def _read(paths, s: Settings) -> np.ndarray:
-    return cf.read_images(paths, s.image_size)
-
-
-def auxiliary_union_arrays(data: GroupData, s: Settings):
-    """uint8 images and labels of the union auxiliary task (training
-    parts only, at most ``aux_images_per_class`` per class)."""
-    xs, ys = [], []
-    for label, name in enumerate(data.aux_classes):
-        paths = []
-        for t in range(2):
-            folder = data.classes[t].get(name)
-            if folder is not None:
-                paths += data.splits[t][folder][0]
-        rng = np.random.default_rng([s.seed, label, 11])
-        if len(paths) > s.aux_images_per_class:
-            paths = list(rng.choice(paths, s.aux_images_per_class,
-                                    replace=False))
-        xs.append(_read(paths, s))
-        ys.append(np.full(len(paths), label))
-    return np.concatenate(xs), np.concatenate(ys)
-
-
-def imagenet_auxiliary(s: Settings):
-    """Keras' VGG16 with ImageNet weights from ``s.aux_weights``, copied
-    into :func:`build_vgg`'s layer names."""
-    import keras
-
-    from amtfl_tf.models import build_vgg
-
-    if s.architecture != "vgg16" or s.image_size != 224:
-        raise ValueError(
-            "aux='imagenet' needs architecture='vgg16' and image_size=224. "
-            f"Received: architecture={s.architecture!r}, "
-            f"image_size={s.image_size}")
-    if not s.aux_weights or not os.path.exists(s.aux_weights):
-        raise DatasetNotFoundError(
-            "The ImageNet auxiliary network needs Keras' VGG16 weights "
-            "file (vgg16_weights_tf_dim_ordering_tf_kernels.h5, from "
-            "https://storage.googleapis.com/tensorflow/keras-applications/"
-            "vgg16/). Pass it with --aux_weights=<file>, or use "
-            f"--aux=union. Received: aux_weights={s.aux_weights!r}")
-    src = keras.applications.VGG16(weights=s.aux_weights,
-                                   include_top=True)
-    blocks, fc = architecture("vgg16")
-    model = build_vgg((224, 224, 3), 1000, blocks, fc)
-    src_layers = [la for la in src.layers if la.get_weights()]
-    dst_layers = [la for la in model.layers if la.get_weights()]
-    for a, b in zip(src_layers, dst_layers):
-        b.set_weights(a.get_weights())
-    return model
-
-
-def make_problem(data: GroupData, s: Settings, group: Group, draw: int,
-                 class_map_lookup: dict[str, int] | None
-                 ) -> dc.TaskProblem:
-    rng = np.random.default_rng([s.seed, draw, 13])
-    chosen = choose_classes(data, s, group.partial, rng)
-    parts = {"train": ([], [], []), "test": ([], [], [])}
-    for t, names in enumerate(chosen):
-        for c, name in enumerate(names):
-            folder = data.classes[t][name]
-            train, test = data.splits[t][folder]
-            cap = s.max_images_per_class
-            n_train = min(len(train), max(1, int(round(
-                cap * s.train_fraction))))
-            n_test = min(len(test), max(1, cap - n_train))
-            for part, paths in (("train", train[:n_train]),
-                                ("test", test[:n_test])):
-                parts[part][0].append(_read(paths, s))
-                parts[part][1].append(np.full(len(paths), t))
-                parts[part][2].append(np.full(len(paths), c))
-    arrays = {p: [np.concatenate(v) for v in vals]
-              for p, vals in parts.items()}
-    lookup = class_map_lookup or {}
-    class_map = [[lookup.get(n, -1) for n in names] for names in chosen]
-    info = {"group": group.key, "draw": draw, "classes": chosen,
-            "shared": sorted(set(chosen[0]) & set(chosen[1])),
-            "train_per_task": [int(np.sum(arrays["train"][1] == t))
-                               for t in range(2)],
-            "test_per_task": [int(np.sum(arrays["test"][1] == t))
-                              for t in range(2)]}
-    return dc.TaskProblem(
-        x_train=arrays["train"][0].astype(np.float32) / 255.0,
-        task_train=arrays["train"][1].astype(np.int32),
-        y_train=arrays["train"][2].astype(np.int32),
-        x_test=arrays["test"][0].astype(np.float32) / 255.0,
-        task_test=arrays["test"][1].astype(np.int32),
-        y_test=arrays["test"][2].astype(np.int32),
-        num_classes=[s.classes_per_task] * 2, class_map=class_map,
-        task_names=[col.split("/", 1)[1] for _, _, col in data.tasks],
-        info=info)
 
 
 # --------------------------------------------------------------------------
 # Run
 
 
-@uses_runtime
-def run(cfg: CommonConfig, group: str, **overrides) -> Results:
-    """One group (``po1`` … ``no3``); results in
-    ``<cfg.workdir>/<group>/``."""
-    if group not in GROUPS:
-        raise ValueError(f"group must be one of {tuple(GROUPS)}. Received: "
-                         f"group={group!r}")
-    start = time.monotonic()
-    g = GROUPS[group]
-    s = settings_for(cfg.profile, cfg.seed, **overrides)
-    conv_blocks, fc_units = architecture(s.architecture)
-    data = load_group(cfg, g, s)  # fails here when a dataset is absent
-
-    def log(msg):
-        print(f"[{cfg.experiment}/{group}] {msg}", flush=True)
-
+def _auxiliary_network(cfg: CommonConfig, group: str,
+                       data: dg.GroupData, s: dg.Settings, conv_blocks,
+                       fc_units, log):
+    """The auxiliary network of ``s.aux``: ``(model, info, lookup,
+    notes)``, ``lookup`` mapping a normalised class name to its auxiliary
+    class."""
     train = s.train
     notes_aux = []
     if s.aux == "union":
-        x_aux, y_aux = auxiliary_union_arrays(data, s)
+        x_aux, y_aux = dg.auxiliary_union_arrays(data, s)
         aux_model, aux_info = dc.pretrain_auxiliary(
             x_aux.astype(np.float32) / 255.0, y_aux, len(data.aux_classes),
             conv_blocks, fc_units, train, seed=s.seed,
@@ -367,7 +111,7 @@ def run(cfg: CommonConfig, group: str, **overrides) -> Results:
             f"{s.aux_images_per_class} per class), not ImageNet; train "
             f"accuracy {aux_info['train_accuracy']:.3f}.")
     else:
-        aux_model = imagenet_auxiliary(s)
+        aux_model = dg.imagenet_auxiliary(s)
         aux_info = {"source": "imagenet", "weights": s.aux_weights}
         lookup = {}
         if s.class_map_file:
@@ -375,48 +119,35 @@ def run(cfg: CommonConfig, group: str, **overrides) -> Results:
                 lookup = {str(k): int(v) for k, v in json.load(f).items()}
         notes_aux.append("Auxiliary network: Keras' ImageNet-1K VGG16 "
                          f"({s.aux_weights}).")
-    workdir = os.path.join(cfg.workdir, group)
-    run_dir = RunDir(workdir, overwrite=cfg.overwrite,
-                     fingerprint={"experiment": cfg.experiment,
-                                  "group": group, **s.to_dict()})
-    run_dir.write_config({**cfg.to_dict(), "group": group,
-                          "settings": s.to_dict()})
-    keys = [f"draw{d}" for d in range(1, s.draws + 1)]
+    return aux_model, aux_info, lookup, notes_aux
 
-    def compute(key):
-        draw = int(key[4:])
-        problem = make_problem(data, s, g, draw, lookup)
-        t = train
-        if any(v < 0 for m in problem.class_map for v in m):
-            # no auxiliary class for some task class: hidden layers only
-            problem.class_map = [list(range(len(m)))
-                                 for m in problem.class_map]
-            t = dataclasses.replace(train, align_layers="hidden",
-                                    head_init="random")
-            problem.info["class_map"] = "missing: hidden-only alignment"
-        log(f"{key}: classes {problem.info['classes']}")
-        return dc.run_draw(problem, aux_model, conv_blocks, fc_units, t,
-                           seed=s.seed * 1000 + draw,
-                           log=lambda m: log(f"{key} {m}"))
 
-    records = run_splits(run_dir, keys, compute, f"{cfg.experiment}/{group}")
-    cols = [col for _, _, col in data.tasks]
-    task_names = [c.split("/", 1)[1] for c in cols]
-    rows = []
-    for m in dc.METHODS:
-        acc = dc.accuracy_matrix(records, keys, m)
-        table = g.ablation if m == "damtl_fa" else g.table
-        for t, col in enumerate(cols):
-            paper = published.get("damtl", table, dc.PAPER_NAMES[m], col)
-            rows.append(Row.from_splits(
-                dc.PAPER_NAMES[m], "accuracy", list(acc[:, t]), paper,
-                dataset=col, std=float(np.std(acc[:, t], ddof=1))
-                if len(keys) > 1 else 0.0))
-    claims = dc.claims_for(records, keys, f"damtl.tables.{group}",
-                           group.upper())
-    summ = dc.summary(records, keys)
-    figures = dc.figures_for(records, keys, workdir, group.upper(),
-                             task_names)
+def _run_group_draw(key: str, data: dg.GroupData, s: dg.Settings,
+                    g: dg.Group, lookup, aux_model, conv_blocks, fc_units,
+                    log):
+    """Draw ``key`` (``draw<d>``): its problem, then every method
+    (:func:`common.run_draw`); a task class without an auxiliary class
+    aligns the hidden layers only."""
+    draw = int(key[4:])
+    problem = dg.make_problem(data, s, g, draw, lookup)
+    t = s.train
+    if any(v < 0 for m in problem.class_map for v in m):
+        # no auxiliary class for some task class: hidden layers only
+        problem.class_map = [list(range(len(m)))
+                             for m in problem.class_map]
+        t = dataclasses.replace(s.train, align_layers="hidden",
+                                head_init="random")
+        problem.info["class_map"] = "missing: hidden-only alignment"
+    log(f"{key}: classes {problem.info['classes']}")
+    return dc.run_draw(problem, aux_model, conv_blocks, fc_units, t,
+                       seed=s.seed * 1000 + draw,
+                       log=lambda m: log(f"{key} {m}"))
+
+
+def _group_notes(cfg: CommonConfig, group: str, g: dg.Group,
+                 s: dg.Settings, cols, notes_aux) -> list[str]:
+    """The notes of results.json."""
+    train = s.train
     notes = [
         f"Group {group.upper()}: {' + '.join(cols)}; {s.draws} draw(s) of "
         f"{s.classes_per_task} classes per task"
@@ -431,6 +162,49 @@ def run(cfg: CommonConfig, group: str, **overrides) -> Results:
     ]
     if cfg.profile != "paper":
         notes.append(f"Profile {cfg.profile}: not the paper profile.")
+    return notes
+
+
+@uses_runtime
+def run(cfg: CommonConfig, group: str, **overrides) -> Results:
+    """One group (``po1`` … ``no3``); results in
+    ``<cfg.workdir>/<group>/``."""
+    if group not in dg.GROUPS:
+        raise ValueError(f"group must be one of {tuple(dg.GROUPS)}. "
+                         f"Received: group={group!r}")
+    start = time.monotonic()
+    g = dg.GROUPS[group]
+    s = settings_for(cfg.profile, cfg.seed, **overrides)
+    conv_blocks, fc_units = architecture(s.architecture)
+    data = dg.load_group(cfg, g, s)  # fails here when a dataset is absent
+
+    def log(msg):
+        print(f"[{cfg.experiment}/{group}] {msg}", flush=True)
+
+    aux_model, aux_info, lookup, notes_aux = _auxiliary_network(
+        cfg, group, data, s, conv_blocks, fc_units, log)
+    workdir = os.path.join(cfg.workdir, group)
+    run_dir = RunDir(workdir, overwrite=cfg.overwrite,
+                     fingerprint={"experiment": cfg.experiment,
+                                  "group": group, **s.to_dict()})
+    run_dir.write_config({**cfg.to_dict(), "group": group,
+                          "settings": s.to_dict()})
+    keys = [f"draw{d}" for d in range(1, s.draws + 1)]
+
+    def compute(key):
+        return _run_group_draw(key, data, s, g, lookup, aux_model,
+                              conv_blocks, fc_units, log)
+
+    records = run_splits(run_dir, keys, compute, f"{cfg.experiment}/{group}")
+    cols = [col for _, _, col in data.tasks]
+    task_names = [c.split("/", 1)[1] for c in cols]
+    rows = rep.rows_with_paper(records, keys, cols, g.table, g.ablation)
+    claims = rep.claims_for(records, keys, f"damtl.tables.{group}",
+                            group.upper())
+    summ = rep.summary(records, keys)
+    figures = rep.figures_for(records, keys, workdir, group.upper(),
+                              task_names)
+    notes = _group_notes(cfg, group, g, s, cols, notes_aux)
     results = Results(
         experiment=cfg.experiment, profile=cfg.profile, dataset=group,
         rows=rows, claims=claims, figures=figures,
@@ -440,7 +214,7 @@ def run(cfg: CommonConfig, group: str, **overrides) -> Results:
                              if k != "train_loss"},
                "free_choices": "docs/damtl.md"})
     run_dir.write_results(results)
-    dc.write_table_md(run_dir, results, dc.proxy_tables_markdown(
+    rep.write_table_md(run_dir, results, rep.proxy_tables_markdown(
         summ, task_names, group.upper(), g.table, g.ablation,
         f"{group.upper()} shaped like the paper's tables"))
     return results
