@@ -2,8 +2,8 @@
 Learning: A Tensor Factorisation Approach", ICLR 2017, arXiv:1605.06391).
 
 One class, :class:`DMTRLNetwork`, holds T task networks of one architecture
-(:data:`ARCHITECTURES`), every parametrised layer in one of five sharing
-modes:
+(``ARCHITECTURES``, :mod:`.sharing`), every parametrised layer in one of
+five sharing modes:
 
 | mode | layer | what the T tasks share |
 |---|---|---|
@@ -11,13 +11,8 @@ modes:
 | ``"shared"`` | ``keras.layers.Conv2D`` / ``Dense`` | everything (UD-MTL) |
 | ``"laf"``, ``"tucker"``, ``"tt"`` | the factorised layers | the factors |
 
-The methods of the paper are sharing patterns (:func:`method_sharing`):
-``stl`` (all ``"task"``), ``ud-mtl`` (the first N layers ``"shared"``, the
-rest ``"task"``) and ``dmtrl-laf`` / ``dmtrl-tucker`` / ``dmtrl-tt`` (the
-architecture's shareable layers factorised, the rest ``"task"``).
-:func:`dmtrl_from_stl` builds a DMTRL network from T trained STL networks by
-decomposing each stacked layer at a relative error ε (paper: 10%), which
-sets every rank (Sec. 4, "Implementation Details").
+The paper's methods are sharing patterns (:mod:`.sharing`); the networks
+are built at random or from T trained STL networks (:mod:`.builders`).
 
 Two input layouts (``task_layout``):
 
@@ -43,7 +38,6 @@ are averaged (``task_reduction="mean"``, as the authors' demo) or summed.
 from __future__ import annotations
 
 import copy
-from typing import Any, Sequence
 
 import keras
 import numpy as np
@@ -57,20 +51,16 @@ from amtfl_tf.layers.tt_conv2d import TTConv2D
 from amtfl_tf.layers.tt_dense import TTDense
 from amtfl_tf.layers.tucker_conv2d import TuckerConv2D
 from amtfl_tf.layers.tucker_dense import TuckerDense
-from amtfl_tf.models.backbones import DMTRL_ARCHITECTURES
 from amtfl_tf.models.backbones import dmtrl_architecture
+from amtfl_tf.models.dmtrl.sharing import FACTORISED
+from amtfl_tf.models.dmtrl.sharing import check_sharing
+from amtfl_tf.models.dmtrl.sharing import full_ranks
+from amtfl_tf.models.dmtrl.sharing import param_layer_names
+from amtfl_tf.models.dmtrl.sharing import stacked_shapes
 from amtfl_tf.models.multitask import MultiTaskModel
 from amtfl_tf.objectives import LOSSES
-from amtfl_tf.tensor import decompositions as dec
 from amtfl_tf.tensor import sharing as sharing_lib
 
-# the DMTRL networks, by name (amtfl_tf.models.backbones)
-ARCHITECTURES = DMTRL_ARCHITECTURES
-SHARING_MODES = ("task", "shared", "laf", "tucker", "tt")
-FACTORISED = ("laf", "tucker", "tt")
-METHODS = ("stl", "ud-mtl", "dmtrl-laf", "dmtrl-tucker", "dmtrl-tt")
-PAPER_NAMES = {"stl": "STL", "ud-mtl": "UD-MTL", "dmtrl-laf": "DMTRL-LAF",
-               "dmtrl-tucker": "DMTRL-Tucker", "dmtrl-tt": "DMTRL-TT"}
 TASK_LAYOUTS = ("shared", "blocked")
 TASK_REDUCTIONS = ("mean", "sum")
 _CONV = {"task": TaskConv2D, "laf": LAFConv2D, "tucker": TuckerConv2D,
@@ -80,96 +70,6 @@ _DENSE = {"task": TaskDense, "laf": LAFDense, "tucker": TuckerDense,
 _MASKED = -1e9
 
 
-def _architecture(name: str) -> dict[str, Any]:
-    return dmtrl_architecture(name)
-
-
-def param_layer_names(architecture: str) -> tuple[str, ...]:
-    """Names of the parametrised layers, in order (``conv1`` … ``fc2``)."""
-    return _architecture(architecture)["names"]
-
-
-def stacked_shapes(architecture: str, input_shape, num_tasks: int,
-                   num_classes: int = 1) -> list[tuple[int, ...]]:
-    """The stacked kernel shape (task axis last) of every parametrised
-    layer: ``(kh, kw, C, M, T)`` or ``(D_in, D_out, T)``."""
-    arch = _architecture(architecture)
-    h, w, c = (int(v) for v in input_shape)
-    flat = None
-    out = []
-    for spec in arch["layers"]:
-        kind = spec[0]
-        if kind == "conv":
-            k, stride = spec[2], spec[3] if len(spec) > 3 else 1
-            pad = spec[4] if len(spec) > 4 else "valid"
-            out.append((k, k, c, spec[1], num_tasks))
-            if pad == "same":
-                h, w = -(-h // stride), -(-w // stride)
-            else:
-                h, w = (h - k) // stride + 1, (w - k) // stride + 1
-            c = spec[1]
-        elif kind == "pool":
-            size, stride = spec[1], spec[2] if len(spec) > 2 else spec[1]
-            if len(spec) > 3 and spec[3] == "same":
-                h, w = -(-h // stride), -(-w // stride)
-            else:
-                h, w = (h - size) // stride + 1, (w - size) // stride + 1
-        elif kind == "flatten":
-            flat = h * w * c
-        elif kind in ("dense", "output"):
-            units = num_classes if kind == "output" else spec[1]
-            out.append((flat, units, num_tasks))
-            flat = units
-        if min(h, w) < 1:
-            raise ValueError(
-                f"input_shape={tuple(input_shape)} is too small for "
-                f"{architecture}: a feature map shrinks to {h}x{w}.")
-    return out
-
-
-def full_ranks(mode: str, shape) -> Any:
-    """The largest ranks of a factorised layer of stacked ``shape`` (its
-    decomposition is then exact)."""
-    if mode == "tucker":
-        return list(dec.tucker_rank_bounds(shape))
-    if mode == "tt":
-        return list(dec.tt_rank_bounds(shape))
-    if mode == "laf":
-        return [min(int(np.prod(shape[:-1])), int(shape[-1]))]
-    raise ValueError(f"mode must be one of {FACTORISED}. Received: "
-                     f"mode={mode!r}")
-
-
-def method_sharing(method: str, architecture: str,
-                   ud_shared_layers: int | None = None) -> list[str]:
-    """The sharing mode of every parametrised layer for a paper method.
-
-    Args:
-      method: one of :data:`METHODS`.
-      architecture: one of :data:`ARCHITECTURES`.
-      ud_shared_layers: UD-MTL's N (the first N layers hard-shared); one
-        of the architecture's ``ud_options`` (default: the paper's choice).
-    """
-    arch = _architecture(architecture)
-    n = len(arch["names"])
-    if method == "stl":
-        return ["task"] * n
-    if method == "ud-mtl":
-        k = arch["ud_paper"] if ud_shared_layers is None else \
-            ud_shared_layers
-        if k not in arch["ud_options"]:
-            raise ValueError(
-                f"ud_shared_layers must be one of {arch['ud_options']} for "
-                f"{architecture}. Received: ud_shared_layers={k!r}")
-        return ["shared"] * k + ["task"] * (n - k)
-    if method in ("dmtrl-laf", "dmtrl-tucker", "dmtrl-tt"):
-        mode = method.split("-")[1]
-        k = arch["shareable"]
-        return [mode] * k + ["task"] * (n - k)
-    raise ValueError(f"method must be one of {METHODS}. Received: "
-                     f"method={method!r}")
-
-
 @keras.saving.register_keras_serializable(package="amtfl_tf")
 class DMTRLNetwork(MultiTaskModel):
     """T task networks of one architecture with per-layer sharing modes.
@@ -177,9 +77,9 @@ class DMTRLNetwork(MultiTaskModel):
     Args:
       num_tasks: T.
       input_shape: one image, e.g. ``(28, 28, 1)``.
-      architecture: a key of :data:`ARCHITECTURES`.
-      sharing: one mode of :data:`SHARING_MODES` per parametrised layer
-        (see :func:`method_sharing`); the output layer cannot be
+      architecture: a key of ``ARCHITECTURES`` (:mod:`.sharing`).
+      sharing: one mode of ``SHARING_MODES`` per parametrised layer
+        (see :func:`.sharing.method_sharing`); the output layer cannot be
         ``"shared"``.
       ranks: per parametrised layer, the ranks of a factorised layer (None:
         its full ranks, an exact decomposition) or None for the other
@@ -200,47 +100,44 @@ class DMTRLNetwork(MultiTaskModel):
                  sharing=None, ranks=None, num_classes=1,
                  task_layout="shared", loss="hinge", task_reduction="mean",
                  kernel_initializer="glorot_uniform", **kwargs):
-        if task_layout not in TASK_LAYOUTS:
-            raise ValueError(f"task_layout must be one of {TASK_LAYOUTS}. "
-                             f"Received: task_layout={task_layout!r}")
-        image = tuple(input_shape) if isinstance(
-            input_shape, (list, tuple)) else (input_shape,)
-        if len(image) != 3:
-            raise ValueError(
-                "input_shape must be one image's (height, width, channels). "
-                f"Received: input_shape={input_shape!r}")
-        example = ((num_tasks,) + image if task_layout == "blocked"
-                   else image)
+        image, example = _check_layout(task_layout, input_shape, num_tasks)
         for key in ("per_task_mean", "delta", "task_sizes",
                     "hyperparameters"):
             kwargs.pop(key, None)  # fixed here; present in saved configs
         kwargs.pop("input_dim", None)
         super().__init__(num_tasks, list(example), loss=loss, **kwargs)
-        arch = _architecture(architecture)
+        arch = dmtrl_architecture(architecture)
         self.architecture = architecture
         self.task_layout = task_layout
         self.image_shape = tuple(int(v) for v in image)
         names = arch["names"]
-        n = len(names)
-        sharing = list(sharing) if sharing is not None else ["task"] * n
-        if len(sharing) != n or any(m not in SHARING_MODES for m in sharing):
+        sharing, ranks = check_sharing(names, sharing, ranks)
+        classes = self._check_classes(num_classes, loss)
+        if task_reduction not in TASK_REDUCTIONS:
             raise ValueError(
-                f"sharing must list one of {SHARING_MODES} for each of the "
-                f"{n} parametrised layers {names}. Received: "
-                f"sharing={sharing!r}")
-        if sharing[-1] == "shared":
-            raise ValueError(
-                "The output layer is task-specific: sharing[-1] cannot be "
-                f"'shared'. Received: sharing={sharing!r}")
-        ranks = list(ranks) if ranks is not None else [None] * n
-        if len(ranks) != n:
-            raise ValueError(f"ranks must have one entry per parametrised "
-                             f"layer ({n}). Received: ranks={ranks!r}")
-        for name, mode, r in zip(names, sharing, ranks):
-            if r is not None and mode not in FACTORISED:
-                raise ValueError(
-                    f"ranks are for factorised layers only; layer {name} is "
-                    f"'{mode}'. Received: ranks={ranks!r}")
+                f"task_reduction must be one of {TASK_REDUCTIONS}. "
+                f"Received: task_reduction={task_reduction!r}")
+        shapes = stacked_shapes(architecture, image, self.num_tasks,
+                                max(classes))
+        ranks = [full_ranks(m, shp) if r is None and m in FACTORISED else r
+                 for m, shp, r in zip(sharing, shapes, ranks)]
+        self.sharing = sharing
+        self.ranks = [None if r is None else
+                      [int(v) for v in np.atleast_1d(r)] for r in ranks]
+        self.num_classes = classes
+        self.task_reduction = task_reduction
+        self.kernel_initializer = keras.initializers.serialize(
+            keras.initializers.get(kernel_initializer))
+        self._build_layers(arch, kernel_initializer)
+        mask = np.zeros((self.num_tasks, max(classes)), dtype=bool)
+        for t, c in enumerate(classes):
+            mask[t, :c] = True
+        self._class_mask = mask
+
+    # -- construction -------------------------------------------------------
+
+    def _check_classes(self, num_classes, loss) -> list[int]:
+        """``num_classes`` as one int per task, checked against ``loss``."""
         if isinstance(num_classes, (int, np.integer)) and not isinstance(
                 num_classes, bool):
             classes = [int(num_classes)] * self.num_tasks
@@ -260,21 +157,15 @@ class DMTRLNetwork(MultiTaskModel):
                 f"loss={loss!r} scores one output per task; use num_classes"
                 f"=1 or loss='softmax_ce'. Received: num_classes="
                 f"{num_classes!r}")
-        if task_reduction not in TASK_REDUCTIONS:
-            raise ValueError(
-                f"task_reduction must be one of {TASK_REDUCTIONS}. "
-                f"Received: task_reduction={task_reduction!r}")
-        shapes = stacked_shapes(architecture, image, self.num_tasks,
-                                max(classes))
-        ranks = [full_ranks(m, shp) if r is None and m in FACTORISED else r
-                 for m, shp, r in zip(sharing, shapes, ranks)]
-        self.sharing = sharing
-        self.ranks = [None if r is None else
-                      [int(v) for v in np.atleast_1d(r)] for r in ranks]
-        self.num_classes = classes
-        self.task_reduction = task_reduction
-        self.kernel_initializer = keras.initializers.serialize(
-            keras.initializers.get(kernel_initializer))
+        return classes
+
+    def _build_layers(self, arch, kernel_initializer) -> None:
+        """The layers of ``arch`` in order: ``self._ops`` (every step of
+        the forward pass) and ``self.param_layers`` (the parametrised
+        ones), from ``self.sharing`` and ``self.ranks``."""
+        names = arch["names"]
+        sharing = self.sharing
+        classes = self.num_classes
         self._ops = []
         self.param_layers = []
         act = arch["activation"]
@@ -302,10 +193,6 @@ class DMTRLNetwork(MultiTaskModel):
                 self._ops.append(("dropout", drop, None))
             else:
                 self._ops.append((kind, None, None))
-        mask = np.zeros((self.num_tasks, max(classes)), dtype=bool)
-        for t, c in enumerate(classes):
-            mask[t, :c] = True
-        self._class_mask = mask
 
     def _make_layer(self, kind, spec, mode, ranks, name, width, activation,
                     initializer):
@@ -480,6 +367,24 @@ class DMTRLNetwork(MultiTaskModel):
         return config
 
 
+
+def _check_layout(task_layout, input_shape, num_tasks):
+    """``(image, example)``: one image's shape and one example's (with the
+    task axis of the ``"blocked"`` layout)."""
+    if task_layout not in TASK_LAYOUTS:
+        raise ValueError(f"task_layout must be one of {TASK_LAYOUTS}. "
+                         f"Received: task_layout={task_layout!r}")
+    image = tuple(input_shape) if isinstance(
+        input_shape, (list, tuple)) else (input_shape,)
+    if len(image) != 3:
+        raise ValueError(
+            "input_shape must be one image's (height, width, channels). "
+            f"Received: input_shape={input_shape!r}")
+    example = ((num_tasks,) + image if task_layout == "blocked"
+               else image)
+    return image, example
+
+
 def _lrn(x):
     """Local response normalisation as Levi & Hassner (size 5, α 1e-4, β
     0.75); TensorFlow only."""
@@ -487,94 +392,3 @@ def _lrn(x):
     return tf.nn.local_response_normalization(x, depth_radius=2, bias=1.0,
                                               alpha=1e-4 / 5, beta=0.75)
 
-
-def build_network(method: str, num_tasks: int, input_shape,
-                  architecture: str, ud_shared_layers: int | None = None,
-                  **kwargs) -> DMTRLNetwork:
-    """A randomly initialised network of a paper method (factorised layers
-    at full ranks decompose a random draw, the paper's recommended random
-    initialisation)."""
-    model = DMTRLNetwork(
-        num_tasks, input_shape, architecture,
-        sharing=method_sharing(method, architecture, ud_shared_layers),
-        **kwargs)
-    model.build_weights()
-    return model
-
-
-def dmtrl_from_stl(stl: DMTRLNetwork, method: str, eps: float = 0.1,
-                   ranks: Sequence[Any] | None = None,
-                   tt_eps_split: str = "per_unfolding",
-                   init_unshared: str = "stl") -> DMTRLNetwork:
-    """A DMTRL network initialised from T trained STL networks (Sec. 4).
-
-    Every shareable layer's T kernels are stacked (task axis last) and
-    decomposed at relative error ``eps`` (or at explicit ``ranks``, one
-    entry per parametrised layer); the ranks found become the layer's.
-    Biases are copied (they are never shared). The remaining task-specific
-    layers are copied from the STL networks (``init_unshared="stl"``) or
-    left at their random initial values (``"random"``, as the authors'
-    demo re-initialised its output layers).
-
-    Args:
-      stl: a built :class:`DMTRLNetwork` whose sharing is all ``"task"``.
-      method: ``"dmtrl-laf"``, ``"dmtrl-tucker"`` or ``"dmtrl-tt"``.
-      eps: relative reconstruction error of each SVD (paper: 0.1).
-      ranks: optional explicit ranks per parametrised layer.
-      tt_eps_split: TT only, ``"per_unfolding"`` (authors) or
-        ``"oseledets"``.
-      init_unshared: ``"stl"`` or ``"random"``.
-    """
-    if not isinstance(stl, DMTRLNetwork) or any(
-            m != "task" for m in stl.sharing):
-        raise ValueError(
-            "stl must be a DMTRLNetwork with every layer 'task' (the STL "
-            "networks). Received: "
-            f"{type(stl).__name__} with sharing="
-            f"{getattr(stl, 'sharing', None)!r}")
-    if not stl.built or not stl.param_layers[0].weights:
-        raise ValueError("stl must be built (trained) first.")
-    if init_unshared not in ("stl", "random"):
-        raise ValueError("init_unshared must be 'stl' or 'random'. "
-                         f"Received: init_unshared={init_unshared!r}")
-    if method not in METHODS[2:]:
-        raise ValueError(f"method must be one of {METHODS[2:]}. Received: "
-                         f"method={method!r}")
-    sharing = method_sharing(method, stl.architecture)
-    n = len(sharing)
-    given = list(ranks) if ranks is not None else [None] * n
-    if len(given) != n:
-        raise ValueError(f"ranks must have one entry per parametrised layer "
-                         f"({n}). Received: ranks={ranks!r}")
-    found, values = [], []
-    for layer, mode, r in zip(stl.param_layers, sharing, given):
-        if mode not in FACTORISED:
-            found.append(None)
-            values.append(None)
-            continue
-        stacked = np.asarray(ops.convert_to_numpy(layer.recompose()),
-                             dtype=np.float64)
-        k, v = dec.initial_factors(
-            mode, stacked, eps=eps, ranks=r,
-            tt_eps_split=tt_eps_split if mode == "tt" else "per_unfolding")
-        found.append([int(v) for v in np.atleast_1d(k)])
-        values.append(v)
-    config = stl.get_config()
-    config.update({"sharing": sharing, "ranks": found})
-    config.pop("name", None)
-    config.pop("trainable", None)
-    model = DMTRLNetwork(**{k: v for k, v in config.items()
-                            if k not in ("dtype",)})
-    for layer, mode in zip(model.param_layers, sharing):
-        if mode in FACTORISED:
-            layer._skip_initial_values = True  # values assigned below
-    model.build_weights()
-    for src, dst, mode, v in zip(stl.param_layers, model.param_layers,
-                                 sharing, values):
-        if mode in FACTORISED:
-            bias = ops.convert_to_numpy(src.bias)
-            dst.set_weights([np.asarray(v[w.name]) if w.name in v else bias
-                             for w in dst.weights])
-        elif init_unshared == "stl":
-            dst.set_weights(src.get_weights())
-    return model
