@@ -77,26 +77,9 @@ def _figure(rows, reduction, hard, scaling, counts, workdir):
     return plotting.save_figure(fig, workdir, "fig5_synthetic")
 
 
-@uses_runtime
-def run(cfg: CommonConfig, **overrides) -> Results:
-    start = time.monotonic()
-    settings, data, run_dir, keys = syn.open_run(cfg, **overrides)
-    counts = list(settings.task_counts)
-    progress = Progress(len(keys) + len(counts), cfg.experiment)
-    records = run_splits(
-        run_dir, keys,
-        lambda k: _split_record(data, int(k[5:]) - 1, settings),
-        progress=progress)
-    # (c): hyper-parameters fixed at those chosen on split 1 with T = 12.
-    chosen = {m: records[keys[0]][m]["hyperparameters"] for m in SCALED}
-    scaling = run_splits(
-        run_dir, [f"T{t}" for t in counts],
-        lambda k: {m: syn.timed_fit(
-            m, syn.make_data(settings, int(k[1:])), settings, chosen[m])
-            for m in SCALED},
-        progress=progress)
-
-    hard = data.hard
+def _rmse_rows(records, keys, hard):
+    """One row per method and task group (easy, hard, all); ``table`` maps
+    ``(method, group)`` to its row."""
     rows, table = [], {}
     for m in syn.METHODS:
         for g in GROUPS:
@@ -111,26 +94,25 @@ def run(cfg: CommonConfig, **overrides) -> Results:
                     records[k][m]["hyperparameters"] for k in keys]
             rows.append(row)
             table[(m, g)] = row
-    stl = np.mean([records[k]["STL"]["test_rmse"] for k in keys], axis=0)
-    reduction = {m: (stl - np.mean([records[k][m]["test_rmse"]
-                                    for k in keys], axis=0)).tolist()
-                 for m in syn.METHODS[1:]}
+    return rows, table
+
+
+def _scaling_rows(scaling, counts):
+    rows = []
     for m in SCALED:
         for t in counts:
             rows.append(Row.from_splits(m, f"rmse_all@T={t}",
                                         [scaling[f"T{t}"][m]["all"]]))
             rows.append(Row.from_splits(m, f"train_seconds@T={t}",
                                         [scaling[f"T{t}"][m]["seconds"]]))
-    slopes = {m: metrics.loglog_slope(
-        counts, [scaling[f"T{t}"][m]["seconds"] for t in counts])
-        for m in SCALED}
-    amtfl_rmse = [scaling[f"T{t}"]["AMTFL"]["all"] for t in counts]
-    rmse_trend = float(np.polyfit(np.log(counts), amtfl_rmse, 1)[0])
+    return rows
 
+
+def _claims(table, slopes, amtfl_rmse, rmse_trend, counts):
     def mean(m, g):
         return table[(m, g)].mean
 
-    claims = [
+    return [
         Claim("amtfl.fig5.amtfl_beats_stl_easy",
               "AMTFL has lower RMSE than STL on the easy tasks",
               mean("AMTFL", "easy") < mean("STL", "easy"),
@@ -159,27 +141,65 @@ def run(cfg: CommonConfig, **overrides) -> Results:
               f"slopes AMTL {slopes['AMTL']:.2f}, AMTFL "
               f"{slopes['AMTFL']:.2f}"),
     ]
+
+
+def _notes(settings) -> list[str]:
+    return [
+        f"{settings.num_splits} split(s); hyper-parameters chosen per "
+        f"split by {settings.search} search over "
+        f"{list(settings.grid)} on validation RMSE; full-batch Adam, "
+        f"{settings.train.steps} steps, lr {settings.train.learning_rate}"
+        "; no published numbers (the paper shows plots only).",
+        "(c) uses the hyper-parameters chosen on split 1 (T = 12) for "
+        "every T, split 1 of each T's data, and reports the best of 3 "
+        f"timed fits after a warm-up (same {settings.train.steps} steps, "
+        "full batch, so the data grow with T too); AMTL is "
+        "trained by joint gradient descent here, not by the original "
+        "alternating lasso solver, so its time reflects the T×T matrix "
+        "only.",
+        f"Synthetic noise on the {settings.noise_on} (see "
+        "amtfl_tf/datasets/synthetic.py).",
+    ]
+
+
+@uses_runtime
+def run(cfg: CommonConfig, **overrides) -> Results:
+    start = time.monotonic()
+    settings, data, run_dir, keys = syn.open_run(cfg, **overrides)
+    counts = list(settings.task_counts)
+    progress = Progress(len(keys) + len(counts), cfg.experiment)
+    records = run_splits(
+        run_dir, keys,
+        lambda k: _split_record(data, int(k[5:]) - 1, settings),
+        progress=progress)
+    # (c): hyper-parameters fixed at those chosen on split 1 with T = 12.
+    chosen = {m: records[keys[0]][m]["hyperparameters"] for m in SCALED}
+    scaling = run_splits(
+        run_dir, [f"T{t}" for t in counts],
+        lambda k: {m: syn.timed_fit(
+            m, syn.make_data(settings, int(k[1:])), settings, chosen[m])
+            for m in SCALED},
+        progress=progress)
+
+    hard = data.hard
+    rows, table = _rmse_rows(records, keys, hard)
+    stl = np.mean([records[k]["STL"]["test_rmse"] for k in keys], axis=0)
+    reduction = {m: (stl - np.mean([records[k][m]["test_rmse"]
+                                    for k in keys], axis=0)).tolist()
+                 for m in syn.METHODS[1:]}
+    rows += _scaling_rows(scaling, counts)
+    slopes = {m: metrics.loglog_slope(
+        counts, [scaling[f"T{t}"][m]["seconds"] for t in counts])
+        for m in SCALED}
+    amtfl_rmse = [scaling[f"T{t}"]["AMTFL"]["all"] for t in counts]
+    rmse_trend = float(np.polyfit(np.log(counts), amtfl_rmse, 1)[0])
+    claims = _claims(table, slopes, amtfl_rmse, rmse_trend, counts)
     figures = _figure(table, reduction, hard, scaling, counts, cfg.workdir)
     results = Results(
         experiment=cfg.experiment, profile=cfg.profile, dataset="synthetic",
         rows=rows, claims=claims, figures=figures,
         wall_seconds=time.monotonic() - start,
-        notes=[
-            f"{settings.num_splits} split(s); hyper-parameters chosen per "
-            f"split by {settings.search} search over "
-            f"{list(settings.grid)} on validation RMSE; full-batch Adam, "
-            f"{settings.train.steps} steps, lr {settings.train.learning_rate}"
-            "; no published numbers (the paper shows plots only).",
-            "(c) uses the hyper-parameters chosen on split 1 (T = 12) for "
-            "every T, split 1 of each T's data, and reports the best of 3 "
-            f"timed fits after a warm-up (same {settings.train.steps} steps, "
-            "full batch, so the data grow with T too); AMTL is "
-            "trained by joint gradient descent here, not by the original "
-            "alternating lasso solver, so its time reflects the T×T matrix "
-            "only.",
-            f"Synthetic noise on the {settings.noise_on} (see "
-            "amtfl_tf/datasets/synthetic.py).",
-        ],
+        notes=_notes(settings),
         extra={"settings": settings.to_dict(),
                "per_task_reduction_over_stl": reduction,
                "time_loglog_slope": slopes,

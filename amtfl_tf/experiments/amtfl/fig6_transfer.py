@@ -30,6 +30,61 @@ COLORS = {"mt-cnn": "tab:orange", "deep-amtl": "tab:green",
           "deep-amtfl": "tab:red"}
 
 
+def _figure(gain, loss, transfer, workdir):
+    """(a) per-task accuracy change over the CNN with the CNN's training
+    loss; (b) |A W| of Deep-AMTFL."""
+    T = len(loss)
+    fig, ax = plotting.new_figure(1, 2, size=(12, 4.2), layout="constrained")
+    a, b = ax[0]
+    tasks = np.arange(T)
+    for i, m in enumerate(COMPARED):
+        a.bar(tasks + (i - 1) * 0.27, gain[m], 0.27, color=COLORS[m],
+              label=table2.PAPER_NAMES[m])
+    a.axhline(0, color="k", lw=0.8)
+    a.set_xticks(tasks)
+    a.set_xlabel("task (digit; 200, 180, ..., 20 training images)")
+    a.set_ylabel("accuracy change over CNN (points)")
+    a.set_title("(a) per-task improvement")
+    a.legend(fontsize=8, loc="upper left")
+    twin = a.twinx()
+    twin.plot(tasks, loss, "k.--", label="CNN train loss")
+    twin.set_ylabel("per-task training loss (CNN)")
+    twin.legend(fontsize=8, loc="upper center")
+    im = b.imshow(transfer, cmap="viridis")
+    b.set_xticks(tasks)
+    b.set_yticks(tasks)
+    b.set_xlabel("target task t")
+    b.set_ylabel("source task s")
+    b.set_title("(b) |A W| of Deep-AMTFL (mean over runs)")
+    fig.colorbar(im, ax=b, fraction=0.046)
+    figures = plotting.save_figure(fig, workdir, "fig6_transfer")
+    return figures
+
+
+def _claims(amtfl, upper, lower, T):
+    worse = int((amtfl < 0).sum())
+    counts = np.asarray(DEFAULT_IMBALANCE)
+    smallest = {int(t) for t in np.argsort(counts, kind="stable")[:2]}
+    return [
+        Claim("amtfl.fig6.beats_cnn_on_average",
+              "Deep-AMTFL improves over the CNN on average",
+              float(amtfl.mean()) > 0,
+              f"mean change {amtfl.mean():+.2f} points"),
+        Claim("amtfl.fig6.no_task_degraded",
+              "Deep-AMTFL degrades no task", worse == 0,
+              f"{worse} of {T} tasks lose accuracy"),
+        Claim("amtfl.fig6.largest_gain_on_smallest_tasks",
+              "Deep-AMTFL's largest gain is on one of the two smallest "
+              f"tasks {sorted(smallest)}", int(np.argmax(amtfl)) in smallest,
+              f"largest gain on task {int(np.argmax(amtfl))} "
+              f"({amtfl.max():+.2f})"),
+        Claim("amtfl.fig6.transfer_upper_triangular",
+              "|A W| mass above the diagonal (large → small tasks) exceeds "
+              "the mass below", upper > lower,
+              f"above {upper:.3f}, below {lower:.3f}"),
+    ]
+
+
 @uses_runtime
 def run(cfg: CommonConfig, source_workdir: str, **overrides) -> Results:
     start = time.monotonic()
@@ -55,53 +110,9 @@ def run(cfg: CommonConfig, source_workdir: str, **overrides) -> Results:
     upper = float(np.triu(transfer, 1).sum())
     lower = float(np.tril(transfer, -1).sum())
 
-    fig, ax = plotting.new_figure(1, 2, size=(12, 4.2), layout="constrained")
-    a, b = ax[0]
-    tasks = np.arange(T)
-    for i, m in enumerate(COMPARED):
-        a.bar(tasks + (i - 1) * 0.27, gain[m], 0.27, color=COLORS[m],
-              label=table2.PAPER_NAMES[m])
-    a.axhline(0, color="k", lw=0.8)
-    a.set_xticks(tasks)
-    a.set_xlabel("task (digit; 200, 180, ..., 20 training images)")
-    a.set_ylabel("accuracy change over CNN (points)")
-    a.set_title("(a) per-task improvement")
-    a.legend(fontsize=8, loc="upper left")
-    twin = a.twinx()
-    twin.plot(tasks, loss, "k.--", label="CNN train loss")
-    twin.set_ylabel("per-task training loss (CNN)")
-    twin.legend(fontsize=8, loc="upper center")
-    im = b.imshow(transfer, cmap="viridis")
-    b.set_xticks(tasks)
-    b.set_yticks(tasks)
-    b.set_xlabel("target task t")
-    b.set_ylabel("source task s")
-    b.set_title("(b) |A W| of Deep-AMTFL (mean over runs)")
-    fig.colorbar(im, ax=b, fraction=0.046)
-    figures = plotting.save_figure(fig, cfg.workdir, "fig6_transfer")
+    figures = _figure(gain, loss, transfer, cfg.workdir)
 
-    amtfl = gain["deep-amtfl"]
-    worse = int((amtfl < 0).sum())
-    counts = np.asarray(DEFAULT_IMBALANCE)
-    smallest = {int(t) for t in np.argsort(counts, kind="stable")[:2]}
-    claims = [
-        Claim("amtfl.fig6.beats_cnn_on_average",
-              "Deep-AMTFL improves over the CNN on average",
-              float(amtfl.mean()) > 0,
-              f"mean change {amtfl.mean():+.2f} points"),
-        Claim("amtfl.fig6.no_task_degraded",
-              "Deep-AMTFL degrades no task", worse == 0,
-              f"{worse} of {T} tasks lose accuracy"),
-        Claim("amtfl.fig6.largest_gain_on_smallest_tasks",
-              "Deep-AMTFL's largest gain is on one of the two smallest "
-              f"tasks {sorted(smallest)}", int(np.argmax(amtfl)) in smallest,
-              f"largest gain on task {int(np.argmax(amtfl))} "
-              f"({amtfl.max():+.2f})"),
-        Claim("amtfl.fig6.transfer_upper_triangular",
-              "|A W| mass above the diagonal (large → small tasks) exceeds "
-              "the mass below", upper > lower,
-              f"above {upper:.3f}, below {lower:.3f}"),
-    ]
+    claims = _claims(gain["deep-amtfl"], upper, lower, T)
     rows = [Row.from_splits(table2.PAPER_NAMES[m], f"accuracy_gain_task{t}",
                             list(100.0 * (acc[m][:, t] - acc["cnn"][:, t])),
                             dataset="mnist_imbalanced")
