@@ -7,7 +7,7 @@ MTL on PCA and CNN features vs the deep models, beside the paper.
 from absl import flags
 
 from amtfl_tf import cli
-from amtfl_tf.experiments.dmtrl import mnist as dmtrl_mnist
+from amtfl_tf.experiments.dmtrl import appendix as dmtrl_appendix
 
 FLAGS = flags.FLAGS
 cli.define_common_flags(FLAGS)
@@ -16,8 +16,8 @@ cli.define_dmtrl_flags(FLAGS, extra=("test_size",))
 
 def main(argv):
     cfg = cli.common_config(FLAGS, "dmtrl_table_a1", argv)
-    cli.report(cfg, dmtrl_mnist.run_table_a1(cfg,
-                                             **cli.dmtrl_overrides(FLAGS)))
+    cli.report(cfg, dmtrl_appendix.run_table_a1(
+        cfg, **cli.dmtrl_overrides(FLAGS)))
 
 
 if __name__ == "__main__":

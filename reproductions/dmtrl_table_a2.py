@@ -10,7 +10,7 @@ figures/dmtrl_table_a1), training them first if they are missing.
 from absl import flags
 
 from amtfl_tf import cli
-from amtfl_tf.experiments.dmtrl import mnist as dmtrl_mnist
+from amtfl_tf.experiments.dmtrl import appendix as dmtrl_appendix
 
 FLAGS = flags.FLAGS
 cli.define_common_flags(FLAGS)
@@ -23,7 +23,7 @@ flags.DEFINE_string("source_workdir", None,
 def main(argv):
     cfg = cli.common_config(FLAGS, "dmtrl_table_a2", argv)
     source = FLAGS.source_workdir or cli.default_workdir("dmtrl_table_a1")
-    cli.report(cfg, dmtrl_mnist.run_table_a2(
+    cli.report(cfg, dmtrl_appendix.run_table_a2(
         cfg, source, **cli.dmtrl_overrides(FLAGS)))
 
 

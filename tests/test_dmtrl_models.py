@@ -7,8 +7,10 @@ import numpy as np
 import pytest
 
 from amtfl_tf.experiments.dmtrl import common as dc
+from amtfl_tf.experiments.dmtrl import appendix as dma
 from amtfl_tf.experiments.dmtrl import mnist as dmn
 from amtfl_tf.experiments.dmtrl import fig4_omniglot as dmo
+from amtfl_tf.experiments.dmtrl import omniglot_tasks as dmot
 from amtfl_tf.layers import TaskConv2D
 from amtfl_tf.layers import TaskDense
 from amtfl_tf.models import dmtrl as dm
@@ -307,16 +309,16 @@ def test_mnist_blocks():
         dmn.settings_for("huge")
     with pytest.raises(ValueError, match="fractions"):
         dmn.settings_for("quick", fractions=(0.0,))
-    assert dmn.ud_large_width(1644e3) > 512
+    assert dma.ud_large_width(1644e3) > 512
 
 
 def test_omniglot_split_keeps_every_character():
     class D:
         character = np.repeat(np.arange(4), 20)
-    train, test = dmo.split_drawings(D, 0.05, 0, "k")
+    train, test = dmot.split_drawings(D, 0.05, 0, "k")
     assert len(train) == 4 and len(test) == 76
     assert set(D.character[train]) == set(range(4))
-    train, test = dmo.split_drawings(D, 0.9, 0, "k")
+    train, test = dmot.split_drawings(D, 0.9, 0, "k")
     assert len(train) == 72 and not set(train) & set(test)
     with pytest.raises(ValueError, match="image_size"):
         dmo.settings_for("quick", image_size=10)
@@ -355,12 +357,12 @@ def test_omniglot_character_folds():
     class D:
         character = np.repeat(np.arange(3), 20)
     rows = np.arange(60)
-    folds = dmo.character_folds(D, rows, 5, 0)
+    folds = dmot.character_folds(D, rows, 5, 0)
     val = np.concatenate([va for _, va in folds])
     assert sorted(val) == list(range(60))
     for tr, va in folds:
         assert not set(tr) & set(va)
         assert np.bincount(D.character[va]).tolist() == [4, 4, 4]
-    ((tr, va),) = dmo.character_folds(D, rows, 1, 0)
+    ((tr, va),) = dmot.character_folds(D, rows, 1, 0)
     assert np.bincount(D.character[va]).tolist() == [4, 4, 4]
 

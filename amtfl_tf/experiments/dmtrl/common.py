@@ -1,7 +1,7 @@
 """Training machinery shared by the DMTRL reproductions (MNIST, Omniglot,
 Adience): STL pre-training, the DMTRL initialisation from it, UD-MTL's
 choice of N by cross-validation, task-blocked batches for task-partitioned
-data, and evaluation.
+data, evaluation, and the error-vs-fraction curves of the figures.
 
 Every choice the paper leaves open is a field of :class:`TrainSettings`
 (the reproduction scripts expose them as flags and record them in
@@ -38,6 +38,7 @@ import numpy as np
 from amtfl_tf import distribute
 from amtfl_tf.callbacks import training_callbacks
 from amtfl_tf.models import dmtrl as dm
+from amtfl_tf.results import Row
 
 OPTIMIZERS = ("adam", "sgd", "momentum")
 STL_INITS = ("shared", "independent")
@@ -341,3 +342,18 @@ def predict_blocked(model: dm.DMTRLNetwork, images, task, rows: int = 32
             keep = r < len(g)
             out[g[r[keep]]] = pred[keep, t]
     return out
+
+
+def plot_error_curves(ax, fractions, values) -> None:
+    """One line per method of ``dm.METHODS`` on ``ax``: at each training
+    fraction f, the mean of ``values(method, f)`` (the records' errors)
+    with its 95% CI band."""
+    for m in dm.METHODS:
+        mu, ci = [], []
+        for f in fractions:
+            v = values(m, f)
+            mu.append(np.mean(v))
+            ci.append(Row.from_splits(m, "e", v).ci95 or 0.0)
+        mu, ci = np.array(mu), np.array(ci)
+        ax.plot(fractions, mu, "o-", label=dm.PAPER_NAMES[m])
+        ax.fill_between(fractions, mu - ci, mu + ci, alpha=0.2)

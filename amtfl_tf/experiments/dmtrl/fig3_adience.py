@@ -46,6 +46,9 @@ from amtfl_tf.experiments.config import CommonConfig
 from amtfl_tf.experiments.config import uses_runtime
 from amtfl_tf.datasets import adience as adience_data
 from amtfl_tf.experiments.dmtrl import common as dc
+from amtfl_tf.experiments.dmtrl.adience_tasks import TASKS
+from amtfl_tf.experiments.dmtrl.adience_tasks import AdienceTasks
+from amtfl_tf.experiments.dmtrl.adience_tasks import subsample
 from amtfl_tf.experiments.runner import run_splits
 from amtfl_tf.experiments.runner import seed_everything
 from amtfl_tf.models import dmtrl as dm
@@ -55,7 +58,6 @@ from amtfl_tf.results import Row
 from amtfl_tf.results import RunDir
 
 ARCH = "levi_hassner"
-TASKS = ("gender", "age")
 NUM_CLASSES = [2, len(adience_data.AGE_GROUPS)]
 DEEP = dm.METHODS
 DMTRL = DEEP[2:]
@@ -132,53 +134,6 @@ def settings_for(profile: str, seed: int = 0, **overrides) -> Settings:
     return s
 
 
-class FaceImages:
-    """Float32 inputs of task rows, made on indexing from the uint8 faces
-    (which are stored once however many tasks use them): ``x / 255 -
-    mean``. Indexable like an array by an int array of any shape."""
-
-    def __init__(self, faces: np.ndarray, face_index: np.ndarray,
-                 mean: np.ndarray):
-        self.faces, self.face_index = faces, np.asarray(face_index)
-        self.mean = np.asarray(mean, np.float32)
-
-    def __len__(self):
-        return len(self.face_index)
-
-    @property
-    def shape(self):
-        return (len(self.face_index),) + self.faces.shape[1:]
-
-    def __getitem__(self, idx):
-        x = self.faces[self.face_index[idx]].astype(np.float32)
-        x *= np.float32(1 / 255)
-        x -= self.mean
-        return x
-
-
-@dataclasses.dataclass
-class AdienceTasks:
-    """Task rows: one per (face, task) pair with that task's label."""
-
-    faces: np.ndarray     # (N, S, S, 3) uint8
-    mean: np.ndarray      # (3,) channel means of the training faces, [0, 1]
-    face: np.ndarray      # (R,) face of each task row
-    label: np.ndarray     # (R,) task-local class
-    task: np.ndarray      # (R,) 0 = gender, 1 = age
-    user: np.ndarray      # (R,) Flickr user of the face
-    train: np.ndarray     # (R,) bool: training split (after the hold-out)
-    test: np.ndarray      # (R,) bool: the test fold
-    raw: Any
-
-    def images(self, rows: np.ndarray) -> FaceImages:
-        return FaceImages(self.faces, self.face[rows], self.mean)
-
-    def sizes(self) -> dict[str, dict[str, int]]:
-        return {name: {"train": int(np.sum(self.train & (self.task == t))),
-                       "test": int(np.sum(self.test & (self.task == t)))}
-                for t, name in enumerate(TASKS)}
-
-
 def load_tasks(cfg: CommonConfig, s: Settings) -> AdienceTasks:
     d = datasets.load("adience", data_dir=cfg.data_dir,
                       image_size=s.image_size, age_mapping=s.age_mapping)
@@ -217,19 +172,6 @@ def load_tasks(cfg: CommonConfig, s: Settings) -> AdienceTasks:
         raise datasets.DatasetError(
             f"adience: no labelled faces for {', '.join(empty)}.")
     return out
-
-
-def subsample(data: AdienceTasks, fraction: float, seed: int, key: str
-              ) -> np.ndarray:
-    """``round(fraction · n_t)`` (at least 2) random training rows of each
-    task t, drawn independently per task; sorted row indices."""
-    rng = np.random.default_rng([seed, *map(ord, key)])
-    out = []
-    for t in range(len(TASKS)):
-        rows = np.flatnonzero(data.train & (data.task == t))
-        k = min(len(rows), max(2, int(round(fraction * len(rows)))))
-        out.append(rng.choice(rows, k, replace=False))
-    return np.sort(np.concatenate(out))
 
 
 def task_errors(model, data: AdienceTasks, rows: np.ndarray) -> np.ndarray:
@@ -450,16 +392,9 @@ def _plot(cfg, fractions, keys, records):
     fig, axes = plotting.new_figure(1, 2, size=(11, 4.5),
                                     layout="constrained")
     for i, (ax, task) in enumerate(zip(axes[0], TASKS)):
-        for m in DEEP:
-            mu, ci = [], []
-            for f in fractions:
-                v = [records[k][m]["task_error"][i] for k in keys
-                     if _frac_of(k) == f]
-                mu.append(np.mean(v))
-                ci.append(Row.from_splits(m, "e", v).ci95 or 0.0)
-            mu, ci = np.array(mu), np.array(ci)
-            ax.plot(fractions, mu, "o-", label=dm.PAPER_NAMES[m])
-            ax.fill_between(fractions, mu - ci, mu + ci, alpha=0.2)
+        dc.plot_error_curves(ax, fractions, lambda m, f, i=i: [
+            records[k][m]["task_error"][i] for k in keys
+            if _frac_of(k) == f])
         ax.set_xlabel("fraction of the training split")
         ax.set_ylabel("test error (%)")
         ax.set_title("gender (2 classes)" if task == "gender"

@@ -38,6 +38,9 @@ from amtfl_tf.experiments import profiles
 from amtfl_tf.experiments.config import CommonConfig
 from amtfl_tf.experiments.config import uses_runtime
 from amtfl_tf.experiments.dmtrl import common as dc
+from amtfl_tf.experiments.dmtrl.omniglot_tasks import OmniglotTasks
+from amtfl_tf.experiments.dmtrl.omniglot_tasks import character_folds
+from amtfl_tf.experiments.dmtrl.omniglot_tasks import split_drawings
 from amtfl_tf.experiments.runner import run_splits
 from amtfl_tf.experiments.runner import seed_everything
 from amtfl_tf.models import dmtrl as dm
@@ -99,17 +102,6 @@ def settings_for(profile: str, seed: int = 0, **overrides) -> Settings:
     return s
 
 
-@dataclasses.dataclass
-class OmniglotTasks:
-    images: np.ndarray    # (N, S, S, 1) float32, ink = 1
-    label: np.ndarray     # task-local class ids
-    task: np.ndarray      # alphabet ids
-    character: np.ndarray
-    num_classes: list[int]
-    names: tuple[str, ...]
-    raw: Any
-
-
 def load_tasks(cfg: CommonConfig, s: Settings) -> OmniglotTasks:
     d = datasets.load("omniglot", data_dir=cfg.data_dir,
                       download=cfg.download)
@@ -127,22 +119,6 @@ def load_tasks(cfg: CommonConfig, s: Settings) -> OmniglotTasks:
     return OmniglotTasks(images, d.label.astype(int), task,
                          d.character.astype(int), classes,
                          d.alphabet_names, d)
-
-
-def split_drawings(data: OmniglotTasks, fraction: float, seed: int,
-                   key: str) -> tuple[np.ndarray, np.ndarray]:
-    """Per character, ``max(1, round(fraction · 20))`` random drawings
-    train and the rest test. Returns (train, test) row indices."""
-    rng = np.random.default_rng([seed, *map(ord, key)])
-    train, test = [], []
-    order = np.argsort(data.character, kind="stable")
-    bounds = np.flatnonzero(np.diff(data.character[order])) + 1
-    for rows in np.split(order, bounds):
-        k = min(len(rows) - 1, max(1, int(round(fraction * len(rows)))))
-        perm = rng.permutation(rows)
-        train.append(perm[:k])
-        test.append(perm[k:])
-    return np.sort(np.concatenate(train)), np.sort(np.concatenate(test))
 
 
 def task_errors(model, data: OmniglotTasks, rows: np.ndarray) -> np.ndarray:
@@ -166,22 +142,6 @@ def _network(method, data, s: Settings, ud=None):
                           data.images.shape[1:], ARCH, s.train,
                           num_classes=data.num_classes,
                           task_layout="blocked", ud_shared_layers=ud)
-
-
-def character_folds(data: OmniglotTasks, rows: np.ndarray, folds: int,
-                    seed: int) -> list[tuple[np.ndarray, np.ndarray]]:
-    """k folds stratified by character: every character's drawings in
-    ``rows`` are dealt round-robin (shuffled) over the folds, so each fold
-    validates on every character. ``folds=1``: one 80/20 split per
-    character."""
-    rng = np.random.default_rng([seed, 79])
-    fold_of = np.empty(len(rows), dtype=int)
-    k = max(folds, 5 if folds == 1 else folds)
-    for c in np.unique(data.character[rows]):
-        pos = np.flatnonzero(data.character[rows] == c)
-        fold_of[rng.permutation(pos)] = np.arange(len(pos)) % k
-    return [(rows[fold_of != i], rows[fold_of == i])
-            for i in range(folds)]
 
 
 def choose_ud_layers(data: OmniglotTasks, s: Settings, log) -> dict:
@@ -275,6 +235,86 @@ def _claims(means: dict[float, dict[str, float]], rho: dict[str, dict]
     return claims
 
 
+def _error_rows(records: dict[str, dict], keys: list[str],
+                fractions: list[float]
+                ) -> tuple[list[Row], dict[float, dict[str, float]]]:
+    """The error rows per fraction and method, and their means."""
+    rows, means = [], {}
+    for f in fractions:
+        ks = [k for k in keys if k.startswith(f"frac{f:g}_")]
+        means[f] = {}
+        for m in DEEP:
+            vals = [records[k][m]["error"] for k in ks]
+            rows.append(Row.from_splits(dm.PAPER_NAMES[m],
+                                        f"error_pct@{f:g}", vals,
+                                        dataset="omniglot"))
+            means[f][m] = float(np.mean(vals))
+    return rows, means
+
+
+def _sharing_strength(records: dict[str, dict], rho_keys: list[str],
+                      s: Settings) -> tuple[dict[str, dict], list[Row]]:
+    """ρ per normalisation, DMTRL variant and layer (the mean over the
+    records at ``rho_fraction``) and its rows."""
+    rho = {norm: {m: {c: float(np.mean([records[k][m][f"rho_{norm}"][c]
+                                        for k in rho_keys]))
+                      for c in SHAREABLE} for m in DMTRL}
+           for norm in ("softmax", "l1")}
+    rows = []
+    for norm in rho:
+        for m in DMTRL:
+            for c in SHAREABLE:
+                rows.append(Row.from_splits(
+                    dm.PAPER_NAMES[m], f"rho_{norm}_{c}",
+                    [records[k][m][f"rho_{norm}"][c] for k in rho_keys],
+                    dataset=f"omniglot@{s.rho_fraction:g}"))
+    return rho, rows
+
+
+def _related_pairs(data: OmniglotTasks, records: dict[str, dict],
+                   rho_keys: list[str]):
+    """The FC1 task similarities (mean over the DMTRL variants and the
+    records at ``rho_fraction``), the most and least related alphabet
+    pairs, and their summary."""
+    sim = np.mean([np.array(records[k][m]["fc1_similarity"])
+                   for k in rho_keys for m in DMTRL], axis=0)
+    iu = np.triu_indices(len(sim), k=1)
+    order = np.argsort(sim[iu])
+    most = (int(iu[0][order[-1]]), int(iu[1][order[-1]]))
+    least = (int(iu[0][order[0]]), int(iu[1][order[0]]))
+    pairs = {"most_related": [data.names[i] for i in most],
+             "least_related": [data.names[i] for i in least],
+             "most_similarity": float(sim[most]),
+             "least_similarity": float(sim[least])}
+    return sim, most, least, pairs
+
+
+def _notes(s: Settings, pairs: dict[str, Any], n_ud: int,
+           ud: dict[str, Any]) -> list[str]:
+    """The results notes."""
+    from amtfl_tf.tensor.sharing import softmax_identity_strength
+    return [
+        f"{s.repeats} random draw(s) per fraction; {s.image_size}x"
+        f"{s.image_size} images" + (" (downscaled by area averaging "
+                                    "for CPU time; the paper uses "
+                                    "105x105)" if s.image_size != 105
+                                    else "") + ".",
+        "The paper shows Fig. 4 as plots only: no published numbers.",
+        f"ρ at {s.rho_fraction:.0%} training data; with the paper's "
+        "softmax normalisation an unshared layer (S = I_50) already "
+        f"gives ρ = {softmax_identity_strength(50):.3f}; with L1 it "
+        "gives 0. UD-MTL's reference is 1 for its shared layers and 0 "
+        "(L1) for the others.",
+        f"Most related alphabets at FC1: {pairs['most_related']} "
+        f"(paper: Georgian Mkhedruli and Inuktitut); least related: "
+        f"{pairs['least_related']} (paper: Balinese and ULOG).",
+        f"UD-MTL N = {n_ud}, chosen once by {s.train.ud_folds}-fold CV "
+        "(1 = one 80/20 hold-out), stratified by character, on the "
+        f"training part of a {s.ud_cv_fraction:.0%} draw; CV errors "
+        f"{ud['cv_error']} (paper: N = 3).",
+    ]
+
+
 @uses_runtime
 def run(cfg: CommonConfig, **overrides) -> Results:
     start = time.monotonic()
@@ -300,65 +340,18 @@ def run(cfg: CommonConfig, **overrides) -> Results:
     ud = run_splits(run_dir, ["ud_cv"], compute, name)["ud_cv"]
     n_ud = ud["ud_shared_layers"]
     records = run_splits(run_dir, keys, compute, name)
-    rows, means = [], {}
-    for f in fractions:
-        ks = [k for k in keys if k.startswith(f"frac{f:g}_")]
-        means[f] = {}
-        for m in DEEP:
-            vals = [records[k][m]["error"] for k in ks]
-            rows.append(Row.from_splits(dm.PAPER_NAMES[m],
-                                        f"error_pct@{f:g}", vals,
-                                        dataset="omniglot"))
-            means[f][m] = float(np.mean(vals))
+    rows, means = _error_rows(records, keys, fractions)
     rho_keys = [k for k in keys if k.startswith(f"frac{s.rho_fraction:g}_")]
-    rho = {norm: {m: {c: float(np.mean([records[k][m][f"rho_{norm}"][c]
-                                        for k in rho_keys]))
-                      for c in SHAREABLE} for m in DMTRL}
-           for norm in ("softmax", "l1")}
-    for norm in rho:
-        for m in DMTRL:
-            for c in SHAREABLE:
-                rows.append(Row.from_splits(
-                    dm.PAPER_NAMES[m], f"rho_{norm}_{c}",
-                    [records[k][m][f"rho_{norm}"][c] for k in rho_keys],
-                    dataset=f"omniglot@{s.rho_fraction:g}"))
-    sim = np.mean([np.array(records[k][m]["fc1_similarity"])
-                   for k in rho_keys for m in DMTRL], axis=0)
-    iu = np.triu_indices(len(sim), k=1)
-    order = np.argsort(sim[iu])
-    most = (int(iu[0][order[-1]]), int(iu[1][order[-1]]))
-    least = (int(iu[0][order[0]]), int(iu[1][order[0]]))
-    pairs = {"most_related": [data.names[i] for i in most],
-             "least_related": [data.names[i] for i in least],
-             "most_similarity": float(sim[most]),
-             "least_similarity": float(sim[least])}
+    rho, rho_rows = _sharing_strength(records, rho_keys, s)
+    rows += rho_rows
+    sim, most, least, pairs = _related_pairs(data, records, rho_keys)
     figures = _plot(cfg, s, data, fractions, keys, records, rho, most,
                     least, sim, n_ud)
-    from amtfl_tf.tensor.sharing import softmax_identity_strength
     results = Results(
         experiment=cfg.experiment, profile=cfg.profile, dataset="omniglot",
         rows=rows, claims=_claims(means, rho), figures=figures,
         wall_seconds=time.monotonic() - start,
-        notes=[
-            f"{s.repeats} random draw(s) per fraction; {s.image_size}x"
-            f"{s.image_size} images" + (" (downscaled by area averaging "
-                                        "for CPU time; the paper uses "
-                                        "105x105)" if s.image_size != 105
-                                        else "") + ".",
-            "The paper shows Fig. 4 as plots only: no published numbers.",
-            f"ρ at {s.rho_fraction:.0%} training data; with the paper's "
-            "softmax normalisation an unshared layer (S = I_50) already "
-            f"gives ρ = {softmax_identity_strength(50):.3f}; with L1 it "
-            "gives 0. UD-MTL's reference is 1 for its shared layers and 0 "
-            "(L1) for the others.",
-            f"Most related alphabets at FC1: {pairs['most_related']} "
-            f"(paper: Georgian Mkhedruli and Inuktitut); least related: "
-            f"{pairs['least_related']} (paper: Balinese and ULOG).",
-            f"UD-MTL N = {n_ud}, chosen once by {s.train.ud_folds}-fold CV "
-            "(1 = one 80/20 hold-out), stratified by character, on the "
-            f"training part of a {s.ud_cv_fraction:.0%} draw; CV errors "
-            f"{ud['cv_error']} (paper: N = 3).",
-        ],
+        notes=_notes(s, pairs, n_ud, ud),
         extra={"settings": s.to_dict(), "rho": rho, "pairs": pairs,
                "ud_cv": ud,
                "mean_error": {f"{f:g}": v for f, v in means.items()}})
@@ -371,16 +364,8 @@ def _plot(cfg, s, data, fractions, keys, records, rho, most, least, sim,
     fig, axes = plotting.new_figure(1, 3, size=(16, 4.5),
                                     layout="constrained")
     ax = axes[0][0]
-    for m in DEEP:
-        mu, ci = [], []
-        for f in fractions:
-            v = [records[k][m]["error"] for k in keys
-                 if k.startswith(f"frac{f:g}_")]
-            mu.append(np.mean(v))
-            ci.append(Row.from_splits(m, "e", v).ci95 or 0.0)
-        mu, ci = np.array(mu), np.array(ci)
-        ax.plot(fractions, mu, "o-", label=dm.PAPER_NAMES[m])
-        ax.fill_between(fractions, mu - ci, mu + ci, alpha=0.2)
+    dc.plot_error_curves(ax, fractions, lambda m, f: [
+        records[k][m]["error"] for k in keys if k.startswith(f"frac{f:g}_")])
     ax.set_xlabel("fraction of each character's 20 drawings for training")
     ax.set_ylabel("mean error over the 50 alphabets (%)")
     ax.set_title("alphabet classification")
