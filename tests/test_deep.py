@@ -168,6 +168,7 @@ def _image_folder(root, classes=3, per=(6, 2), size=20):
                 Image.fromarray(img).save(folder / f"{i}.png")
 
 
+@pytest.mark.slow  # 55-245 s on the 2-core CPU: the slow tier keeps the default under 10 min
 def test_image_folder_path_trains_and_finetunes(tmp_path):
     _image_folder(tmp_path / "data" / "awa_c")
     cfg = CommonConfig("table2", "smoke", str(tmp_path / "data"),
@@ -226,6 +227,7 @@ def test_export_round_trips(tmp_path):
 
 @pytest.mark.data
 @pytest.mark.large
+@pytest.mark.slow  # 55-245 s on the 2-core CPU: the slow tier keeps the default under 10 min
 def test_table2_and_fig6_smoke(tmp_path, data_dir):
     env = dict(os.environ)
     r = subprocess.run(

@@ -99,6 +99,7 @@ SCRIPT = FIXED + textwrap.dedent("""
 
 
 @pytest.mark.large
+@pytest.mark.slow  # 55-245 s on the 2-core CPU: the slow tier keeps the default under 10 min
 def test_mirrored_step_equals_one_device_for_every_family():
     env = dict(os.environ, PYTHONPATH=REPO_ROOT)
     r = subprocess.run([sys.executable, "-c", SCRIPT], env=env,

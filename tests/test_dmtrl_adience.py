@@ -134,6 +134,7 @@ def test_settings_validation():
         da.settings_for("huge")
 
 
+@pytest.mark.slow  # 55-245 s on the 2-core CPU: the slow tier keeps the default under 10 min
 def test_smoke_end_to_end_and_resume(tmp_path, fake_root):
     from amtfl_tf.experiments.config import CommonConfig
     from amtfl_tf.experiments.dmtrl import fig3_adience as da

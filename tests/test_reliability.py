@@ -175,6 +175,7 @@ def test_non_finite_loss_stops_with_the_step_and_the_terms():
 
 
 @pytest.mark.large
+@pytest.mark.slow  # 55-245 s on the 2-core CPU: the slow tier keeps the default under 10 min
 def test_deterministic_runs_give_identical_results(tmp_path):
     """--deterministic (TF op determinism): two runs, one seed, equal
     numbers in results.json."""

@@ -127,6 +127,7 @@ def test_claims_are_computed():
 
 @pytest.mark.data
 @pytest.mark.large
+@pytest.mark.slow  # 55-245 s on the 2-core CPU: the slow tier keeps the default under 10 min
 def test_script_smoke(tmp_path, data_dir):
     r = subprocess.run(
         [sys.executable, "reproductions/table1.py", "--profile=smoke",
