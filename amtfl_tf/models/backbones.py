@@ -28,7 +28,6 @@ from __future__ import annotations
 from typing import Any
 
 import keras
-import numpy as np
 from keras import layers
 
 from amtfl_tf.validation import is_int

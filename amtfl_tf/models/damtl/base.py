@@ -31,7 +31,7 @@ its weights by those names (:meth:`TaskNetworksModel.load_auxiliary`).
 
 from __future__ import annotations
 
-from typing import Any, Mapping
+from typing import Mapping
 
 import keras
 import numpy as np
