@@ -186,8 +186,11 @@ CASES = FIXED + textwrap.dedent("""
 WORKER = textwrap.dedent("""
     from amtfl_tf import distribute
     from amtfl_tf import runtime
-    runtime.activate(runtime.Runtime(  # before any other TF op
-        strategy=distribute.make_strategy("multi_worker"))).__enter__()
+    # the strategy before any other TF op; the context stays entered for
+    # the whole script (a reference keeps it from being closed)
+    ACTIVE = runtime.activate(runtime.Runtime(
+        strategy=distribute.make_strategy("multi_worker")))
+    ACTIVE.__enter__()
 """) + CASES + textwrap.dedent("""
     import os, sys
     import tensorflow as tf
