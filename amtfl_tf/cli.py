@@ -134,7 +134,7 @@ def common_config(flag_values, experiment: str,
         flag_values.jit_compile]
     workdir = os.path.abspath(flag_values.workdir
                               or default_workdir(experiment))
-    return CommonConfig(
+    cfg = CommonConfig(
         experiment=experiment,
         profile=flag_values.profile,
         data_dir=flag_values.data_dir,
@@ -143,11 +143,18 @@ def common_config(flag_values, experiment: str,
         overwrite=flag_values.overwrite,
         jit_compile=jit,
         download=flag_values.download,
-        deterministic=_determinism(flag_values.deterministic),
+        deterministic=bool(flag_values.deterministic),
         tensorboard=bool(flag_values.tensorboard),
         strategy=flag_values.strategy,
         checkpoint=bool(flag_values.checkpoint),
     )
+    if cfg.strategy != "default":
+        # A collective strategy must exist before TensorFlow runs anything
+        # (a script may load data before its experiment starts): make the
+        # run's strategy now; it is kept on the config, not in a global.
+        cfg.runtime()
+    _determinism(cfg.deterministic)
+    return cfg
 
 
 def _determinism(on: bool) -> bool:
