@@ -64,7 +64,7 @@ def test_script_missing_data_is_one_clear_error(tmp_path):
 @pytest.mark.large
 def test_run_all_smoke(tmp_path, data_dir):
     """run_all.sh runs every script, says what it made, exits 0 (slow
-    tier: about 15 minutes on the 2-core CPU; every script also has its
+    tier: about 10 minutes on the 2-core CPU; every script also has its
     own smoke test)."""
     r = _run(["bash", "run_all.sh", "--profile=smoke",
               f"--outdir={tmp_path}", f"--data_dir={data_dir}"],
