@@ -157,11 +157,10 @@ def common_config(flag_values, experiment: str,
     return cfg
 
 
-def _determinism(on: bool) -> bool:
+def _determinism(on: bool) -> None:
     if on:
         from amtfl_tf.experiments.runner import enable_determinism
         enable_determinism()
-    return bool(on)
 
 
 def flags_dict(flag_values, script: str | None = None) -> dict[str, Any]:

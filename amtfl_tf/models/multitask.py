@@ -49,11 +49,6 @@ from amtfl_tf.validation import check_nonnegative
 from amtfl_tf.validation import is_int
 
 
-# Kept for code that imported it from here: the hyper-parameter methods now
-# live on the base class.
-HyperparameterMixin = MultiTaskBase
-
-
 @keras.saving.register_keras_serializable(package="amtfl_tf")
 class MultiTaskModel(MultiTaskBase):
     """Base class; subclasses implement :meth:`forward` and optionally

@@ -91,8 +91,7 @@ PROFILES = {
 
 
 def settings_for(profile: str, seed: int = 0, **overrides) -> Settings:
-    s = profiles.make(Settings, PROFILES, profile, seed, **overrides)
-    return s
+    return profiles.make(Settings, PROFILES, profile, seed, **overrides)
 
 
 @dataclasses.dataclass(frozen=True)

@@ -17,7 +17,7 @@ from amtfl_tf.datasets import DatasetError
 from amtfl_tf.datasets import DatasetNotFoundError
 from amtfl_tf.datasets import class_folders as cf
 from amtfl_tf.experiments.damtl import common as dc
-from amtfl_tf.models.damtl.base import architecture
+from amtfl_tf.models.backbones import vgg_architecture as architecture
 
 
 AUX_SOURCES = ("union", "imagenet")

@@ -58,7 +58,7 @@ from amtfl_tf.experiments.damtl import common as dc
 from amtfl_tf.experiments.damtl import groups as dg
 from amtfl_tf.experiments.damtl import reporting as rep
 from amtfl_tf.experiments.runner import run_splits
-from amtfl_tf.models.damtl.base import architecture
+from amtfl_tf.models.backbones import vgg_architecture as architecture
 from amtfl_tf.results import Results
 from amtfl_tf.results import RunDir
 

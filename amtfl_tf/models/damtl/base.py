@@ -49,8 +49,7 @@ from amtfl_tf.validation import is_int
 
 # the VGG variants, by name (amtfl_tf.models.backbones)
 ARCHITECTURES = VGG_ARCHITECTURES
-architecture = vgg_architecture
-__all__ = ["ARCHITECTURES", "TaskNetworksModel", "architecture",
+__all__ = ["ARCHITECTURES", "TaskNetworksModel",
            "build_vgg", "check_conv_blocks", "copy_layer_weights",
            "feature_shapes", "flatten", "max_pool", "nonempty_batch",
            "own_task", "pad_logits", "partition_by_task", "stitch"]
@@ -183,7 +182,7 @@ class TaskNetworksModel(MultiTaskBase):
             raise ValueError("head_stddev must be > 0. Received: "
                              f"head_stddev={head_stddev!r}")
         self.head_stddev = float(head_stddev)
-        default_blocks, default_fc = architecture("vgg_small")
+        default_blocks, default_fc = vgg_architecture("vgg_small")
         self.conv_blocks, self.fc_units = check_conv_blocks(
             default_blocks if conv_blocks is None else conv_blocks,
             default_fc if fc_units is None else fc_units)

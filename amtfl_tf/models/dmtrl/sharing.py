@@ -28,20 +28,16 @@ PAPER_NAMES = {"stl": "STL", "ud-mtl": "UD-MTL", "dmtrl-laf": "DMTRL-LAF",
                "dmtrl-tucker": "DMTRL-Tucker", "dmtrl-tt": "DMTRL-TT"}
 
 
-def _architecture(name: str) -> dict[str, Any]:
-    return dmtrl_architecture(name)
-
-
 def param_layer_names(architecture: str) -> tuple[str, ...]:
     """Names of the parametrised layers, in order (``conv1`` … ``fc2``)."""
-    return _architecture(architecture)["names"]
+    return dmtrl_architecture(architecture)["names"]
 
 
 def stacked_shapes(architecture: str, input_shape, num_tasks: int,
                    num_classes: int = 1) -> list[tuple[int, ...]]:
     """The stacked kernel shape (task axis last) of every parametrised
     layer: ``(kh, kw, C, M, T)`` or ``(D_in, D_out, T)``."""
-    arch = _architecture(architecture)
+    arch = dmtrl_architecture(architecture)
     h, w, c = (int(v) for v in input_shape)
     flat = None
     out = []
@@ -98,7 +94,7 @@ def method_sharing(method: str, architecture: str,
       ud_shared_layers: UD-MTL's N (the first N layers hard-shared); one
         of the architecture's ``ud_options`` (default: the paper's choice).
     """
-    arch = _architecture(architecture)
+    arch = dmtrl_architecture(architecture)
     n = len(arch["names"])
     if method == "stl":
         return ["task"] * n
