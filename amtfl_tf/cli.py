@@ -34,20 +34,29 @@ COMMON_FLAGS = ("profile", "data_dir", "workdir", "seed", "overwrite",
                 "jit_compile", "download", "deterministic", "tensorboard",
                 "strategy", "checkpoint")
 PROFILE_HELP = {
-    "smoke": "seconds; tiny data and one split, for tests only",
+    "smoke": "1-3 minutes per script; tiny data and one split, for tests "
+             "only (written to the git-ignored figures/smoke/)",
     "quick": "minutes on a 2-core CPU; fewer splits/epochs/fractions, "
              "labelled as such in every output",
-    "paper": "the published protocol (slow)",
+    "faithful": "every single run as published (data, image size, "
+                "architecture, training length, schedule, grid values); "
+                "fewer repeats/splits/draws; hours",
+    "paper": "the published protocol, all repeats (slow)",
 }
 _REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
-def default_workdir(experiment: str) -> str:
-    """``figures/<experiment>`` in the source checkout (or the current
-    directory when the package is installed elsewhere)."""
+def default_workdir(experiment: str, profile: str = "quick") -> str:
+    """``figures/<profile>/<experiment>`` in the source checkout (or the
+    current directory when the package is installed elsewhere): each
+    profile has its own folder, so a quick run never overwrites faithful
+    or paper outputs, and ``figures/smoke/`` is git-ignored."""
+    if profile not in PROFILES:
+        raise ValueError(f"profile must be one of {PROFILES}. Received: "
+                         f"profile={profile!r}")
     root = _REPO_ROOT if os.path.isdir(
         os.path.join(_REPO_ROOT, "reproductions")) else os.getcwd()
-    return os.path.join(root, "figures", experiment)
+    return os.path.join(root, "figures", profile, experiment)
 
 
 def define_common_flags(flag_values, default_profile: str = "quick") -> None:
@@ -73,7 +82,7 @@ def define_common_flags(flag_values, default_profile: str = "quick") -> None:
     flags.DEFINE_string(
         "workdir", None,
         "Run folder for config.json, results.json, table.md and figures. "
-        "Default: figures/<script name>.", flag_values=flag_values)
+        "Default: figures/<profile>/<script name>.", flag_values=flag_values)
     flags.DEFINE_integer("seed", 0, "Global random seed.",
                          flag_values=flag_values)
     flags.DEFINE_bool(
@@ -133,7 +142,8 @@ def common_config(flag_values, experiment: str,
     jit = {"auto": "auto", "true": True, "false": False}[
         flag_values.jit_compile]
     workdir = os.path.abspath(flag_values.workdir
-                              or default_workdir(experiment))
+                              or default_workdir(experiment,
+                                                 flag_values.profile))
     cfg = CommonConfig(
         experiment=experiment,
         profile=flag_values.profile,

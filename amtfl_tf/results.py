@@ -3,7 +3,7 @@ table.md, all written atomically.
 
 A reproduction script works inside one :class:`RunDir`:
 
->>> run = RunDir("figures/table1", fingerprint={"profile": "quick"})
+>>> run = RunDir("figures/quick/table1", fingerprint={"profile": "quick"})
 >>> run.write_config({"profile": "quick", "seed": 0})
 >>> if not run.has_split("split1"):
 ...     run.save_split("split1", {"STL": 10.2})
@@ -18,7 +18,12 @@ another profile) are refused instead of silently mixed.
 
   {"experiment", "profile", "dataset", "rows": [{"method", "metric", "mean",
    "ci95", "per_split", "paper", "paper_ci95", ...}], "claims": [{"id",
-   "text", "holds", ...}], "wall_seconds", ...}
+   "text", "source", "statement", "statistic", "n", "effect",
+   "effect_ci95", "test", "verdict", "holds", "evidence", "note"}],
+   "wall_seconds", ...}
+
+Schema 2 added the claim verdicts (``verdict``, ``n``, ``effect``,
+``effect_ci95``...); ``holds`` stays, as ``verdict == "holds"``.
 """
 
 from __future__ import annotations
@@ -41,7 +46,7 @@ import numpy as np
 from amtfl_tf import metrics
 from amtfl_tf.published import PublishedNumber
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 _PACKAGES = ("tensorflow", "keras", "numpy", "scipy", "matplotlib",
              "tensorflow_datasets", "absl-py", "amtfl_tf")
 
@@ -148,23 +153,85 @@ class Row:
 
 @dataclasses.dataclass
 class Claim:
-    """A qualitative statement of a paper, evaluated on our numbers.
+    """A statement of a paper, decided on our numbers by a 95% CI.
 
-    ``holds`` must be computed from measured values (never set by hand);
-    ``evidence`` states the numbers the verdict rests on.
+    Build one with :meth:`of` from a :class:`amtfl_tf.verdicts.Evidence`
+    (never by hand): the verdict follows from ``effect_ci95`` alone
+    (``holds`` / ``contradicted`` / ``inconclusive``, see
+    :mod:`amtfl_tf.verdicts`), and ``holds`` is kept as the bool
+    ``verdict == "holds"`` for older readers.
+
+    Attributes:
+      id: a stable identifier (``paper.item.name``).
+      text: the claim as we test it on our numbers.
+      source: where the paper makes it (paper, section, figure or table).
+      statement: the paper's statement (its words where it has them).
+      statistic: what ``effect`` is (unit and sign: positive is the
+        claimed direction).
+      n: the units the effect rests on (splits, draws, seeds, repeats).
+      effect: the estimate; ``effect_ci95`` its 95% CI or None.
+      test: the procedure that gave the CI (paired t, Welch t, ...).
+      verdict: from the CI.
+      evidence: the numbers behind the effect, in words.
+      note: what the reader must know to weigh it (an advantage the
+        paper's method has by design, a setting that differs).
     """
 
     id: str
     text: str
-    holds: bool
+    source: str
+    statement: str
+    statistic: str
+    n: int
+    effect: float
+    effect_ci95: list[float] | None
+    test: str
+    verdict: str
     evidence: str = ""
+    note: str = ""
+    holds: bool = dataclasses.field(init=False)
 
     def __post_init__(self):
-        if not isinstance(self.holds, (bool, np.bool_)):
-            raise TypeError(
-                f"Claim.holds must be a bool computed from results. "
-                f"Received: holds={self.holds!r}")
-        self.holds = bool(self.holds)
+        from amtfl_tf import verdicts
+        for name in ("id", "text", "source", "statement", "statistic"):
+            if not isinstance(getattr(self, name), str) or \
+                    not getattr(self, name).strip():
+                raise ValueError(
+                    f"Claim.{name} must be a non-empty string. Received: "
+                    f"{name}={getattr(self, name)!r} (claim {self.id!r})")
+        if self.effect_ci95 is not None:
+            self.effect_ci95 = [float(v) for v in self.effect_ci95]
+        expected = verdicts.verdict_of(self.effect_ci95)
+        if self.verdict != expected:
+            raise ValueError(
+                f"Claim.verdict must follow from effect_ci95 "
+                f"{self.effect_ci95!r}, i.e. be {expected!r}. Received: "
+                f"verdict={self.verdict!r} (claim {self.id!r})")
+        self.effect = float(self.effect)
+        self.n = int(self.n)
+        self.holds = self.verdict == verdicts.HOLDS
+
+    @classmethod
+    def of(cls, id: str, text: str, evidence, *, source: str,
+           statement: str, detail: str = "", note: str = "") -> "Claim":
+        """The claim ``text`` decided by ``evidence`` (a
+        :class:`~amtfl_tf.verdicts.Evidence`); ``detail`` adds the raw
+        numbers (means per arm, counts) to the evidence text."""
+        ev = evidence.describe()
+        return cls(id=id, text=text, source=source, statement=statement,
+                   statistic=evidence.statistic, n=evidence.n,
+                   effect=evidence.effect,
+                   effect_ci95=(None if evidence.ci95 is None
+                                else list(evidence.ci95)),
+                   test=evidence.test, verdict=evidence.verdict,
+                   evidence=f"{detail}; effect {ev}" if detail
+                   else f"effect {ev}", note=note)
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> "Claim":
+        d = dict(d)
+        d.pop("holds", None)
+        return cls(**d)
 
 
 @dataclasses.dataclass
@@ -189,6 +256,47 @@ class Results:
 
 # --------------------------------------------------------------------------
 # Markdown
+
+
+def _get(c, name, default=None):
+    return c.get(name, default) if isinstance(c, Mapping) else \
+        getattr(c, name, default)
+
+
+def claim_verdict(c) -> str:
+    """A claim's verdict (a :class:`Claim` or its dict; a schema-1 dict
+    without one reads ``holds`` / ``not decided``)."""
+    v = _get(c, "verdict")
+    if v:
+        return v
+    return "holds" if _get(c, "holds") else "not decided (schema 1)"
+
+
+def verdict_counts(claims) -> str:
+    """``"3 hold, 1 contradicted, 2 inconclusive"`` for ``claims``."""
+    from amtfl_tf import verdicts
+    verdict = [claim_verdict(c) for c in claims]
+    parts = [f"{verdict.count(verdicts.HOLDS)} hold",
+             f"{verdict.count(verdicts.CONTRADICTED)} contradicted",
+             f"{verdict.count(verdicts.INCONCLUSIVE)} inconclusive"]
+    other = len(verdict) - sum(verdict.count(v) for v in verdicts.VERDICTS)
+    if other:
+        parts.append(f"{other} not decided")
+    return ", ".join(parts) + f" of {len(verdict)}"
+
+
+def claim_line(c) -> str:
+    """One Markdown bullet: verdict, claim, where the paper says it, the
+    effect and its CI, and any note."""
+    where = _get(c, "source")
+    text = f"- **{claim_verdict(c)}**: {_get(c, 'text')}"
+    if where:
+        text += f" [{where}]"
+    if _get(c, "evidence"):
+        text += f" — {_get(c, 'evidence')}"
+    if _get(c, "note"):
+        text += f" *Note: {_get(c, 'note')}*"
+    return text
 
 
 def _fmt(x: float | None, ref: float | None = None,
@@ -233,12 +341,10 @@ def markdown_table(results: Results) -> str:
             str(len(r.per_split))]
         lines.append("| " + " | ".join(cells) + " |")
     if results.claims:
-        held = sum(c.holds for c in results.claims)
-        lines += ["", f"Claims ({held}/{len(results.claims)} hold):", ""]
+        lines += ["", "Claims (" + verdict_counts(results.claims) + "):",
+                  ""]
         for c in results.claims:
-            mark = "holds" if c.holds else "does not hold"
-            ev = f" — {c.evidence}" if c.evidence else ""
-            lines.append(f"- **{mark}**: {c.text} (`{c.id}`){ev}")
+            lines.append(claim_line(c))
     if results.notes:
         lines += ["", "Notes:", ""] + [f"- {n}" for n in results.notes]
     if results.figures:

@@ -9,7 +9,7 @@ Groups: po1 (Caltech-101 + Caltech-256), po2 (Amazon + Webcam), po3
 70/30 split. The datasets are read from class folders under --data_dir
 (layouts in amtfl_tf/datasets/class_folders.py and docs/damtl.md); a
 missing one stops the run at once with the expected path. Writes
-<workdir>/<group>/ (default figures/damtl_tables/<group>/).
+<workdir>/<group>/ (default figures/<profile>/damtl_tables/<group>/).
 """
 
 from absl import flags

@@ -22,7 +22,7 @@ flags.DEFINE_string("source_workdir", None,
 
 def main(argv):
     cfg = cli.common_config(FLAGS, "dmtrl_table_a2", argv)
-    source = FLAGS.source_workdir or cli.default_workdir("dmtrl_table_a1")
+    source = FLAGS.source_workdir or cli.default_workdir("dmtrl_table_a1", FLAGS.profile)
     cli.report(cfg, dmtrl_appendix.run_table_a2(
         cfg, source, **cli.dmtrl_overrides(FLAGS)))
 

@@ -22,7 +22,9 @@ from typing import Any
 
 from amtfl_tf import runtime as runtime_lib
 
-PROFILES = ("smoke", "quick", "paper")
+PROFILES = ("smoke", "quick", "faithful", "paper")
+#: The profiles whose outputs the report reads, most faithful first.
+REPORTED_PROFILES = ("paper", "faithful", "quick")
 
 
 @dataclasses.dataclass(frozen=True)
