@@ -1,15 +1,19 @@
 #!/usr/bin/env bash
-# Regenerates every table and figure into figures/<script>/, setting up .venv
-# first if needed, then figures/REPORT.md (per-script wall times in
-# figures/run_all.json; a run with --only keeps the previous run_all.json).
+# Regenerates every table and figure into figures/<profile>/<script>/,
+# setting up .venv first if needed, then figures/REPORT.md over every
+# profile run so far (per-script wall times in figures/<profile>/run_all.json;
+# a run with --only keeps the previous run_all.json). A smoke run writes to
+# the git-ignored figures/smoke/ and its own figures/smoke/REPORT.md.
 #
-#   ./run_all.sh [--profile=quick|paper|smoke] [--only=PATTERN] [--overwrite]
+#   ./run_all.sh [--profile=quick|faithful|paper|smoke] [--only=PATTERN]
+#                [--overwrite]
 #                [--data_dir=DIR] [--seed=N] [--outdir=DIR] [--deterministic]
 #                [--tensorboard] [--checkpoint] [--strategy=NAME]
 #                [--jit_compile=auto|true|false]
 #
 # --outdir writes each script's run folder to DIR/<script> instead of
-# figures/<script> (the tests use it).
+# figures/<profile>/<script>, and the report to DIR/REPORT.md (the tests
+# use it).
 # Datasets are read from --data_dir / $AMTFL_TF_DATA_DIR (else the user
 # cache dir, downloading where the network allows). Scripts run in a fixed
 # order; a failing script does not stop the others; failures are listed at
@@ -34,7 +38,7 @@ SCRIPTS=(
 
 profile=quick
 only=""
-outdir=figures
+outdir=""
 extra=()
 for arg in "$@"; do
   case "$arg" in
@@ -42,14 +46,23 @@ for arg in "$@"; do
     --only=*) only="${arg#*=}" ;;
     --outdir=*) outdir="${arg#*=}" ;;
     --overwrite|--deterministic|--tensorboard|--checkpoint|--data_dir=*|--seed=*|--jit_compile=*|--strategy=*) extra+=("$arg") ;;
-    -h|--help) sed -n '2,16p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,20p' "$0"; exit 0 ;;
     *) echo "run_all.sh: unknown argument: $arg (see --help)" >&2; exit 2 ;;
   esac
 done
 case "$profile" in
-  smoke|quick|paper) ;;
-  *) echo "run_all.sh: --profile must be smoke, quick or paper. Received: $profile" >&2; exit 2 ;;
+  smoke|quick|faithful|paper) ;;
+  *) echo "run_all.sh: --profile must be smoke, quick, faithful or paper. Received: $profile" >&2; exit 2 ;;
 esac
+# The report covers every profile under figures/ unless the outputs go to a
+# folder of their own (--outdir, or the git-ignored smoke folder).
+report_dir=figures
+if [[ -z "$outdir" ]]; then
+  outdir="figures/$profile"
+  [[ "$profile" == smoke ]] && report_dir="$outdir"
+else
+  report_dir="$outdir"
+fi
 
 source tools/ensure_venv.sh
 
@@ -109,8 +122,8 @@ atomic_write_json(os.path.join(outdir, "run_all.json"), {
     "failed": [n for n, v in scripts.items() if v["status"] != "ok"]})
 PY
 fi
-if python reproductions/make_report.py --figures_dir="$outdir"; then
-  echo "=== report: $outdir/REPORT.md"
+if python reproductions/make_report.py --figures_dir="$report_dir"; then
+  echo "=== report: $report_dir/REPORT.md"
 else
   failed+=("make_report")
 fi

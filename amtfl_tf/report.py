@@ -1,17 +1,26 @@
 """``figures/REPORT.md``: every table and figure of the three papers, built
 from the run folders' ``results.json`` (never edited by hand).
 
-For each paper item in :data:`ITEMS` the report gives the script, the
-profile, the wall time, links to the PNGs, our numbers beside the published
-ones (rows that have a published value; the full tables are one link away
-in ``table.md``) and every claim with holds / does not hold. Items whose
-run folder has no ``results.json`` are listed as not run, with the reason
-(most need data that cannot be downloaded here). The top summary counts
-the claims that hold per paper.
+Outputs live in one folder per profile, ``figures/<profile>/<script>/``.
+For each paper item in :data:`ITEMS` the report shows the most faithful
+profile that has run (paper, then faithful, then quick; smoke outputs are
+git-ignored and never mixed in) with the settings that profile changes from
+the paper, the script, the wall time, links to the PNGs, our numbers beside
+the published ones (rows that have a published value; the full tables are
+one link away in ``table.md``), every claim with its verdict (holds /
+contradicted / inconclusive, from the 95% CI of its effect), and the run's
+notes. Items whose run folder has no ``results.json`` are listed as not
+run, with the reason (most need data that cannot be downloaded here). The
+summary counts the verdicts per paper for the items shown, and per paper
+and profile for every run found.
 
-Wall times come from ``run_all.json`` (written by ``run_all.sh``: per
-script, as it ran) when present, else from each ``results.json`` (the time
-of the last invocation, which for a resumed run is only the resume).
+A folder without profile subfolders (``run_all.sh --outdir=DIR``, the
+tests) is read as one profile's folder.
+
+Wall times come from each profile's ``run_all.json`` (written by
+``run_all.sh``: per script, as it ran) when present, else from each
+``results.json`` (the time of the last invocation, which for a resumed run
+is only the resume).
 """
 
 from __future__ import annotations
@@ -21,7 +30,12 @@ import json
 import os
 from typing import Any
 
+from amtfl_tf import verdicts
+from amtfl_tf.experiments.config import REPORTED_PROFILES
 from amtfl_tf.results import atomic_write_text
+from amtfl_tf.results import claim_line
+from amtfl_tf.results import claim_verdict
+from amtfl_tf.results import verdict_counts
 
 PAPERS = {
     "deep_amtfl": "Deep-AMTFL (Lee, Yang, Hwang, ICML 2018)",
@@ -119,39 +133,79 @@ def _hms(seconds: float | None) -> str:
     return f"{s // 60}m{s % 60:02d}s" if s >= 60 else f"{s}s"
 
 
+def _profile_folders(figures_dir: str) -> list[str]:
+    """The profiles that have a folder under ``figures_dir`` (most
+    faithful first); empty when ``figures_dir`` is one profile's folder."""
+    return [p for p in REPORTED_PROFILES
+            if os.path.isdir(os.path.join(figures_dir, p))]
+
+
 def _collect(figures_dir: str):
-    """Every item's ``(item, results or None, folder)``, the machine and
-    package versions of the first config found, and the profiles seen."""
-    found, machine, versions, profiles = [], None, None, set()
+    """Every item's ``(item, results or None, folder, others)``, the
+    machine and package versions of the first config found, and every run
+    found as ``(item, profile, results)``.
+
+    With per-profile folders (``figures/<profile>/<script>/``) an item
+    shows the most faithful profile that has run (paper, faithful, quick);
+    ``others`` lists the other profiles it has. A folder without them is
+    read as one profile's folder (``<figures_dir>/<script>/``).
+    """
+    profiles = _profile_folders(figures_dir)
+    roots = [os.path.join(figures_dir, p) for p in profiles] or [figures_dir]
+    found, runs, machine, versions = [], [], None, None
     for item in ITEMS:
-        folder = os.path.join(figures_dir, item.script, item.subdir)
-        res_path = os.path.join(folder, "results.json")
-        if not os.path.exists(res_path):
-            found.append((item, None, folder))
-            continue
-        res = _read(res_path)
-        profiles.add(res.get("profile"))
-        cfg_path = os.path.join(folder, "config.json")
-        if machine is None and os.path.exists(cfg_path):
-            cfg = _read(cfg_path)
-            machine, versions = cfg.get("machine"), cfg.get("versions")
-        found.append((item, res, folder))
-    return found, machine, versions, profiles
+        shown, others = None, []
+        for root in roots:
+            folder = os.path.join(root, item.script, item.subdir)
+            res_path = os.path.join(folder, "results.json")
+            if not os.path.exists(res_path):
+                continue
+            res = _read(res_path)
+            runs.append((item, res.get("profile"), res))
+            if shown is not None:
+                others.append(res.get("profile"))
+                continue
+            shown = (res, folder)
+            cfg_path = os.path.join(folder, "config.json")
+            if machine is None and os.path.exists(cfg_path):
+                cfg = _read(cfg_path)
+                machine, versions = cfg.get("machine"), cfg.get("versions")
+        if shown is None:
+            found.append((item, None, os.path.join(
+                roots[-1], item.script, item.subdir), []))
+        else:
+            found.append((item, shown[0], shown[1], others))
+    return found, machine, versions, runs
 
 
-def _header(timing, machine, versions, profiles, found) -> list[str]:
+def _counts(claims) -> tuple[int, int, int]:
+    v = [claim_verdict(c) for c in claims]
+    return (v.count(verdicts.HOLDS), v.count(verdicts.CONTRADICTED),
+            v.count(verdicts.INCONCLUSIVE))
+
+
+def _header(timings, machine, versions, found, runs) -> list[str]:
     lines = ["# Reproduction report", "",
              "Generated by `amtfl_tf.report` from the `results.json` files "
              "under this folder (`./run_all.sh` regenerates it; do not edit "
-             "by hand). Claims are computed from our numbers.", ""]
-    prof = ", ".join(sorted(p for p in profiles if p)) or "–"
-    lines.append(f"- Profile(s): **{prof}**")
-    if timing:
-        lines.append(f"- `run_all.sh` total wall time: "
-                     f"{_hms(timing.get('total_seconds'))} "
-                     f"({timing.get('profile', '?')} profile"
-                     + (f"; failed: {', '.join(timing['failed'])}"
-                        if timing.get("failed") else "") + ")")
+             "by hand). Every claim is decided on our numbers by the 95% CI "
+             "of its effect (signed so that positive is what the paper "
+             "claims; paired by split, draw or seed where both arms ran on "
+             "the same ones): **holds** when the CI excludes 0 on the "
+             "claimed side, **contradicted** when it excludes 0 on the "
+             "other side, **inconclusive** otherwise. Each item shows the "
+             "most faithful profile that has run (paper, then faithful, "
+             "then quick) and what that profile changes from the paper.",
+             ""]
+    shown = sorted({r.get("profile") for _, r, _, _ in found if r},
+                   key=_profile_rank)
+    lines.append(f"- Profile(s) shown: **{', '.join(shown) or '–'}**")
+    for profile, timing in timings.items():
+        lines.append(
+            f"- `run_all.sh` total wall time, {profile} profile: "
+            f"{_hms(timing.get('total_seconds'))}"
+            + (f" (failed: {', '.join(timing['failed'])})"
+               if timing.get("failed") else ""))
     if machine:
         lines.append(f"- Hardware: {machine.get('cpu_count')} CPU core(s), "
                      f"{machine.get('platform')}, no GPU used")
@@ -159,18 +213,49 @@ def _header(timing, machine, versions, profiles, found) -> list[str]:
         lines.append("- Software: " + ", ".join(
             f"{k} {v}" for k, v in versions.items() if v))
     lines += ["", "## Summary", "",
-              "| paper | items run | claims that hold |", "|---|---|---|"]
+              "Items shown (each at its most faithful profile):", "",
+              "| paper | items run | profiles shown | holds | contradicted "
+              "| inconclusive |", "|---|---|---|---|---|---|"]
     for key, name in PAPERS.items():
-        mine = [(i, r) for i, r, _ in found if i.paper == key]
+        mine = [(i, r) for i, r, _, _ in found if i.paper == key]
         ran = [r for _, r in mine if r is not None]
         claims = [c for r in ran for c in r.get("claims", [])]
-        held = sum(bool(c["holds"]) for c in claims)
-        lines.append(f"| {name} | {len(ran)} of {len(mine)} | "
-                     f"{held} of {len(claims)} |")
+        h, c, n = _counts(claims)
+        prof = ", ".join(sorted({r.get("profile") for r in ran},
+                                key=_profile_rank)) or "–"
+        lines.append(f"| {name} | {len(ran)} of {len(mine)} | {prof} | "
+                     f"{h} | {c} | {n} |")
+    lines += ["", "Every run found, per profile:", "",
+              "| paper | profile | items run | holds | contradicted | "
+              "inconclusive |", "|---|---|---|---|---|---|"]
+    for key, name in PAPERS.items():
+        for profile in sorted({p for i, p, _ in runs if i.paper == key},
+                              key=_profile_rank):
+            mine = [r for i, p, r in runs if i.paper == key and p == profile]
+            h, c, n = _counts([c for r in mine for c in r.get("claims", [])])
+            lines.append(f"| {name} | {profile} | {len(mine)} | {h} | {c} "
+                         f"| {n} |")
     return lines
 
 
-def _item_section(item, res, folder, figures_dir, script_secs) -> list[str]:
+def _profile_rank(profile) -> int:
+    order = list(REPORTED_PROFILES) + ["smoke"]
+    return order.index(profile) if profile in order else len(order)
+
+
+def _changes(res) -> str:
+    changes = res.get("profile_changes")
+    if changes is None:
+        return ""
+    if not changes:
+        return " (the published settings)"
+    parts = [f"{c['setting']} {c['ours']} (paper {c['paper']})"
+             for c in changes]
+    return " — changes from the paper: " + "; ".join(parts)
+
+
+def _item_section(item, res, folder, figures_dir, script_secs,
+                  others=()) -> list[str]:
     rel = os.path.relpath(folder, figures_dir)
     lines = ["", f"### {item.title}", ""]
     script = f"`reproductions/{item.script}.py`"
@@ -179,13 +264,19 @@ def _item_section(item, res, folder, figures_dir, script_secs) -> list[str]:
                else "not run yet")
         lines.append(f"Not run: {why}. Script: {script}.")
         return lines
-    secs = script_secs.get(item.script, res.get("wall_seconds"))
+    profile = res.get("profile")
+    secs = script_secs.get(profile, {}).get(item.script,
+                                            res.get("wall_seconds"))
     shared = "" if not item.subdir else (
         " (the script's total, all its run folders)"
-        if item.script in script_secs else "")
-    lines.append(f"Script {script}, profile **{res['profile']}**, "
-                 f"wall time {_hms(secs)}{shared}; full table: "
-                 f"[`{rel}/table.md`]({rel}/table.md).")
+        if item.script in script_secs.get(profile, {}) else "")
+    lines.append(f"Script {script}, profile **{profile}**"
+                 f"{_changes(res)}.")
+    lines.append("")
+    lines.append(f"Wall time {_hms(secs)}{shared}; full table: "
+                 f"[`{rel}/table.md`]({rel}/table.md)"
+                 + (f"; also run at: {', '.join(others)}" if others else "")
+                 + ".")
     pngs = [f for f in res.get("figures", []) if f.endswith(".png")]
     if pngs:
         lines.append("")
@@ -202,34 +293,37 @@ def _item_section(item, res, folder, figures_dir, script_secs) -> list[str]:
                   "rows of ours in table.md."]
     claims = res.get("claims", [])
     if claims:
-        held = sum(bool(c["holds"]) for c in claims)
-        lines += ["", f"Claims ({held} of {len(claims)} hold):", ""]
-        for c in claims:
-            mark = "holds" if c["holds"] else "does not hold"
-            ev = f" — {c['evidence']}" if c.get("evidence") else ""
-            lines.append(f"- **{mark}**: {c['text']}{ev}")
+        lines += ["", f"Claims ({verdict_counts(claims)}):", ""]
+        lines += [claim_line(c) for c in claims]
+    notes = res.get("notes", [])
+    if notes:
+        lines += ["", "Notes:", ""] + [f"- {n}" for n in notes]
     return lines
 
 
 def build_report(figures_dir: str) -> str:
-    """The report's Markdown for the run folders under ``figures_dir``."""
+    """The report's Markdown for the run folders under ``figures_dir``
+    (``<profile>/<script>/`` folders, or one profile's ``<script>/``)."""
     if not os.path.isdir(figures_dir):
         raise ValueError(f"figures_dir must be a folder. Received: "
                          f"figures_dir={figures_dir!r}")
-    timing = {}
-    run_all = os.path.join(figures_dir, "run_all.json")
-    if os.path.exists(run_all):
-        timing = _read(run_all)
-    script_secs = {k: v.get("seconds") for k, v in
-                   timing.get("scripts", {}).items()}
-    found, machine, versions, profiles = _collect(figures_dir)
-    lines = _header(timing, machine, versions, profiles, found)
+    timings = {}
+    for profile in _profile_folders(figures_dir) or [None]:
+        path = os.path.join(figures_dir, profile or "", "run_all.json")
+        if os.path.exists(path):
+            timing = _read(path)
+            timings[timing.get("profile", profile or "?")] = timing
+    script_secs = {p: {k: v.get("seconds") for k, v in
+                       t.get("scripts", {}).items()}
+                   for p, t in timings.items()}
+    found, machine, versions, runs = _collect(figures_dir)
+    lines = _header(timings, machine, versions, found, runs)
     for key, name in PAPERS.items():
         lines += ["", f"## {name}"]
-        for item, res, folder in found:
+        for item, res, folder, others in found:
             if item.paper == key:
                 lines += _item_section(item, res, folder, figures_dir,
-                                       script_secs)
+                                       script_secs, others)
     return "\n".join(lines) + "\n"
 
 

@@ -247,6 +247,9 @@ class Results:
     figures: list[str] = dataclasses.field(default_factory=list)
     notes: list[str] = dataclasses.field(default_factory=list)
     extra: dict[str, Any] = dataclasses.field(default_factory=dict)
+    #: What the profile changes from the published protocol, as
+    #: ``experiments.profiles.changes`` lists it (None: not recorded).
+    profile_changes: list[dict[str, Any]] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         d = dataclasses.asdict(self)
@@ -331,6 +334,12 @@ def markdown_table(results: Results) -> str:
         + (f" — {results.dataset}" if results.dataset else "")
         + f" (profile: {results.profile})",
         "",
+    ]
+    if results.profile_changes is not None:
+        changed = "; ".join(f"{c['setting']} {c['ours']} (paper "
+                            f"{c['paper']})" for c in results.profile_changes)
+        lines += [f"Changes from the paper: {changed or 'none'}.", ""]
+    lines += [
         "| " + " | ".join(head) + " |",
         "|" + "---|" * len(head),
     ]

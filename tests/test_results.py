@@ -1,5 +1,6 @@
 """Run folders, results.json/table.md, resume, and summary statistics."""
 
+import dataclasses
 import json
 import math
 import os
@@ -11,6 +12,7 @@ from amtfl_tf import metrics
 from amtfl_tf import published
 from amtfl_tf.experiments import Progress
 from amtfl_tf.experiments import run_splits
+from amtfl_tf import verdicts
 from amtfl_tf.results import Claim
 from amtfl_tf.results import Results
 from amtfl_tf.results import ResumeMismatchError
@@ -60,8 +62,13 @@ def _results(**kw):
     rows = [Row.from_splits("GO-MTL", "rmse", [9.9, 10.0, 9.8], paper,
                             dataset="school", chosen={"mu": 0.1})]
     base = dict(experiment="table1", profile="quick", dataset="school",
-                rows=rows, claims=[Claim("x.y", "GO-MTL is best", True,
-                                         "9.90 vs 9.95")],
+                rows=rows, claims=[Claim.of(
+                    "x.y", "GO-MTL is best",
+                    verdicts.paired([10.0, 10.1, 9.9], [9.9, 10.0, 9.8],
+                                    "NN − GO-MTL RMSE"),
+                    source="Deep-AMTFL §5.1, Table 1",
+                    statement="GO-MTL works best on School",
+                    detail="9.90 vs 10.0")],
                 wall_seconds=1.5)
     base.update(kw)
     return Results(**base)
@@ -81,17 +88,45 @@ def test_results_json_schema(tmp_path):
     assert row["paper"] == 9.87 and row["paper_ci95"] == 0.06
     assert row["mean"] == pytest.approx(9.9)
     assert row["extra"] == {"chosen": {"mu": 0.1}}
-    assert data["claims"][0] == {"id": "x.y", "text": "GO-MTL is best",
-                                 "holds": True, "evidence": "9.90 vs 9.95"}
+    claim = data["claims"][0]
+    assert claim["id"] == "x.y" and claim["text"] == "GO-MTL is best"
+    assert claim["source"] == "Deep-AMTFL §5.1, Table 1"
+    assert claim["n"] == 3 and claim["effect"] == pytest.approx(0.1)
+    assert claim["effect_ci95"] == pytest.approx([0.1, 0.1])  # no spread
+    assert claim["verdict"] == "holds" and claim["holds"] is True
+    assert claim["test"] == "paired t"
+    assert claim["evidence"].startswith("9.90 vs 10.0; effect 0.100")
+    assert data["schema_version"] == 2
+    assert data["profile_changes"] is None
     table = (tmp_path / "table.md").read_text()
     assert "| GO-MTL | school | rmse | 9.90 ± 0.25 | 9.87 ± 0.06 | 3 |" in table
-    assert "Claims (1/1 hold)" in table
+    assert "Claims (1 hold, 0 contradicted, 0 inconclusive of 1)" in table
+    assert "[Deep-AMTFL §5.1, Table 1]" in table
 
 
-def test_claim_holds_must_be_bool():
-    with pytest.raises(TypeError, match="holds='yes'"):
-        Claim("a", "b", "yes")
-    assert Claim("a", "b", np.bool_(False)).holds is False
+def test_claim_verdict_follows_from_the_interval():
+    kw = dict(id="a", text="b", source="s", statement="t", statistic="d",
+              n=3, effect=1.0, test="paired t")
+    with pytest.raises(ValueError, match="be 'inconclusive'.*"
+                       "Received: verdict='holds'"):
+        Claim(effect_ci95=[-0.5, 2.5], verdict="holds", **kw)
+    assert Claim(effect_ci95=[0.5, 1.5], verdict="holds", **kw).holds
+    c = Claim(effect_ci95=[-2.0, -0.5], verdict="contradicted", **kw)
+    assert c.holds is False
+    assert Claim(effect_ci95=None, verdict="inconclusive", **kw).n == 3
+    with pytest.raises(ValueError, match="Claim.source must be"):
+        Claim(**{**kw, "source": ""}, effect_ci95=None,
+              verdict="inconclusive")
+    again = Claim.from_dict(dataclasses.asdict(c))
+    assert again == c
+
+
+def test_profile_changes_in_table(tmp_path):
+    run = RunDir(str(tmp_path))
+    run.write_results(_results(profile_changes=[
+        {"setting": "epochs", "ours": 300, "paper": 1000}]))
+    table = (tmp_path / "table.md").read_text()
+    assert "Changes from the paper: epochs 300 (paper 1000)." in table
 
 
 def test_refuses_nan(tmp_path):

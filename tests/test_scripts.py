@@ -95,3 +95,47 @@ def test_run_all_rejects_bad_arguments():
     r = _run(["bash", "run_all.sh", "--only=nomatch_xyz",
               "--profile=smoke"])
     assert r.returncode == 2 and "matched no script" in r.stderr
+
+
+def _git(*args):
+    return subprocess.run(["git", *args], cwd=REPO_ROOT, capture_output=True,
+                          text=True, timeout=30)
+
+
+def test_profile_folders_and_what_git_keeps():
+    """Each profile has its own folder; smoke outputs and quick split
+    records are ignored, faithful/paper split records are committed."""
+    from amtfl_tf import cli
+    for profile in ("smoke", "quick", "faithful", "paper"):
+        assert cli.default_workdir("table2", profile) == os.path.join(
+            REPO_ROOT, "figures", profile, "table2")
+    if _git("rev-parse", "--is-inside-work-tree").returncode != 0:
+        pytest.skip("not a git checkout")
+    ignored = {p: _git("check-ignore", "-q", p).returncode == 0 for p in (
+        "figures/smoke/table2/results.json",
+        "figures/quick/table2/mnist_imbalanced/splits/run0.json",
+        "figures/quick/table2/mnist_imbalanced/results.json",
+        "figures/faithful/table2/mnist_imbalanced/splits/run0.json",
+        "figures/paper/table1/school/splits/split1.json",
+        "figures/faithful/table2/checkpoints/x.ckpt")}
+    assert ignored == {
+        "figures/smoke/table2/results.json": True,
+        "figures/quick/table2/mnist_imbalanced/splits/run0.json": True,
+        "figures/quick/table2/mnist_imbalanced/results.json": False,
+        "figures/faithful/table2/mnist_imbalanced/splits/run0.json": False,
+        "figures/paper/table1/school/splits/split1.json": False,
+        "figures/faithful/table2/checkpoints/x.ckpt": True}
+
+
+@pytest.mark.data
+@pytest.mark.large
+def test_smoke_run_with_default_flags_leaves_git_status_clean(data_dir):
+    if _git("rev-parse", "--is-inside-work-tree").returncode != 0:
+        pytest.skip("not a git checkout")
+    before = _git("status", "--porcelain").stdout
+    r = _run([sys.executable, "reproductions/data_overview.py",
+              "--profile=smoke", f"--data_dir={data_dir}"])
+    assert r.returncode == 0, r.stderr
+    assert os.path.exists(os.path.join(
+        REPO_ROOT, "figures", "smoke", "data_overview", "results.json"))
+    assert _git("status", "--porcelain").stdout == before

@@ -17,6 +17,7 @@ import numpy as np
 from amtfl_tf import datasets
 from amtfl_tf import plotting
 from amtfl_tf import published
+from amtfl_tf import verdicts
 from amtfl_tf.experiments.config import CommonConfig
 from amtfl_tf.experiments.config import uses_runtime
 from amtfl_tf.experiments.runner import run_splits
@@ -120,21 +121,31 @@ def run(cfg: CommonConfig) -> Results:
     for name in DATASETS:
         rec = records[name]
         figures += rec["figures"]
-        mismatches = []
+        mismatches, sources = [], []
         for what, value in rec["counts"].items():
             ref = STATED.get((name, what))
             paper = published.get(ref[0], "datasets", *ref[1:]) if ref else None
             rows.append(Row.from_splits(what, "count", [value], paper,
                                         dataset=name))
+            where = None if paper is None else \
+                paper.source.split(", row ")[0]
+            if where is not None and where not in sources:
+                sources.append(where)
             if paper is not None and value != paper.value:
                 mismatches.append(f"{what} {value} vs {paper.value:g}")
         stated = [w for (n, w) in STATED if n == name]
-        claims.append(Claim(
-            id=f"data.{name}.sizes_as_stated",
-            text=f"{name}: the loaded data have the sizes the papers state "
-                 f"({', '.join(stated)})",
-            holds=not mismatches,
-            evidence="all equal" if not mismatches else "; ".join(mismatches)))
+        claims.append(Claim.of(
+            f"data.{name}.sizes_as_stated",
+            f"{name}: the loaded data have the sizes the papers state "
+            f"({', '.join(stated)})",
+            verdicts.exact(
+                1.0 if not mismatches else -1.0,
+                "+1 when every count equals the stated size, -1 when any "
+                "differs (counts are deterministic)"),
+            source="; ".join(sources) or "dataset descriptions",
+            statement="the dataset sizes printed in the papers' "
+                      "dataset descriptions",
+            detail="all equal" if not mismatches else "; ".join(mismatches)))
     results = Results(
         experiment=cfg.experiment, profile=cfg.profile, dataset=None,
         rows=rows, claims=claims, figures=figures,

@@ -103,3 +103,44 @@ def describe(cls, table: Mapping[str, Mapping[str, Any]]) -> str:
                 parts.append(f"{k}={v!r}")
         lines.append(f"| {name} | {', '.join(parts) or 'defaults'} |")
     return "\n".join(lines)
+
+
+def changes(settings, table: Mapping[str, Mapping[str, Any]],
+            nested: str | None = None) -> list[dict[str, Any]]:
+    """What ``settings`` changes from the published protocol.
+
+    The published protocol is ``table["paper"]`` (made with the same
+    seed); the result lists every field whose value differs, as
+    ``{"setting", "ours", "paper"}`` (a nested dataclass's fields as
+    ``train.<field>``), for ``results.json``'s ``profile_changes`` and the
+    report. User overrides count like the profile's own values.
+    """
+    if "paper" not in table:
+        raise ValueError(f"table must have a 'paper' profile. Received "
+                         f"profiles: {sorted(table)}")
+    paper = make(type(settings), table, "paper", settings.seed, nested)
+    out = []
+
+    def walk(ours, theirs, prefix):
+        for field in dataclasses.fields(ours):
+            if field.name in ("profile", "seed") and not prefix:
+                continue
+            a, b = getattr(ours, field.name), getattr(theirs, field.name)
+            if dataclasses.is_dataclass(a) and dataclasses.is_dataclass(b):
+                walk(a, b, f"{prefix}{field.name}.")
+            elif a != b:
+                out.append({"setting": prefix + field.name,
+                            "ours": _short(a), "paper": _short(b)})
+
+    walk(settings, paper, "")
+    return out
+
+
+def _short(value) -> Any:
+    """A JSON-friendly, readable form of a setting's value."""
+    if isinstance(value, (bool, int, float, str)) or value is None:
+        return value
+    if isinstance(value, (list, tuple)):
+        text = repr(list(value))
+        return text if len(text) <= 60 else text[:57] + "..."
+    return repr(value)[:60]
