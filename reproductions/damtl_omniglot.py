@@ -6,7 +6,8 @@
 An auxiliary VGG is trained on many Omniglot characters (some drawers);
 pairs of 10-class tasks drawn from them (other drawers) share 3 classes
 (po) or none (no); all seven methods are trained on every draw. Writes
-<workdir>/<setting>/ (default figures/<profile>/damtl_omniglot/<setting>/). Not the
+<workdir>/<setting>/ (default
+figures/<profile>/damtl_omniglot/<setting>/). Not the
 paper's datasets: their numbers are shown beside ours, never as ours.
 Every choice the paper leaves open is a flag (docs/damtl.md).
 """

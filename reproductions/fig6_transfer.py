@@ -15,12 +15,14 @@ from amtfl_tf.experiments.amtfl import fig6_transfer
 FLAGS = flags.FLAGS
 cli.define_common_flags(FLAGS)
 flags.DEFINE_string("source_workdir", None,
-                    "Run folder of table2.py (default figures/<profile>/table2).")
+                    "Run folder of table2.py (default "
+                    "figures/<profile>/table2).")
 
 
 def main(argv):
     cfg = cli.common_config(FLAGS, "fig6_transfer", argv)
-    source = FLAGS.source_workdir or cli.default_workdir("table2", FLAGS.profile)
+    source = FLAGS.source_workdir or cli.default_workdir(
+        "table2", FLAGS.profile)
     cli.report(cfg, fig6_transfer.run(cfg, source))
 
 
