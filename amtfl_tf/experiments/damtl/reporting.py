@@ -110,8 +110,8 @@ def _granularity(records, keys) -> str:
                         "test_per_task", [])})
     if not tests:
         return "test images per task not recorded"
-    lo = tests[0]
-    return (f"per-draw accuracy = mean over the tasks of {'/'.join(map(str, tests))}"
+    lo, sizes = tests[0], "/".join(map(str, tests))
+    return (f"per-draw accuracy = mean over the tasks of {sizes}"
             f" test images each (one image moves a task's accuracy by "
             f"{1 / lo:.3f})")
 
@@ -330,9 +330,9 @@ def time_claims(timing, prefix: str, label: str, overlap: bool,
             ev = verdicts.all_of(parts, "step time differences (ms)")
             detail = "median step ms: " + ", ".join(
                 f"{PAPER_NAMES[m]} {1e3 * float(np.median(sec[m])):.1f}"
-                for m in table) + (f"; {len(sec[table[0]])} interleaved "
-                                   f"repeats of {timing.get('steps_per_repeat')}"
-                                   " full-batch steps")
+                for m in table) + (
+                f"; {len(sec[table[0]])} interleaved repeats of "
+                f"{timing.get('steps_per_repeat')} full-batch steps")
             note = (f"From {os.path.basename(timing['source'])} "
                     "(benchmarks/damtl_time.py: one process, methods "
                     "interleaved, at the experiment's shapes), not from "
