@@ -480,7 +480,8 @@ def figures_for(records, keys, workdir: str, label: str,
     a.set_xticks(xs)
     a.set_xticklabels(names, rotation=20)
     a.set_ylabel("training time per draw (s)")
-    a.set_title(f"{label}: time cost (Fig. 5)")
+    a.set_title(f"{label}: one fit per draw (Fig. 5-like; the time "
+                "claims use benchmarks/damtl_time.py)", fontsize=9)
     written += plotting.save_figure(fig, workdir, "fig5_time")
 
     if "damtl" in methods:
