@@ -15,7 +15,9 @@ from amtfl_tf.experiments.config import CommonConfig
 from amtfl_tf.datasets import class_folders as cf
 from amtfl_tf.experiments.damtl import common as dc
 from amtfl_tf.experiments.damtl import omniglot as do
+from amtfl_tf.experiments.damtl import reporting as rep
 from amtfl_tf.experiments.damtl import tables as dt
+from amtfl_tf.models.backbones import vgg_architecture
 
 from conftest import REPO_ROOT
 
@@ -80,7 +82,20 @@ def test_omniglot_smoke_and_resume(data_dir, tmp_path, capsys):
     out = tmp_path / "w" / "po"
     saved = json.loads((out / "results.json").read_text())
     assert saved["profile"] == "smoke" and saved["extra"]["proxy"] is True
-    assert len(saved["claims"]) == 5
+    claims = {c["id"].rsplit(".", 1)[1]: c for c in saved["claims"]}
+    assert set(claims) == {
+        "damtl_beats_single", "damtl_beats_multi",
+        "damtl_random_head_beats_single", "damtl_random_head_beats_multi",
+        "alignment_helps", "damtl_best", "single_fastest", "nddr_slowest"}
+    for c in claims.values():
+        assert c["verdict"] in ("holds", "contradicted", "inconclusive")
+        assert c["source"].startswith("DAMTL §4") and c["statement"]
+        assert c["n"] == 1 or c["id"].endswith(("fastest", "slowest"))
+    # one draw: no CI; the committed benchmark ran at the quick shapes
+    assert claims["damtl_best"]["verdict"] == "inconclusive"
+    assert "other shapes" in claims["single_fastest"]["note"]
+    assert any("prunes nothing" in n for n in saved["notes"])
+    assert rec_has_masks(out)
     assert all(r["paper"] is None for r in saved["rows"])  # a proxy
     methods = {r["method"] for r in saved["rows"]}
     assert methods == set(dc.PAPER_NAMES.values())
@@ -102,6 +117,140 @@ def test_omniglot_smoke_and_resume(data_dir, tmp_path, capsys):
     assert "already recorded" in err.err and "reusing" in err.out
     assert [r.per_split for r in again.rows] == [r.per_split
                                                  for r in res.rows]
+
+
+def rec_has_masks(out):
+    rec = json.loads((out / "splits" / "draw1.json").read_text())["record"]
+    m = rec["methods"]["damtl"]["masks"]
+    return 0.0 <= m["zero_fraction"] <= 1.0 and m["entries"] > 0
+
+
+def _records(shift, draws=6, seed=0):
+    """Hand-made draws: every method near one per-draw base accuracy,
+    ``shift[m]`` added to method m in every draw."""
+    rng = np.random.default_rng(seed)
+    records = {}
+    for d in range(draws):
+        base = 0.6 + 0.2 * rng.random()
+        records[f"draw{d + 1}"] = {
+            "problem": {"test_per_task": [20, 20]},
+            "methods": {m: {"accuracy": (base + shift.get(m, 0.0) + 0.01
+                                         * rng.random(2)).tolist(),
+                            "train_seconds": 1.0, "loss": [1.0]}
+                        for m in dc.METHODS}}
+    return records, list(records)
+
+
+def _verdicts(claims):
+    return {c.id.rsplit(".", 1)[1]: c.verdict for c in claims}
+
+
+def test_claims_hold_when_damtl_wins_every_draw():
+    records, keys = _records({"damtl": 0.1, "damtl_rh": 0.1,
+                              "damtl_fa": 0.05})
+    claims = rep.claims_for(records, keys, "p", "L")
+    v = _verdicts(claims)
+    for cid in ("damtl_beats_single", "damtl_beats_multi",
+                "damtl_random_head_beats_single",
+                "damtl_random_head_beats_multi", "alignment_helps",
+                "damtl_best"):
+        assert v[cid] == "holds", cid
+    best = next(c for c in claims if c.id == "p.damtl_best")
+    assert best.test.startswith("intersection-union of 5")
+    assert best.n == 6 and best.effect_ci95[0] > 0
+    assert "6 draws" in best.evidence
+    single = next(c for c in claims if c.id == "p.damtl_beats_single")
+    assert "higher in 6, tied in 0, lower in 0" in single.evidence
+    assert "Advantage by design" in single.note
+    assert "20 test images" in single.evidence and "0.050" in single.evidence
+    # no timing given: the time claims are there and inconclusive
+    assert v["single_fastest"] == v["nddr_slowest"] == "inconclusive"
+
+
+def test_claims_contradicted_when_damtl_loses_every_draw():
+    records, keys = _records({"damtl": -0.1, "damtl_rh": -0.1,
+                              "damtl_fa": 0.05})
+    v = _verdicts(rep.claims_for(records, keys, "p", "L", overlap=False))
+    for cid in ("damtl_beats_single", "damtl_beats_multi",
+                "damtl_random_head_beats_single",
+                "damtl_random_head_beats_multi", "alignment_helps",
+                "damtl_best"):
+        assert v[cid] == "contradicted", cid
+    assert "mtal_second_fastest" in v and "nddr_slowest" not in v
+
+
+def test_damtl_best_is_decided_by_its_weakest_comparison():
+    # DAMTL beats four methods clearly, ties MTAL in expectation
+    records, keys = _records({"damtl": 0.1, "mtal": 0.1})
+    best = next(c for c in rep.claims_for(records, keys, "p", "L")
+                if c.id == "p.damtl_best")
+    assert best.verdict == "inconclusive" and "MTAL" in best.statistic
+
+
+def _timing_json(path, ms, shapes=None, repeats=8, seed=0):
+    rng = np.random.default_rng(seed)
+    data = {"shapes": shapes or {"image_size": 32},
+            "steps_per_repeat": 5, "note": "shared machine",
+            "step_seconds": {m: (1e-3 * (v + rng.random(repeats))).tolist()
+                             for m, v in ms.items()}}
+    path.write_text(json.dumps(data))
+    return str(path)
+
+
+def test_time_claims_read_the_benchmark(tmp_path):
+    records, keys = _records({})
+    ms = {"single": 10, "multi": 30, "cross_stitch": 40, "nddr": 80,
+          "mtal": 20, "damtl": 50, "damtl_fa": 45, "damtl_rh": 50}
+    path = _timing_json(tmp_path / "t.json", ms)
+    timing = rep.load_timing(path, {"image_size": 32})
+    po = _verdicts(rep.claims_for(records, keys, "p", "L", timing=timing))
+    no = _verdicts(rep.claims_for(records, keys, "p", "L", overlap=False,
+                                  timing=timing))
+    assert po["single_fastest"] == po["nddr_slowest"] == "holds"
+    assert no["single_fastest"] == no["mtal_second_fastest"] == "holds"
+    # Single-Task slowest: contradicted
+    slow = _timing_json(tmp_path / "s.json", {**ms, "single": 100})
+    v = _verdicts(rep.claims_for(records, keys, "p", "L",
+                                 timing=rep.load_timing(slow)))
+    assert v["single_fastest"] == "contradicted"
+    # other shapes, or no file: inconclusive, saying what to run
+    for t in (rep.load_timing(path, {"image_size": 64}),
+              rep.load_timing(str(tmp_path / "none.json"))):
+        c = next(c for c in rep.claims_for(records, keys, "p", "L",
+                                           timing=t)
+                 if c.id == "p.single_fastest")
+        assert c.verdict == "inconclusive" and c.effect_ci95 is None
+        assert "benchmarks/damtl_time.py" in c.note
+
+
+def test_mask_bound_and_statistics():
+    s = do.settings_for("quick")
+    conv_blocks, _ = vgg_architecture(s.architecture)
+    # η α λ₁ / N_min · epochs / (1 − μ), N_min = 3·3·1·16 entries
+    assert dc.l1_max_shift(s.train, conv_blocks, 1) == pytest.approx(
+        0.01 * 0.01 * 0.9 / 144 * 100 / 0.1)
+    before = [np.ones(4), np.ones(2)]
+    after = [np.array([0.0, 1.0, 1.2, 1.0]), np.array([1.0, 0.5])]
+    st = dc.mask_statistics(before, after)
+    assert st == {"entries": 6, "zero_fraction": pytest.approx(1 / 6),
+                  "min": 0.0, "max_change": 1.0}
+
+
+def test_faithful_profiles_keep_the_paper_runs():
+    for mod in (do, dt):
+        paper, faithful = mod.settings_for("paper"), mod.settings_for(
+            "faithful")
+        assert faithful.train == paper.train
+        assert faithful.draws < paper.draws
+        assert {k: v for k, v in faithful.to_dict().items()
+                if k not in ("profile", "draws")} == {
+            k: v for k, v in paper.to_dict().items()
+            if k not in ("profile", "draws")}
+        t = faithful.train
+        assert (t.learning_rate, t.alpha, t.lambda1, t.lambda2) == (
+            0.01, 0.01, 0.9, 0.9)  # DAMTL §4.3
+    assert dt.settings_for("faithful").image_size == 224
+    assert dt.settings_for("faithful").architecture == "vgg16"
 
 
 def _fake_images(folder, n, size=12, seed=0, ext="jpg"):

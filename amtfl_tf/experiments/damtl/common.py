@@ -28,15 +28,22 @@ from amtfl_tf.callbacks import training_callbacks
 from amtfl_tf.results import atomic_write_json
 
 METHODS = ("single", "multi", "cross_stitch", "nddr", "mtal", "damtl",
-           "damtl_fa")
+           "damtl_fa", "damtl_rh")
 PAPER_NAMES = {"single": "Single-Task", "multi": "Multi-task",
                "cross_stitch": "Cross-Stitch", "nddr": "NDDR-CNN",
-               "mtal": "MTAL", "damtl": "DAMTL", "damtl_fa": "DAMTL_Fa"}
+               "mtal": "MTAL", "damtl": "DAMTL", "damtl_fa": "DAMTL_Fa",
+               "damtl_rh": "DAMTL (random head)"}
 TABLE_METHODS = METHODS[:6]           # Tables 4-5
 ABLATION_METHODS = ("damtl", "damtl_fa")  # Tables 6-7
+#: Our control arm, not in the paper: DAMTL with its output layers started
+#: at random like the baselines' (``head_init="random"``), so that DAMTL
+#: and the baselines can be compared at equal initialisation.
+CONTROL_METHODS = ("damtl_rh",)
+DAMTL_METHODS = ("damtl", "damtl_fa", "damtl_rh")
 COLORS = {"single": "tab:gray", "multi": "tab:blue",
           "cross_stitch": "tab:orange", "nddr": "tab:purple",
-          "mtal": "tab:brown", "damtl": "tab:red", "damtl_fa": "tab:pink"}
+          "mtal": "tab:brown", "damtl": "tab:red", "damtl_fa": "tab:pink",
+          "damtl_rh": "tab:olive"}
 OPTIMIZERS = ("sgd", "momentum", "adam")
 BASELINE_INITS = ("aux", "random")
 
@@ -243,8 +250,10 @@ def build_method(method: str, problem: TaskProblem, aux_model,
                          f"method={method!r}")
     common = dict(conv_blocks=conv_blocks, fc_units=fc_units,
                   ce_reduction=s.ce_reduction, head_stddev=s.head_stddev)
-    if method in ("damtl", "damtl_fa"):
+    if method in DAMTL_METHODS:
         fa = method == "damtl_fa"
+        # damtl_rh: DAMTL with random output layers, like the baselines'
+        head_init = "random" if method == "damtl_rh" else s.head_init
         model = DAMTL(
             problem.num_classes, problem.input_shape,
             aux_num_classes=int(aux_model.output.shape[-1]),
@@ -255,7 +264,7 @@ def build_method(method: str, problem: TaskProblem, aux_model,
             train_conv=s.train_conv, train_aux_fc=s.train_aux_fc,
             l1_reduction=s.l1_reduction,
             align_layers="none" if fa else s.align_layers,
-            head_init=s.head_init, cmmd_kernel=s.cmmd_kernel,
+            head_init=head_init, cmmd_kernel=s.cmmd_kernel,
             cmmd_num_kernels=s.cmmd_num_kernels,
             cmmd_kernel_mul=s.cmmd_kernel_mul,
             hyperparameters=dict(alpha=s.alpha, lambda1=s.lambda1,
@@ -323,6 +332,45 @@ def task_accuracies(model, problem: TaskProblem) -> list[float]:
             for t in range(len(problem.num_classes))]
 
 
+def _masks(model) -> list[np.ndarray]:
+    """Every Ψ entry of every task, per conv layer (flattened)."""
+    return [m.reshape(-1) for t in range(model.num_tasks)
+            for m in model.masks(t)]
+
+
+def mask_statistics(before, after) -> dict[str, float]:
+    """What training did to the soft masks Ψ: the fraction of entries at
+    exactly 0 (pruned), the smallest entry and the largest change of an
+    entry."""
+    a = np.concatenate(after)
+    change = max(float(np.max(np.abs(x - y))) for x, y in zip(after,
+                                                                before))
+    return {"entries": int(a.size),
+            "zero_fraction": float(np.mean(a <= 0.0)),
+            "min": float(a.min()), "max_change": change}
+
+
+def l1_max_shift(s: TrainSettings, conv_blocks, in_channels: int) -> float:
+    """An upper bound on how far the ℓ1 term λ₁‖Ψ‖₁ alone moves one Ψ
+    entry over the whole training: its gradient per entry is α·λ₁ (sum)
+    or α·λ₁/N_l (``l1_reduction="mean"``, N_l the layer's entries), and
+    momentum SGD moves an entry at most η·g/(1 − μ) per step."""
+    sizes = []
+    c_in = in_channels
+    for block in conv_blocks:
+        for filters in (block if isinstance(block, (list, tuple))
+                        else [block]):
+            sizes.append(9 * c_in * int(filters)
+                         if s.mask_granularity == "weight" else int(filters))
+            c_in = int(filters)
+    per_entry = s.alpha * s.lambda1 / (min(sizes) if s.l1_reduction ==
+                                       "mean" else 1)
+    damp = 1.0 - s.momentum if s.optimizer == "momentum" else 1.0
+    if s.optimizer == "adam":
+        return float(s.learning_rate * s.epochs)  # Adam: ~η per step
+    return float(s.learning_rate * per_entry * s.epochs / damp)
+
+
 def _short(values, digits=5):
     return [float(f"{v:.{digits}g}") for v in values]
 
@@ -341,14 +389,16 @@ def run_draw(problem: TaskProblem, aux_model, conv_blocks, fc_units,
         with distribute.scope():
             model = build_method(method, problem, aux_model, conv_blocks,
                                  fc_units, s)
+        before = _masks(model) if method in DAMTL_METHODS else None
         history, seconds = train_model(model, problem, s, seed)
         acc = task_accuracies(model, problem)
         rec = {"accuracy": acc, "train_seconds": seconds,
                "loss": _short(history["loss"])}
-        if method in ("damtl", "damtl_fa"):
+        if method in DAMTL_METHODS:
             T = len(problem.num_classes)
             for key in ("objective", "ce", "l1", "cmmd"):
                 rec[key] = [_short(history[f"{key}_{t}"]) for t in range(T)]
+            rec["masks"] = mask_statistics(before, _masks(model))
         record["methods"][method] = rec
         log(f"{PAPER_NAMES[method]}: accuracy "
             + ", ".join(f"{a:.3f}" for a in acc) + f" ({seconds:.1f}s)")

@@ -71,6 +71,10 @@ class Settings:
     aux_weights: str | None = None
     class_map_file: str | None = None
     office: str = "office31"
+    #: the step times the time claims read (None: benchmarks/results/
+    #: damtl_time.json, which must have run at this experiment's image
+    #: size, architecture and 3 channels); not part of the fingerprint
+    time_json: str | None = None
     train: dc.TrainSettings = dc.TrainSettings()
 
     def __post_init__(self):
