@@ -15,7 +15,6 @@ benchmarks/results/amtl_scaling.json.
 """
 
 import argparse
-import json
 import os
 
 
@@ -95,11 +94,11 @@ def main():
         "note": args.note,
         "machine": machine_info(), "versions": package_versions()}
     atomic_write_json(args.out, result)
+    diffs = [round(a - b, 3)
+             for a, b in zip(rep_slopes["AMTL"], rep_slopes["AMTFL"])]
     print(f"log-log slope of time in T (best of {args.repeats}): AMTL "
           f"{slopes['AMTL']:.2f}, AMTFL {slopes['AMTFL']:.2f}; per repeat "
-          f"AMTL − AMTFL: "
-          f"{[round(a - b, 3) for a, b in zip(rep_slopes['AMTL'], rep_slopes['AMTFL'])]}"
-          f"; AMTL/AMTFL at T={args.tasks[-1]}: {ratios[-1]:.2f}")
+          f"AMTL − AMTFL: {diffs}; AMTL/AMTFL at T={args.tasks[-1]}: {ratios[-1]:.2f}")
 
 
 if __name__ == "__main__":

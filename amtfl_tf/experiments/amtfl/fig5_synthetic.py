@@ -159,9 +159,9 @@ def time_claim(path: str | None) -> Claim:
                 "no CI); rerun benchmarks/amtl_scaling.py.")
     else:
         ev = verdicts.paired(rep["AMTL"], rep["AMTFL"], stat)
+        repeats = bench.get("repeats", len(rep["AMTL"]))
         note = (f"From {os.path.basename(path)}: both models timed side by "
-                f"side in one process, {bench.get('repeats', len(rep['AMTL']))}"
-                f" repeats at T = {bench['tasks']}, {bench['steps']} "
+                f"side in one process, {repeats} repeats at T = {bench['tasks']}, {bench['steps']} "
                 "full-batch steps; AMTL is trained by joint gradient descent "
                 "here (not the original alternating lasso solver), so its "
                 "time reflects the T×T matrix only. "
