@@ -15,11 +15,16 @@ flags.DEFINE_enum("noise_on", "outputs", ["outputs", "parameters"],
                   "Where the easy/hard noise σ goes (see "
                   "amtfl_tf/datasets/synthetic.py).")
 flags.DEFINE_integer("num_latent", 6, "Latent bases k of GO-MTL and AMTFL.")
+flags.DEFINE_string("scaling_json", None,
+                    "The side-by-side timing JSON of benchmarks/"
+                    "amtl_scaling.py that Fig. 5(c)'s time claim reads "
+                    "(default benchmarks/results/amtl_scaling.json).")
 
 
 def main(argv):
     cfg = cli.common_config(FLAGS, "fig5_synthetic", argv)
-    results = fig5_synthetic.run(cfg, noise_on=FLAGS.noise_on,
+    results = fig5_synthetic.run(cfg, scaling_json=FLAGS.scaling_json,
+                                 noise_on=FLAGS.noise_on,
                                  num_latent=FLAGS.num_latent)
     cli.report(cfg, results)
 

@@ -80,6 +80,8 @@ def test_user_supplied_features(tmp_path, name):
     assert res.rows[0].paper is not None  # beside the published column
     out = json.loads((tmp_path / "out" / name / "results.json").read_text())
     assert out["dataset"] == name and len(out["claims"]) == 2
+    assert all(c["verdict"] in ("holds", "contradicted", "inconclusive")
+               and c["n"] == 2 for c in out["claims"])
     # a learnable problem: STL is far better than chance (50% / 67%)
     assert res.rows[0].mean < 35.0
 
@@ -102,27 +104,30 @@ def test_malformed_features(tmp_path):
     assert "0/1 values" in str(e.value)
 
 
-def _rows(means, ci=0.05):
-    return {m: Row(m, "rmse", v, ci, [v]) for m, v in means.items()}
+def _rows(means):
+    jitter = np.array([0.004, -0.002, 0.0])
+    return {m: Row.from_splits(m, "rmse", list(v + jitter * (i + 1)))
+            for i, (m, v) in enumerate(means.items())}
 
 
 def test_claims_are_computed():
-    school = dict(zip(table1.METHODS, [10.2, 9.90, 10.1, 9.88, 9.95, 9.92]))
-    c = {x.id: x.holds for x in table1.claims_for("school", _rows(school))}
-    assert c == {"amtfl.table1.school.narrow_band": True,
-                 "amtfl.table1.school.gomtl_best": True}
+    school = dict(zip(table1.METHODS, [10.2, 9.80, 10.1, 9.95, 9.97, 9.92]))
+    c = {x.id: x.verdict for x in table1.claims_for("school", _rows(school))}
+    assert c == {"amtfl.table1.school.narrow_band": "holds",
+                 "amtfl.table1.school.gomtl_best": "holds"}
     school["GO-MTL"] = 11.0
-    c = {x.id: x.holds for x in table1.claims_for("school", _rows(school))}
-    assert c == {"amtfl.table1.school.narrow_band": False,
-                 "amtfl.table1.school.gomtl_best": False}
+    c = {x.id: x.verdict for x in table1.claims_for("school", _rows(school))}
+    assert c == {"amtfl.table1.school.narrow_band": "contradicted",
+                 "amtfl.table1.school.gomtl_best": "contradicted"}
     mnist = dict(zip(table1.METHODS, [15.0, 14.0, 13.0, 9.0, 8.9, 8.5]))
-    c = {x.id: x.holds for x in table1.claims_for("mnist", _rows(mnist))}
-    assert all(c.values())
+    claims = table1.claims_for("mnist", _rows(mnist))
+    assert all(x.verdict == "holds" and x.n == 3 and
+               x.test.startswith("intersection-union") for x in claims)
     mnist["NN"] = 13.5
     mnist["AMTFL"] = 9.0
-    c = {x.id: x.holds for x in table1.claims_for("mnist", _rows(mnist))}
-    assert c == {"amtfl.table1.mnist.amtfl_lowest": False,
-                 "amtfl.table1.mnist.neural_beat_linear": False}
+    c = {x.id: x.verdict for x in table1.claims_for("mnist", _rows(mnist))}
+    assert c == {"amtfl.table1.mnist.amtfl_lowest": "contradicted",
+                 "amtfl.table1.mnist.neural_beat_linear": "contradicted"}
 
 
 @pytest.mark.data

@@ -20,7 +20,8 @@ AWA-A and Room (features not distributable): user-supplied
 ``<data_dir>/{awa_a,room}/features.npz`` (see :func:`load_features`).
 
 All methods: full-batch Adam; hyper-parameters on validation error by
-coordinate search over the grid (quick) or the full grid (paper); δ/√N_t
+coordinate search over the grid (quick, faithful) or every combination of
+it (paper); δ/√N_t
 with δ = √(median N_t) × (first-term scale at the start: 1 for
 standardised squared loss, log 2 for logistic), the
 paper's "roughly tune δ/√N_t to have similar scale to the first term".
@@ -37,6 +38,7 @@ import numpy as np
 
 from amtfl_tf import datasets
 from amtfl_tf import published
+from amtfl_tf import verdicts
 from amtfl_tf.experiments import profiles
 from amtfl_tf.experiments.config import CommonConfig
 from amtfl_tf.experiments.config import uses_runtime
@@ -86,6 +88,7 @@ PROFILES = {
     "smoke": {"num_splits": 1, "grid": (1e-2,), "steps": 40,
               "mnist_per_class": (20, 10, 10), "feature_pca_dim": 16},
     "quick": {},
+    "faithful": {"num_splits": 2, "grid": sh.PAPER_GRID, "steps": 3000},
     "paper": {"grid": sh.PAPER_GRID, "search": "grid", "steps": 3000},
 }
 
@@ -313,38 +316,108 @@ def _problem_factory(dataset, cfg, s):
     return lambda k: features_problem(dataset, arrays, k, s)
 
 
-def claims_for(dataset: str, rows: dict[str, Row]) -> list[Claim]:
-    means = {m: r.mean for m, r in rows.items()}
-    best = min(means, key=means.get)
+NEURAL = ("NN", "MT-NN", "AMTFL")
+LINEAR = ("STL", "GO-MTL", "AMTL")
+SOURCE = "Deep-AMTFL §4.1, Table 1"
+SELECTION_NOTE = (
+    "Every method runs on the same splits with the same seed and steps; "
+    "the hyper-parameters are searched over the same grid, but AMTFL "
+    "searches four (α, γ, μ, λ), AMTL three, GO-MTL and MT-NN two, STL and "
+    "NN one, so AMTFL gets the most validation fits (an advantage of the "
+    "selection by design).")
+GRID_NOTE = (
+    "Grid {grid}: for models whose objective sums 139 per-task means "
+    "(GO-MTL, AMTL, MT-NN, AMTFL on School) the smallest μ and λ on it may "
+    "still be too large, so the grid, not the method, may decide who is "
+    "best; the profiles 'faithful' and 'paper' use the published grid "
+    "{{1, …, 1e-4}}.")
+
+
+def _paired_errors(rows, worse: str, better: str) -> verdicts.Evidence:
+    return verdicts.paired(rows[worse].per_split, rows[better].per_split,
+                           f"{worse} − {better} test {rows[better].metric}, "
+                           "per split")
+
+
+def _best(rows, method: str) -> verdicts.Evidence:
+    parts = [_paired_errors(rows, m, method) for m in rows if m != method]
+    return verdicts.all_of(parts, f"every other method − {method}")
+
+
+def _means(rows) -> str:
+    return ", ".join(f"{m} {r.mean:.3f}" for m, r in rows.items())
+
+
+def _spread(*per_method) -> float:
+    means = [float(np.mean(v)) for v in per_method]
+    return 0.05 - (max(means) - min(means)) / min(means)
+
+
+def claims_for(dataset: str, rows: dict[str, Row],
+               grid: tuple[float, ...] = (0.1, 1e-2, 1e-3)) -> list[Claim]:
+    """The Table 1 claims of one dataset, from the rows' per-split values
+    (every method ran on the same splits: paired tests)."""
     if dataset == "school":
+        means = {m: r.mean for m, r in rows.items()}
         spread = (max(means.values()) - min(means.values())) / min(
             means.values())
-        go = rows["GO-MTL"]
-        within = means["GO-MTL"] - means[best] <= max(
-            go.ci95 or 0.0, rows[best].ci95 or 0.0)
+        band = verdicts.bootstrap(
+            _spread, [rows[m].per_split for m in rows],
+            "5% − (max − min)/min of the six mean RMSEs (splits "
+            "resampled jointly)")
+        grid_note = GRID_NOTE.format(grid=list(grid)) \
+            if min(grid) > 1e-4 else ""
         return [
-            Claim("amtfl.table1.school.narrow_band",
-                  "School: all six methods lie within a narrow band (spread "
-                  "of the means below 5% of the best, as 9.87-10.16 is)",
-                  spread < 0.05, f"spread {100 * spread:.1f}%"),
-            Claim("amtfl.table1.school.gomtl_best",
-                  "School: GO-MTL is best or within the 95% CI of the best "
-                  "(the paper's homogeneity remark)",
-                  best == "GO-MTL" or within,
-                  f"best {best} {means[best]:.3f}; GO-MTL "
-                  f"{means['GO-MTL']:.3f} ± {go.ci95 or 0:.3f}"),
+            Claim.of("amtfl.table1.school.narrow_band",
+                     "School: the six methods' mean RMSEs lie within 5% of "
+                     "the best (the paper's 9.87-10.16 is a 2.9% spread)",
+                     band, source=SOURCE,
+                     statement="Table 1, School column: STL 10.16, GO-MTL "
+                               "9.87, AMTL 10.13, NN 9.89, MT-NN 9.91, "
+                               "AMTFL 9.89 (derived: spread 2.9%)",
+                     detail=f"spread {100 * spread:.1f}%; {_means(rows)}",
+                     note="Derived from the table, not stated in the text; "
+                          "paired bootstrap over splits (n = 1 or 2 gives "
+                          "no or a coarse CI)."),
+            Claim.of("amtfl.table1.school.gomtl_best",
+                     "School: GO-MTL has the lowest RMSE of the six methods",
+                     _best(rows, "GO-MTL"), source=SOURCE,
+                     statement="The only exception is the School dataset, "
+                               "on which GO-MTL obtains the best "
+                               "performance, but as mentioned in (Lee et "
+                               "al., 2016) this is due to the strong "
+                               "homogeneity among the tasks in this "
+                               "particular dataset.",
+                     detail=_means(rows),
+                     note=" ".join(x for x in (
+                         "Intersection-union of five paired t tests over "
+                         "splits.", grid_note) if x)),
         ]
-    neural = max(means[m] for m in ("NN", "MT-NN", "AMTFL"))
-    linear = min(means[m] for m in ("STL", "GO-MTL", "AMTL"))
     label = PAPER_COLUMN[dataset]
+    pairs = [_paired_errors(rows, lin, neu) for neu in NEURAL
+             for lin in LINEAR]
     return [
-        Claim(f"amtfl.table1.{dataset}.amtfl_lowest",
-              f"{label}: AMTFL has the lowest error", best == "AMTFL",
-              f"best {best} {means[best]:.2f}; AMTFL {means['AMTFL']:.2f}"),
-        Claim(f"amtfl.table1.{dataset}.neural_beat_linear",
-              f"{label}: every neural model (NN, MT-NN, AMTFL) beats every "
-              "linear one (STL, GO-MTL, AMTL)", neural < linear,
-              f"worst neural {neural:.2f} vs best linear {linear:.2f}"),
+        Claim.of(f"amtfl.table1.{dataset}.amtfl_lowest",
+                 f"{label}: AMTFL has the lowest error of the six methods",
+                 _best(rows, "AMTFL"), source=SOURCE,
+                 statement="As expected, the AMTFL (6) outperforms the "
+                           "baselines on most datasets.",
+                 detail=_means(rows),
+                 note="Intersection-union of five paired t tests over "
+                      "splits. " + SELECTION_NOTE),
+        Claim.of(f"amtfl.table1.{dataset}.neural_beat_linear",
+                 f"{label}: every neural model (NN, MT-NN, AMTFL) beats "
+                 "every linear one (STL, GO-MTL, AMTL)",
+                 verdicts.all_of(pairs, "every linear − every neural "
+                                        "error"), source=SOURCE,
+                 statement=f"Table 1, {label} column: every neural row "
+                           "below every linear row (derived from the "
+                           "published numbers, not stated in the text)",
+                 detail=_means(rows),
+                 note="Intersection-union of nine paired t tests over "
+                      "splits; the neural models have a hidden layer "
+                      f"({HIDDEN[dataset]} units) the linear ones lack, an "
+                      "advantage by design of the comparison."),
     ]
 
 
@@ -387,12 +460,20 @@ def run_dataset(cfg: CommonConfig, dataset: str, **overrides) -> Results:
         "ours is the Student-t 95% CI over splits.",
         "Protocol choices: see amtfl_tf/experiments/table1.py.",
     ]
-    if cfg.profile != "paper":
+    if cfg.profile == "faithful":
+        notes.append("Profile faithful: each split as in the paper profile "
+                     "(published grid, 3,000 steps) but "
+                     f"{s.num_splits} of the 5 splits and coordinate search "
+                     "over the grid instead of every combination.")
+    elif cfg.profile != "paper":
         notes.append(f"Profile {cfg.profile}: smaller grid and fewer steps "
                      "than the paper profile; numbers are indicative.")
+    if dataset == "school" and min(s.grid) > 1e-4:
+        notes.append(GRID_NOTE.format(grid=list(s.grid)))
     results = Results(
         experiment=cfg.experiment, profile=cfg.profile, dataset=dataset,
-        rows=list(rows.values()), claims=claims_for(dataset, rows),
+        rows=list(rows.values()),
+        claims=claims_for(dataset, rows, s.grid),
         wall_seconds=time.monotonic() - start, notes=notes,
         extra={"settings": s.to_dict()})
     run_dir.write_results(results)
