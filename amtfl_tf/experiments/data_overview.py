@@ -150,6 +150,7 @@ def run(cfg: CommonConfig) -> Results:
         experiment=cfg.experiment, profile=cfg.profile, dataset=None,
         rows=rows, claims=claims, figures=figures,
         wall_seconds=time.monotonic() - start,
+        profile_changes=[],
         notes=["Counts of the offline copies, not results; 'paper' is the "
                "size stated in the papers' dataset descriptions."])
     run_dir.write_results(results)

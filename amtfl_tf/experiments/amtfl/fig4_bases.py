@@ -12,6 +12,7 @@ from amtfl_tf import plotting
 from amtfl_tf import verdicts
 from amtfl_tf.experiments.config import CommonConfig
 from amtfl_tf.experiments.config import uses_runtime
+from amtfl_tf.experiments import profiles
 from amtfl_tf.experiments.amtfl import synthetic as syn
 from amtfl_tf.experiments.runner import run_splits
 from amtfl_tf.results import Claim
@@ -137,6 +138,8 @@ def run(cfg: CommonConfig, **overrides) -> Results:
     figures = _figure(data, records[keys[0]], cfg.workdir)
     results = Results(
         experiment=cfg.experiment, profile=cfg.profile, dataset="synthetic",
+        profile_changes=profiles.changes(settings, syn.PROFILES,
+                                         nested="train"),
         rows=rows, claims=claims, figures=figures,
         wall_seconds=time.monotonic() - start,
         notes=[

@@ -15,6 +15,7 @@ from amtfl_tf import plotting
 from amtfl_tf import verdicts
 from amtfl_tf.experiments.config import CommonConfig
 from amtfl_tf.experiments.config import uses_runtime
+from amtfl_tf.experiments import profiles
 from amtfl_tf.experiments.amtfl import synthetic as syn
 from amtfl_tf.experiments.progress import Progress
 from amtfl_tf.experiments.runner import run_splits
@@ -161,7 +162,8 @@ def time_claim(path: str | None) -> Claim:
         ev = verdicts.paired(rep["AMTL"], rep["AMTFL"], stat)
         repeats = bench.get("repeats", len(rep["AMTL"]))
         note = (f"From {os.path.basename(path)}: both models timed side by "
-                f"side in one process, {repeats} repeats at T = {bench['tasks']}, {bench['steps']} "
+                f"side in one process, {repeats} repeats at T = "
+                f"{bench['tasks']}, {bench['steps']} "
                 "full-batch steps; AMTL is trained by joint gradient descent "
                 "here (not the original alternating lasso solver), so its "
                 "time reflects the T×T matrix only. "
@@ -350,6 +352,8 @@ def run(cfg: CommonConfig, scaling_json: str | None = None,
     figures = _figure(table, reduction, hard, scaling, counts, cfg.workdir)
     results = Results(
         experiment=cfg.experiment, profile=cfg.profile, dataset="synthetic",
+        profile_changes=profiles.changes(settings, syn.PROFILES,
+                                         nested="train"),
         rows=rows, claims=claims, figures=figures,
         wall_seconds=time.monotonic() - start,
         notes=_notes(settings),

@@ -20,6 +20,7 @@ from amtfl_tf import verdicts
 from amtfl_tf.experiments.config import CommonConfig
 from amtfl_tf.experiments.config import uses_runtime
 from amtfl_tf.datasets.mnist import DEFAULT_IMBALANCE
+from amtfl_tf.experiments import profiles
 from amtfl_tf.experiments.amtfl import table2
 from amtfl_tf.results import Claim
 from amtfl_tf.results import Results
@@ -168,6 +169,7 @@ def run(cfg: CommonConfig, source_workdir: str, **overrides) -> Results:
     results = Results(
         experiment=cfg.experiment, profile=cfg.profile,
         dataset="mnist_imbalanced", rows=rows, claims=claims,
+        profile_changes=profiles.changes(s, table2.PROFILES),
         figures=figures, wall_seconds=time.monotonic() - start,
         notes=[f"From the Table 2 runs in {source_workdir} ({len(keys)} "
                "run(s)); accuracy change in percentage points; no "

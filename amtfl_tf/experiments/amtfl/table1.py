@@ -475,6 +475,7 @@ def run_dataset(cfg: CommonConfig, dataset: str, **overrides) -> Results:
         rows=list(rows.values()),
         claims=claims_for(dataset, rows, s.grid),
         wall_seconds=time.monotonic() - start, notes=notes,
-        extra={"settings": s.to_dict()})
+        extra={"settings": s.to_dict()},
+        profile_changes=profiles.changes(s, PROFILES))
     run_dir.write_results(results)
     return results

@@ -414,6 +414,7 @@ def run_dataset(cfg: CommonConfig, dataset: str, **overrides) -> Results:
         experiment=cfg.experiment, profile=cfg.profile, dataset=dataset,
         rows=list(rows.values()) + extra_rows, claims=claims,
         wall_seconds=time.monotonic() - start, notes=notes,
-        extra={"settings": s.to_dict()})
+        extra={"settings": s.to_dict()},
+        profile_changes=profiles.changes(s, PROFILES))
     run_dir.write_results(results)
     return results

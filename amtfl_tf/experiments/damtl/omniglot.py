@@ -353,7 +353,8 @@ def _run_setting(cfg, s, setting, data, aux_model, aux_info, conv_blocks,
         dataset=f"omniglot_{setting}", rows=rows, claims=claims,
         figures=figures,
         wall_seconds=time.monotonic() - start + setup_seconds,
-        notes=notes, extra=extra)
+        notes=notes, extra=extra,
+        profile_changes=profiles.changes(s, PROFILES, nested="train"))
     run_dir.write_results(results)
     rep.write_table_md(run_dir, results, rep.proxy_tables_markdown(
         summ, task_names, label, main_t, abl_t,

@@ -227,7 +227,8 @@ def run(cfg: CommonConfig, group: str, **overrides) -> Results:
         extra={"settings": s.to_dict(), "summary": summ,
                "auxiliary": {k: v for k, v in aux_info.items()
                              if k != "train_loss"},
-               "free_choices": "docs/damtl.md"})
+               "free_choices": "docs/damtl.md"},
+        profile_changes=profiles.changes(s, PROFILES, nested="train"))
     run_dir.write_results(results)
     rep.write_table_md(run_dir, results, rep.proxy_tables_markdown(
         summ, task_names, group.upper(), g.table, g.ablation,
