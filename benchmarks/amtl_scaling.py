@@ -98,7 +98,8 @@ def main():
              for a, b in zip(rep_slopes["AMTL"], rep_slopes["AMTFL"])]
     print(f"log-log slope of time in T (best of {args.repeats}): AMTL "
           f"{slopes['AMTL']:.2f}, AMTFL {slopes['AMTFL']:.2f}; per repeat "
-          f"AMTL − AMTFL: {diffs}; AMTL/AMTFL at T={args.tasks[-1]}: {ratios[-1]:.2f}")
+          f"AMTL − AMTFL: {diffs}; AMTL/AMTFL at T={args.tasks[-1]}: "
+          f"{ratios[-1]:.2f}")
 
 
 if __name__ == "__main__":
