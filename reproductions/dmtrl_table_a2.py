@@ -4,7 +4,7 @@ and errors of STL, DMTRL-LAF/Tucker/TT, UD-MTL and UD-MTL-Large.
   python reproductions/dmtrl_table_a2.py [--profile=quick]
 
 Reuses the Appendix A runs in --source_workdir (default
-figures/dmtrl_table_a1), training them first if they are missing.
+figures/<profile>/dmtrl_table_a1), training them first if they are missing.
 """
 
 from absl import flags
@@ -17,12 +17,13 @@ cli.define_common_flags(FLAGS)
 cli.define_dmtrl_flags(FLAGS, extra=("test_size",))
 flags.DEFINE_string("source_workdir", None,
                     "Run folder of dmtrl_table_a1.py (default "
-                    "figures/dmtrl_table_a1).")
+                    "figures/<profile>/dmtrl_table_a1).")
 
 
 def main(argv):
     cfg = cli.common_config(FLAGS, "dmtrl_table_a2", argv)
-    source = FLAGS.source_workdir or cli.default_workdir("dmtrl_table_a1", FLAGS.profile)
+    source = FLAGS.source_workdir or cli.default_workdir(
+        "dmtrl_table_a1", FLAGS.profile)
     cli.report(cfg, dmtrl_appendix.run_table_a2(
         cfg, source, **cli.dmtrl_overrides(FLAGS)))
 

@@ -15,7 +15,8 @@ def _results(folder):
 
 @pytest.mark.data
 @pytest.mark.large
-@pytest.mark.slow  # 55-245 s on the 2-core CPU: the slow tier keeps the default under 10 min
+# 55-245 s on the 2-core CPU: the slow tier keeps the default under 10 min
+@pytest.mark.slow
 def test_fig2_mnist_smoke_and_resume(tmp_path, data_dir):
     cmd = [sys.executable, "reproductions/dmtrl_fig2_mnist.py",
            "--profile=smoke", f"--workdir={tmp_path}",
@@ -46,7 +47,8 @@ def test_fig2_mnist_smoke_and_resume(tmp_path, data_dir):
 
 @pytest.mark.data
 @pytest.mark.large
-@pytest.mark.slow  # 55-245 s on the 2-core CPU: the slow tier keeps the default under 10 min
+# 55-245 s on the 2-core CPU: the slow tier keeps the default under 10 min
+@pytest.mark.slow
 def test_tables_a1_a2_smoke(tmp_path, data_dir):
     a1 = tmp_path / "a1"
     r = _run([sys.executable, "reproductions/dmtrl_table_a1.py",
@@ -83,7 +85,8 @@ def test_tables_a1_a2_smoke(tmp_path, data_dir):
 
 @pytest.mark.data
 @pytest.mark.large
-@pytest.mark.slow  # 55-245 s on the 2-core CPU: the slow tier keeps the default under 10 min
+# 55-245 s on the 2-core CPU: the slow tier keeps the default under 10 min
+@pytest.mark.slow
 def test_fig4_omniglot_smoke(tmp_path, data_dir):
     r = _run([sys.executable, "reproductions/dmtrl_fig4_omniglot.py",
               "--profile=smoke", f"--workdir={tmp_path}",

@@ -15,7 +15,8 @@ strength ρ (Eq. 9) of every layer for both normalisations (the paper's
 column softmax, where S = I_T gives 0.948 for T = 50, and the L1 one, where
 it gives 0) and the 50 × 50 task similarities at FC1, from which the most
 and least related alphabet pairs are read (mean over the three DMTRL
-variants; the paper does not say which one it used).
+variants; the paper does not say which one it used). They are recorded as
+data only: no claim rests on them (see ``RHO_NOTE`` and docs/dmtrl.md).
 
 Not stated in the paper (flags): the multi-class loss (softmax
 cross-entropy), the optimiser and epochs, repeats, the batch composition
