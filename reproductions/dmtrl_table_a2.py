@@ -17,7 +17,7 @@ cli.define_common_flags(FLAGS)
 cli.define_dmtrl_flags(FLAGS, extra=("test_size",))
 flags.DEFINE_string("source_workdir", None,
                     "Run folder of dmtrl_table_a1.py (default "
-                    "figures/dmtrl_table_a1).")
+                    "figures/<profile>/dmtrl_table_a1).")
 
 
 def main(argv):

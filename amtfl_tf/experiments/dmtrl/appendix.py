@@ -21,10 +21,12 @@ from typing import Any
 import numpy as np
 
 from amtfl_tf import published
+from amtfl_tf import verdicts
 from amtfl_tf.experiments.config import CommonConfig
 from amtfl_tf.experiments.config import uses_runtime
 from amtfl_tf.experiments.dmtrl import common as dc
 from amtfl_tf.experiments.dmtrl.mnist import ARCH
+from amtfl_tf.experiments.dmtrl.mnist import BINARY_NOTE
 from amtfl_tf.experiments.dmtrl.mnist import DEEP
 from amtfl_tf.experiments.dmtrl.mnist import IMAGE
 from amtfl_tf.experiments.dmtrl.mnist import NUM_TASKS
@@ -123,7 +125,14 @@ def appendix_records(cfg: CommonConfig, **overrides) -> tuple[
         if ud.sharing[2] != "shared":
             ud = dc.new_network("ud-mtl", NUM_TASKS, IMAGE, ARCH, t,
                                 ud_shared_layers=3)
-            dc.train(ud, (x, MnistTasks.signs(labels)), t)
+            secs = dc.train(ud, (x, MnistTasks.signs(labels)), t)
+            # the paper's UD-MTL (N = 3): UD-MTL-Large's like-with-like
+            # reference when CV chose another N
+            rec["ud-mtl-n3"] = {
+                **errors(predict(ud, data.x_test), data.labels_test),
+                "params": ud.effective_param_count(), "seconds": secs}
+        else:
+            rec["ud-mtl-n3"] = dict(rec["ud-mtl"])
         rng = np.random.default_rng([s.seed, 5])
         perm = rng.permutation(len(idx))
         cut = max(1, len(idx) // 5)
@@ -150,18 +159,112 @@ def appendix_records(cfg: CommonConfig, **overrides) -> tuple[
     return s, run_splits(run, keys, compute, name), run
 
 
+def claims_a1(records: dict[str, dict], keys: list[str],
+              s: Settings) -> list[Claim]:
+    """Appendix A's claims: paired tests over the subsets (every method,
+    deep and classic, ran on the same subset and test images)."""
+    def err(part, m):
+        return np.array([(records[k][part][m] if part else records[k][m])[
+            "binary_error"] for k in keys])
+
+    pca = {m: err("classic_pca", m) for m in CLASSIC}
+    cnn = {m: err("classic_cnn", m) for m in CLASSIC}
+    deep = {m: err(None, m) for m in DEEP[2:]}
+    mtl = [m for m in CLASSIC if m != "STL"]
+    unit = "(binary error %, per subset)"
+    source = "DMTRL Appendix A, Table 1"
+    val_note = (
+        "The classic methods train on 80% of each subset (20% chooses "
+        "their hyper-parameters) while the deep methods train on all of "
+        "it: an advantage of the deep methods by design. The CNN feature "
+        "comes from a UD-MTL network trained end-to-end on the whole "
+        "subset, validation part included.")
+
+    def listing(tab, label):
+        return ", ".join(f"{m} {label} {tab[m].mean():.2f}" for m in tab)
+
+    n_train = records[keys[0]]["n_train"]
+    return [
+        Claim.of(
+            "dmtrl.a1.classic_improve_on_stl",
+            "Every classic MTL method (Evgeniou & Pontil, MTFL, GO-MTL) has "
+            "a lower binary error than classic STL, on PCA and on CNN "
+            "features",
+            verdicts.all_of(
+                [verdicts.paired(pca["STL"], pca[m],
+                                 f"STL − {m} on PCA {unit}") for m in mtl]
+                + [verdicts.paired(cnn["STL"], cnn[m],
+                                   f"STL − {m} on CNN {unit}")
+                   for m in mtl],
+                "every classic MTL method below classic STL"),
+            source=source,
+            statement="As expected, the classic methods improve on STL",
+            detail=listing(pca, "PCA") + "; " + listing(cnn, "CNN"),
+            note="Paired by subset; hyper-parameters of every method from "
+                 f"the same grid {list(s.classic_grid)} by a coordinate "
+                 "search on the same validation part."),
+        Claim.of(
+            "dmtrl.a1.cnn_features_better",
+            "Every classic method has a lower binary error on CNN than on "
+            "PCA features",
+            verdicts.all_of([verdicts.paired(
+                pca[m], cnn[m], f"{m}: PCA − CNN {unit}") for m in CLASSIC],
+                "every classic method better on CNN features"),
+            source=source,
+            statement="they perform significantly better with CNN than "
+                      "PCA features",
+            detail=listing(pca, "PCA") + "; " + listing(cnn, "CNN"),
+            note=val_note),
+        Claim.of(
+            "dmtrl.a1.dmtrl_beats_classic_cnn",
+            "Every DMTRL variant has a lower binary error than every "
+            "classic method on CNN features (each pair tested, so no "
+            "'best classic' is picked on the test numbers)",
+            verdicts.all_of([verdicts.paired(
+                cnn[c], deep[m], f"{c} (CNN) − {dm.PAPER_NAMES[m]} {unit}")
+                for m in deep for c in CLASSIC],
+                "every DMTRL variant below every classic method (CNN)"),
+            source=source,
+            statement="our DMTRL methods still outperform the best classic "
+                      "methods, even when they are enhanced by CNN "
+                      "features",
+            detail=", ".join(f"{dm.PAPER_NAMES[m]} {deep[m].mean():.2f}"
+                             for m in deep) + "; " + listing(cnn, "CNN"),
+            note=val_note + " " + dc.budget_note(s.train)),
+        Claim.of(
+            "dmtrl.a1.dmtrl_beats_shallow_pca",
+            f"Every DMTRL variant has a lower binary error than every "
+            f"shallow MTL method on PCA features ({n_train} training "
+            "images; each pair tested)",
+            verdicts.all_of([verdicts.paired(
+                pca[c], deep[m], f"{c} (PCA) − {dm.PAPER_NAMES[m]} {unit}")
+                for m in deep for c in mtl],
+                "every DMTRL variant below every shallow MTL method (PCA)"),
+            source="DMTRL §4.1 (Further Discussion); Appendix A, Table 1",
+            statement="in the case of binary classification with 1000 "
+                      "training data, shallow matrix-based MTL methods "
+                      "with PCA feature ... reported 14.0% / 13.4% error "
+                      "rate. With the same amount of data, our methods "
+                      "have error rate below 6%",
+            detail=", ".join(f"{dm.PAPER_NAMES[m]} {deep[m].mean():.2f}"
+                             for m in deep) + "; " + listing(pca, "PCA")
+            + "; always answering 'no' scores 10%",
+            note=("Rewritten from 'DMTRL is below 6%': " + BINARY_NOTE
+                  + f" The subsets hold {n_train} images (1% of 60k, "
+                  "Appendix A's fraction), not 1000. " + val_note)),
+    ]
+
+
 @uses_runtime
 def run_table_a1(cfg: CommonConfig, **overrides) -> Results:
     start = time.monotonic()
     s, records, run = appendix_records(cfg, **overrides)
     keys = list(records)
     rows = []
-    vals = {}
     for col, part in (("PCA feature", "classic_pca"),
                       ("CNN feature", "classic_cnn")):
         for m in CLASSIC:
             v = [records[k][part][m]["binary_error"] for k in keys]
-            vals[(CLASSIC_PAPER[m], col)] = float(np.mean(v))
             rows.append(Row.from_splits(
                 CLASSIC_PAPER[m], "binary_error_pct", v,
                 dataset=f"mnist/{col}", paper=published.get(
@@ -169,7 +272,6 @@ def run_table_a1(cfg: CommonConfig, **overrides) -> Results:
                     col)))
     for m in DEEP[1:]:
         v = [records[k][m]["binary_error"] for k in keys]
-        vals[(dm.PAPER_NAMES[m], "CNN feature")] = float(np.mean(v))
         rows.append(Row.from_splits(
             dm.PAPER_NAMES[m], "binary_error_pct", v,
             dataset="mnist/CNN feature", paper=published.get(
@@ -178,35 +280,7 @@ def run_table_a1(cfg: CommonConfig, **overrides) -> Results:
     v = [records[k]["stl"]["binary_error"] for k in keys]
     rows.append(Row.from_splits("STL (deep)", "binary_error_pct", v,
                                 dataset="mnist/end-to-end"))
-    deep = {m: vals[(dm.PAPER_NAMES[m], "CNN feature")] for m in DEEP[2:]}
-    classic_cnn = {m: vals[(CLASSIC_PAPER[m], "CNN feature")]
-                   for m in CLASSIC}
-    classic_pca = {m: vals[(CLASSIC_PAPER[m], "PCA feature")]
-                   for m in CLASSIC}
-    mtl = [m for m in CLASSIC if m != "STL"]
-    claims = [
-        Claim("dmtrl.a1.classic_improve_on_stl",
-              "Every classic MTL method beats classic STL (both features)",
-              all(classic_pca[m] < classic_pca["STL"]
-                  and classic_cnn[m] < classic_cnn["STL"] for m in mtl),
-              "; ".join(f"{m}: PCA {classic_pca[m]:.2f}, CNN "
-                        f"{classic_cnn[m]:.2f}" for m in CLASSIC)),
-        Claim("dmtrl.a1.cnn_features_better",
-              "Every classic method is better on CNN than on PCA features",
-              all(classic_cnn[m] < classic_pca[m] for m in CLASSIC),
-              "see the first claim's numbers"),
-        Claim("dmtrl.a1.dmtrl_beats_best_classic",
-              "Every DMTRL variant beats the best classic method on CNN "
-              "features", max(deep.values()) < min(classic_cnn.values()),
-              f"worst DMTRL {max(deep.values()):.2f}, best classic "
-              f"{min(classic_cnn.values()):.2f}"),
-        Claim("dmtrl.a1.dmtrl_below_6pct_at_1000",
-              "DMTRL's binary error is below 6% with ~1,000 training images "
-              "(Sec. 4.1 text; we use the appendix fraction)",
-              min(deep.values()) < 6.0,
-              f"best DMTRL {min(deep.values()):.2f}% with "
-              f"{records[keys[0]]['n_train']} images"),
-    ]
+    claims = claims_a1(records, keys, s)
     results = Results(
         experiment=cfg.experiment, profile=cfg.profile, dataset="mnist",
         rows=rows, claims=claims, figures=[],
@@ -224,6 +298,10 @@ def run_table_a1(cfg: CommonConfig, **overrides) -> Results:
             "standardised.",
             "'STL (deep)' is the end-to-end single-task CNN (Appendix B's "
             "STL row).",
+            BINARY_NOTE + " The paper's 'below 6% with 1000 training data' "
+            "(Sec. 4.1) is therefore not tested against 6%; its point, deep "
+            "DMTRL against shallow MTL on PCA features, is the claim "
+            "dmtrl.a1.dmtrl_beats_shallow_pca.",
         ],
         extra={"settings": s.to_dict(), "hyperparameters": {
             k: {p: {m: records[k][p][m]["hyperparameters"] for m in CLASSIC}
@@ -308,32 +386,136 @@ def _table_a2_rows(records: dict[str, dict[str, Any]],
     return table, rows, counts
 
 
-def _claims_a2(counts: dict[str, float], err: dict[str, float],
-               ud_n: list[int]) -> list[Claim]:
-    """Table 2's claims from the mean parameter counts (K) and errors (%)
-    of each method and UD-MTL's chosen N."""
-    return [
-        Claim("dmtrl.a2.dmtrl_fewer_params_than_stl",
-              "Every DMTRL variant has fewer parameters than STL",
-              all(counts[m] < counts["stl"] for m in DEEP[2:]),
-              ", ".join(f"{dm.PAPER_NAMES[m]} {counts[m]:.0f}K"
-                        for m in DEEP[2:]) + f" vs STL {counts['stl']:.0f}K"),
-        Claim("dmtrl.a2.dmtrl_more_params_than_udmtl",
-              "Every DMTRL variant has more parameters than UD-MTL",
-              all(counts[m] > counts["ud-mtl"] for m in DEEP[2:]),
-              f"UD-MTL {counts['ud-mtl']:.0f}K with N = {ud_n} shared "
-              "layers (CV choice)"),
-        Claim("dmtrl.a2.ud_large_not_better",
-              "Widening UD-MTL to DMTRL's size does not lower its error",
-              err["ud-large"] >= err["ud-mtl"],
-              f"UD-MTL {err['ud-mtl']:.2f}%, UD-MTL-Large "
-              f"{err['ud-large']:.2f}% ({counts['ud-large']:.0f}K)"),
-        Claim("dmtrl.a2.best_dmtrl_beats_ud_large",
-              "The best DMTRL variant beats UD-MTL-Large",
-              min(err[m] for m in DEEP[2:]) < err["ud-large"],
-              f"best DMTRL {min(err[m] for m in DEEP[2:]):.2f}%, "
-              f"UD-MTL-Large {err['ud-large']:.2f}%"),
-    ]
+STL_INIT_NOTE = (
+    "stl_init='shared': the ten STL networks start from one random draw, so "
+    "the stacked STL kernels are close to rank one in the task mode and ε "
+    "picks small ranks from the shared draw, not from what STL learned; "
+    "every DMTRL parameter count here reflects that choice.")
+
+
+def claims_a2(records: dict[str, dict], large: dict[str, dict],
+              keys: list[str], s: Settings) -> tuple[list[Claim], list[str]]:
+    """Table 2's claims, paired by subset, and the notes on the claims
+    removed or not tested."""
+    def get(m, field):
+        return np.array([(large[k] if m == "ud-large" else records[k][m])[
+            field] for k in keys], dtype=float)
+
+    variants = DEEP[2:]
+    names = dict(dm.PAPER_NAMES, **{"ud-large": "UD-MTL-Large",
+                                    "ud-mtl-n3": "UD-MTL (N = 3)"})
+    params = {m: get(m, "params") / 1000.0 for m in
+              ("stl", "ud-mtl") + variants + ("ud-large",)}
+    err = {m: get(m, "binary_error") for m in
+           ("stl", "ud-mtl") + variants + ("ud-large",)}
+    has_n3 = all("ud-mtl-n3" in records[k] for k in keys)
+    ud_n = [records[k]["ud-mtl"]["ud_shared_layers"] for k in keys]
+    if has_n3:
+        ref = "ud-mtl-n3"
+        params[ref], err[ref] = get(ref, "params") / 1000.0, \
+            get(ref, "binary_error")
+    elif all(n == 3 for n in ud_n):
+        ref = "ud-mtl"
+    else:
+        ref = None
+    source = "DMTRL Appendix B, Table 2"
+    init_note = STL_INIT_NOTE if s.train.stl_init == "shared" else \
+        "stl_init='independent': the STL networks start from independent " \
+        "draws, so the ranks reflect what STL learned."
+    notes, claims = [], []
+
+    def count_listing(ms):
+        return ", ".join(f"{names[m]} {params[m].mean():.0f}K" for m in ms)
+
+    if s.train.stl_init == "shared":
+        notes.append(
+            "Claim removed: 'every DMTRL variant has fewer parameters than "
+            "STL' (Table 2) is true by construction under stl_init='shared' "
+            "(" + STL_INIT_NOTE + ") Run with --stl_init=independent to "
+            "test it: with independent draws ε = 10% keeps near-full ranks "
+            "(papers-spec pitfall 4).")
+    else:
+        claims.append(Claim.of(
+            "dmtrl.a2.dmtrl_fewer_params_than_stl",
+            "Every DMTRL variant, initialised from independently drawn STL "
+            "networks, has fewer parameters than STL",
+            verdicts.all_of([verdicts.paired(
+                params["stl"], params[m], f"STL − {names[m]} parameters "
+                "(K) per subset") for m in variants],
+                "every DMTRL variant smaller than STL"),
+            source=source,
+            statement="Our soft-sharing methods also significantly reduce "
+                      "the number of parameters compared to STL",
+            detail=count_listing(("stl",) + variants), note=init_note))
+    if ref is None:
+        ev_more = dc.not_tested(
+            "DMTRL − UD-MTL (N = 3) parameters (K)",
+            "UD-MTL (N = 3) was not recorded (records made before it was; "
+            "rerun dmtrl_table_a1 with --overwrite)")
+    else:
+        ev_more = verdicts.all_of([verdicts.paired(
+            params[m], params[ref], f"{names[m]} − {names[ref]} parameters "
+            "(K) per subset") for m in variants],
+            "every DMTRL variant larger than UD-MTL (N = 3)")
+    claims.append(Claim.of(
+        "dmtrl.a2.dmtrl_more_params_than_udmtl",
+        "Every DMTRL variant has more parameters than UD-MTL with the "
+        "paper's N = 3 (conv1, conv2, FC1 shared)",
+        ev_more, source=source,
+        statement="Our soft-sharing methods ... are larger than UD-MTL's "
+                  "hard sharing",
+        detail=count_listing(variants + ((ref,) if ref else ()))
+        + f"; UD-MTL's CV choice: N = {sorted(set(ud_n))} "
+          f"({params['ud-mtl'].mean():.0f}K)",
+        note="Compared with N = 3, the UD-MTL the paper's Table 2 counts "
+             "('share all layers except the top layer'), not our CV choice "
+             "of N. " + init_note))
+    like = ref is not None and bool(np.all(params["ud-large"] >
+                                           params[ref]))
+    statistic = "UD-MTL-Large − UD-MTL (N = 3) binary error (%) per subset"
+    if ref is None:
+        ev = dc.not_tested(statistic, "UD-MTL (N = 3) was not recorded")
+    elif not like:
+        ev = dc.not_tested(statistic, "UD-MTL-Large is not larger than "
+                                      "UD-MTL (N = 3)")
+    else:
+        ev = verdicts.paired(err["ud-large"], err[ref], statistic)
+    claims.append(Claim.of(
+        "dmtrl.a2.ud_large_not_better",
+        "Widening UD-MTL (N = 3) to DMTRL's parameter count does not lower "
+        "its binary error",
+        ev, source=source,
+        statement="we expanded UD-MDL by adding more hidden neurons so its "
+                  "number of parameter is close to our methods (denoted "
+                  "UD-MTL-Large). However UD-MDL performance does not "
+                  "increase",
+        detail=(f"{names[ref]} {err[ref].mean():.2f}% "
+                f"({params[ref].mean():.0f}K), " if ref else "")
+        + f"UD-MTL-Large {err['ud-large'].mean():.2f}% "
+          f"({params['ud-large'].mean():.0f}K)",
+        note="Compared with the UD-MTL it widens (N = 3, FC1 widened), so "
+             "the two differ only in capacity; the paper's own Table 2 "
+             "UD-MTL-Large (1644K) has more parameters than its UD-MTL "
+             "(436K). A 'does not improve' claim holds here only if "
+             "UD-MTL-Large is worse; 'inconclusive' means no difference "
+             "was detected, which agrees with the paper without proving "
+             "it; 'contradicted' means widening helped."))
+    claims.append(Claim.of(
+        "dmtrl.a2.dmtrl_beats_ud_large",
+        "Every DMTRL variant has a lower binary error than UD-MTL-Large "
+        "(UD-MTL widened to DMTRL's mean parameter count)",
+        verdicts.all_of([verdicts.paired(
+            err["ud-large"], err[m], f"UD-MTL-Large − {names[m]} binary "
+            "error (%) per subset") for m in variants],
+            "every DMTRL variant below UD-MTL-Large"),
+        source=source,
+        statement="This is evidence that our model's good performance is "
+                  "not simply due to greater capacity than UD-MTL",
+        detail=", ".join(f"{names[m]} {err[m].mean():.2f}%" for m in
+                         variants + ("ud-large",)),
+        note=("Capacity matched to DMTRL's mean count. "
+              + dc.budget_note(s.train) + " " + BINARY_NOTE)))
+    return claims, notes
 
 
 @uses_runtime
@@ -350,12 +532,8 @@ def run_table_a2(cfg: CommonConfig, source_workdir: str,
     width = s.ud_large_width or ud_large_width(dmtrl_mean)
     run, large = _ud_large_records(cfg, s, data, keys, width,
                                    source_workdir)
-    table, rows, counts = _table_a2_rows(records, large, keys)
-    ud_n = sorted({records[k]["ud-mtl"]["ud_shared_layers"] for k in keys})
-    err = {m: float(np.mean([(large[k] if m == "ud-large" else
-                              records[k][m])["binary_error"]
-                             for k in keys])) for m, _ in table}
-    claims = _claims_a2(counts, err, ud_n)
+    _, rows, _ = _table_a2_rows(records, large, keys)
+    claims, claim_notes = claims_a2(records, large, keys, s)
     first = records[keys[0]]
     results = Results(
         experiment=cfg.experiment, profile=cfg.profile, dataset="mnist",
@@ -373,6 +551,7 @@ def run_table_a2(cfg: CommonConfig, source_workdir: str,
             "units to match DMTRL's mean count (the paper does not say "
             "which layers it widened).",
             f"From the Appendix A runs in {source_workdir}.",
+            *claim_notes,
         ],
         extra={"settings": s.to_dict(), "ud_large_width": width,
                "ranks": {m: first[m]["ranks"] for m in DEEP[2:]}})

@@ -36,6 +36,7 @@ import keras
 import numpy as np
 
 from amtfl_tf import distribute
+from amtfl_tf import verdicts
 from amtfl_tf.callbacks import training_callbacks
 from amtfl_tf.models import dmtrl as dm
 from amtfl_tf.results import Row
@@ -357,3 +358,53 @@ def plot_error_curves(ax, fractions, values) -> None:
         mu, ci = np.array(mu), np.array(ci)
         ax.plot(fractions, mu, "o-", label=dm.PAPER_NAMES[m])
         ax.fill_between(fractions, mu - ci, mu + ci, alpha=0.2)
+
+
+# ---------------------------------------------------------------------------
+# Claims: paired units, untestable claims, ρ's random-factor reference
+
+
+def frac_of(key: str) -> float:
+    """The training fraction of a record key ``frac<f>_rep<r>``."""
+    return float(key[4:].split("_")[0])
+
+
+def not_tested(statistic: str, reason: str) -> verdicts.Evidence:
+    """Evidence for a claim this profile cannot test (no unit the claim
+    names was run): no CI, so the verdict is ``inconclusive``, and the
+    test field says why."""
+    return verdicts.Evidence(statistic, 0, 0.0, None,
+                             f"not tested: {reason}")
+
+
+def random_factor_rho(k: int, num_tasks: int, normalization: str,
+                      draws: int = 32, seed: int = 0) -> float:
+    """ρ (Eq. 9) of a random K × T task factor with orthonormal rows (or
+    columns when K > T), the mean over ``draws``: the level ρ takes with
+    no learned structure at all (e.g. 0.992 softmax / 0.64 L1 for K = T =
+    50), the reference any reading of ρ's level must beat."""
+    from amtfl_tf.tensor.sharing import sharing_strength
+    rng = np.random.default_rng([seed, k, num_tasks])
+    vals = []
+    for _ in range(draws):
+        if k <= num_tasks:
+            q, _ = np.linalg.qr(rng.standard_normal((num_tasks, k)))
+            s = q.T
+        else:
+            s, _ = np.linalg.qr(rng.standard_normal((k, num_tasks)))
+        vals.append(sharing_strength(s, normalization))
+    return float(np.mean(vals))
+
+
+def budget_note(s: TrainSettings) -> str:
+    """What a reader must know when DMTRL is compared with STL/UD-MTL."""
+    if s.init == "stl":
+        fine = s.epochs if s.finetune_epochs is None else s.finetune_epochs
+        return (f"DMTRL starts from the trained STL networks (the paper's "
+                f"initialisation) and trains {fine} more epochs, so it has "
+                f"STL's {s.epochs} epochs plus its own: an advantage by "
+                "design. The equal-budget comparison is --init=random "
+                "(not run in this profile).")
+    return ("init=random: DMTRL trains from a random draw for the same "
+            "epochs as STL and UD-MTL (equal budget, not the paper's "
+            "STL initialisation).")

@@ -29,6 +29,7 @@ import numpy as np
 
 from amtfl_tf import datasets
 from amtfl_tf import plotting
+from amtfl_tf import verdicts
 from amtfl_tf.experiments import profiles
 from amtfl_tf.experiments.config import CommonConfig
 from amtfl_tf.experiments.config import uses_runtime
@@ -80,13 +81,20 @@ PROFILES = {
               "appendix_folds": 2, "classic_grid": (1.0, 0.1, 1e-2),
               "classic_steps": 500,
               "train": {"epochs": 10, "ud_folds": 1}},
+    # every run as the paper profile; 2 repeats per fraction (paper: 5)
+    # and 3 appendix subsets (paper: "10-fold CV")
+    "faithful": {"repeats": 2, "appendix_folds": 3,
+                 "train": {"epochs": 50}},
     "paper": {"train": {"epochs": 50}},
 }
 
 
 def settings_for(profile: str, seed: int = 0, **overrides) -> Settings:
     """Profiles. ``paper``: ten fractions × 5 repeats on the full test set,
-    10 folds for the appendix (GPU hours). ``quick``: two small
+    10 folds for the appendix (GPU hours). ``faithful``: the paper
+    profile's runs (every fraction, the full test set, 50 epochs, 5-fold
+    CV for UD-MTL's N, the classic methods' whole grid) with 2 repeats
+    per fraction and 3 appendix subsets. ``quick``: two small
     fractions (0.5%, 2%; the appendix scripts cover 1%), one repeat, 2
     appendix folds, 2,000 test images, one 80/20 hold-out for UD-MTL's
     N, 10 epochs. ``smoke``: seconds."""
@@ -203,37 +211,91 @@ def fit_deep(data: MnistTasks, idx: np.ndarray, s: Settings, seed: int,
     return out
 
 
-def _claims_fig2(by_fraction: dict[float, dict[str, float]],
-                 metric: str) -> list[Claim]:
-    fr = sorted(by_fraction)
-    claims = []
-    beats = [all(by_fraction[f][m] < by_fraction[f]["stl"] for f in fr)
-             for m in DEEP[1:]]
-    claims.append(Claim(
+#: "very small" training data of the Fig. 2 claim: at most 2% of the 60k
+#: split (1,200 images, the scale of the "1000 training data" of Sec. 4.1;
+#: the paper does not list its fractions).
+SMALL_FRACTION = 0.02
+METRIC_NAMES = {"binary_error": "mean binary error",
+                "multiclass_error": "multi-class error"}
+BINARY_NOTE = (
+    "The binary error averages the ten raw one-vs-all test sets (9:1 "
+    "negatives), where always answering 'no' scores 10%; the paper's STL "
+    "(11.32% at 1%, Table 2) is above that rate, so the paper's binary "
+    "error cannot be this one: compare the methods with each other, not "
+    "with the paper's levels.")
+
+
+def claims_fig2(records: dict[str, dict], keys: list[str], metric: str,
+                s: Settings) -> list[Claim]:
+    """Fig. 2's claims on ``metric``, each a paired test over the
+    (fraction, repeat) runs (every method trained on the same subset)."""
+    what = METRIC_NAMES[metric]
+    v = {m: np.array([records[k][m][metric] for k in keys]) for m in DEEP}
+    fr = np.array([dc.frac_of(k) for k in keys])
+    names = dm.PAPER_NAMES
+    note = dc.budget_note(s.train) + (" " + BINARY_NOTE
+                                      if metric == "binary_error" else "")
+
+    def means(ms, mask=slice(None)):
+        return ", ".join(f"{names[m]} {v[m][mask].mean():.2f}%" for m in ms)
+
+    source = "DMTRL §4.1, Fig. 2"
+    claims = [Claim.of(
         f"dmtrl.fig2.mtl_beats_stl.{metric}",
-        f"Every MTL method beats STL at every fraction ({metric})",
-        all(beats),
-        "; ".join(f"{dm.PAPER_NAMES[m]}: {'yes' if b else 'no'}"
-                  for m, b in zip(DEEP[1:], beats))))
-    gain = {f: by_fraction[f]["stl"] - min(by_fraction[f][m]
-                                           for m in DEEP[1:]) for f in fr}
-    if len(fr) > 1:
-        claims.append(Claim(
-            f"dmtrl.fig2.gain_largest_at_small_data.{metric}",
-            f"The best MTL gain over STL is largest at the smallest "
-            f"fraction ({metric})", gain[fr[0]] > max(gain[f]
-                                                     for f in fr[1:]),
-            ", ".join(f"{f:g}: {g:+.2f}" for f, g in gain.items())))
-    small = fr[0]
-    tt_tk = [by_fraction[small][m] < by_fraction[small]["ud-mtl"]
-             for m in ("dmtrl-tt", "dmtrl-tucker")]
-    claims.append(Claim(
-        f"dmtrl.fig2.tt_tucker_beat_udmtl_smallest.{metric}",
-        f"DMTRL-TT and DMTRL-Tucker beat UD-MTL at the smallest fraction "
-        f"({small:g}, {metric})", all(tt_tk),
-        f"TT {by_fraction[small]['dmtrl-tt']:.2f}, Tucker "
-        f"{by_fraction[small]['dmtrl-tucker']:.2f}, UD-MTL "
-        f"{by_fraction[small]['ud-mtl']:.2f}"))
+        f"Every MTL method (UD-MTL, DMTRL-LAF/-Tucker/-TT) has a lower "
+        f"{what} than STL, over the fractions run "
+        f"({', '.join(f'{f:g}' for f in sorted(set(fr)))})",
+        verdicts.all_of([verdicts.paired(
+            v["stl"], v[m], f"STL − {names[m]} {what} (%) per (fraction, "
+            "repeat) run") for m in DEEP[1:]],
+            f"every MTL method below STL ({what})"),
+        source=source, statement="all MTL approaches outperform STL",
+        detail=f"means over {len(keys)} runs: " + means(DEEP), note=note)]
+    gain = v["stl"] - np.mean([v[m] for m in DEEP[1:]], axis=0)
+    if len(set(fr)) > 1:
+        ev = verdicts.slope(
+            np.log10(fr), gain, f"−slope of (STL − mean MTL {what}, %) on "
+            "log10(fraction)", sign=-1.0)
+    else:
+        ev = dc.not_tested(f"−slope of the MTL gain ({what}) on "
+                           "log10(fraction)", "one fraction in this profile")
+    claims.append(Claim.of(
+        f"dmtrl.fig2.gain_larger_at_small_data.{metric}",
+        f"The MTL gain over STL (STL − the mean of the four MTL methods, "
+        f"{what}) shrinks as the training fraction grows",
+        ev, source=source,
+        statement="the advantage is more significant when the training "
+                  "data is small",
+        detail=", ".join(f"{f:g}: gain {gain[fr == f].mean():+.2f}"
+                         for f in sorted(set(fr))),
+        note=("The gain is averaged over the MTL methods, not the best "
+              "one per run (a maximum over methods is biased upwards). "
+              + note)))
+    small = fr <= SMALL_FRACTION
+    statistic = f"UD-MTL − DMTRL {what} (%) per run at fractions ≤ " \
+                f"{SMALL_FRACTION:g}"
+    if small.any():
+        ev = verdicts.all_of([verdicts.paired(
+            v["ud-mtl"][small], v[m][small],
+            f"UD-MTL − {names[m]} {what} (%) per run at fractions ≤ "
+            f"{SMALL_FRACTION:g}") for m in ("dmtrl-tt", "dmtrl-tucker")],
+            statistic)
+    else:
+        ev = dc.not_tested(statistic, f"no fraction ≤ {SMALL_FRACTION:g} "
+                                      "in this profile")
+    claims.append(Claim.of(
+        f"dmtrl.fig2.tt_tucker_beat_udmtl_small.{metric}",
+        f"DMTRL-TT and DMTRL-Tucker each have a lower {what} than UD-MTL "
+        f"at very small training data (fractions ≤ {SMALL_FRACTION:g}, "
+        f"≤ {SMALL_FRACTION * 60000:,.0f} images)",
+        ev, source=source,
+        statement="DMTRL-TT and DMTRL-Tucker outperform the best "
+                  "user-defined MTL when the training data is very small",
+        detail=(means(("ud-mtl", "dmtrl-tt", "dmtrl-tucker"), small)
+                + f" over {int(small.sum())} run(s)" if small.any()
+                else ""),
+        note=("UD-MTL's N is chosen by CV on each training subset, as the "
+              "paper's 'best user-defined MTL'. " + note)))
     return claims
 
 
@@ -270,9 +332,6 @@ def run_fig2(cfg: CommonConfig, **overrides) -> Results:
                     dataset="mnist"))
                 curves[metric].setdefault(m, []).append(
                     (f, float(np.mean(vals)), rows[-1].ci95 or 0.0))
-    means = {metric: {f: {m: c[i][1] for m, c in curves[metric].items()}
-                      for i, f in enumerate(s.fractions)}
-             for metric in curves}
     fig, axes = plotting.new_figure(1, 2, size=(11, 4.2),
                                     layout="constrained")
     for ax, metric in zip(axes[0], curves):
@@ -291,8 +350,8 @@ def run_fig2(cfg: CommonConfig, **overrides) -> Results:
                  f"{s.repeats} repeat(s), {len(data.labels_test)} test "
                  "images; bands: 95% CI")
     figures = plotting.save_figure(fig, cfg.workdir, "dmtrl_fig2_mnist")
-    claims = [c for metric in means for c in _claims_fig2(means[metric],
-                                                          metric)]
+    claims = [c for metric in curves
+              for c in claims_fig2(records, keys, metric, s)]
     first = records[keys[0]]
     results = Results(
         experiment=cfg.experiment, profile=cfg.profile, dataset="mnist",
@@ -304,6 +363,10 @@ def run_fig2(cfg: CommonConfig, **overrides) -> Results:
             + (" (a fixed random subset: quick profile)"
                if s.test_size else "") + ".",
             "The paper shows Fig. 2 as plots only: no published numbers.",
+            BINARY_NOTE,
+            "Not tested: 'their performance is comparable when the "
+            "training data is large' (an equivalence claim needs a margin "
+            "the paper does not give).",
             "Fractions: the paper's ten values are not listed; ours are "
             f"{list(s.fractions)}.",
             f"UD-MTL N chosen by {s.train.ud_folds}-fold CV (1 = one 80/20 "
