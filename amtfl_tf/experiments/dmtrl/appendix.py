@@ -30,6 +30,7 @@ from amtfl_tf.experiments.dmtrl.mnist import BINARY_NOTE
 from amtfl_tf.experiments.dmtrl.mnist import DEEP
 from amtfl_tf.experiments.dmtrl.mnist import IMAGE
 from amtfl_tf.experiments.dmtrl.mnist import NUM_TASKS
+from amtfl_tf.experiments.dmtrl.mnist import PROFILES
 from amtfl_tf.experiments.dmtrl.mnist import MnistTasks
 from amtfl_tf.experiments.dmtrl.mnist import Settings
 from amtfl_tf.experiments.dmtrl.mnist import errors
@@ -38,6 +39,7 @@ from amtfl_tf.experiments.dmtrl.mnist import load_tasks
 from amtfl_tf.experiments.dmtrl.mnist import predict
 from amtfl_tf.experiments.dmtrl.mnist import settings_for
 from amtfl_tf.experiments.dmtrl.mnist import training_subset
+from amtfl_tf.experiments import profiles
 from amtfl_tf.experiments import search as sh
 from amtfl_tf.experiments.runner import run_splits
 from amtfl_tf.experiments.runner import seed_everything
@@ -283,6 +285,7 @@ def run_table_a1(cfg: CommonConfig, **overrides) -> Results:
     claims = claims_a1(records, keys, s)
     results = Results(
         experiment=cfg.experiment, profile=cfg.profile, dataset="mnist",
+        profile_changes=profiles.changes(s, PROFILES, nested="train"),
         rows=rows, claims=claims, figures=[],
         wall_seconds=time.monotonic() - start,
         notes=[
@@ -537,6 +540,7 @@ def run_table_a2(cfg: CommonConfig, source_workdir: str,
     first = records[keys[0]]
     results = Results(
         experiment=cfg.experiment, profile=cfg.profile, dataset="mnist",
+        profile_changes=profiles.changes(s, PROFILES, nested="train"),
         rows=rows, claims=claims, figures=[],
         wall_seconds=time.monotonic() - start,
         notes=[

@@ -406,6 +406,7 @@ def run(cfg: CommonConfig, **overrides) -> Results:
     figures = _plot(cfg, fractions, keys, records)
     results = Results(
         experiment=cfg.experiment, profile=cfg.profile, dataset="adience",
+        profile_changes=profiles.changes(s, PROFILES, nested="train"),
         rows=rows, claims=claims_fig3(records, keys, s), figures=figures,
         wall_seconds=time.monotonic() - start,
         notes=[

@@ -405,6 +405,7 @@ def run(cfg: CommonConfig, **overrides) -> Results:
                     least, sim, n_ud)
     results = Results(
         experiment=cfg.experiment, profile=cfg.profile, dataset="omniglot",
+        profile_changes=profiles.changes(s, PROFILES, nested="train"),
         rows=rows, claims=claims_fig4(records, keys, s), figures=figures,
         wall_seconds=time.monotonic() - start,
         notes=_notes(s, pairs, n_ud, ud),

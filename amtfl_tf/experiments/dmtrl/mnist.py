@@ -355,6 +355,7 @@ def run_fig2(cfg: CommonConfig, **overrides) -> Results:
     first = records[keys[0]]
     results = Results(
         experiment=cfg.experiment, profile=cfg.profile, dataset="mnist",
+        profile_changes=profiles.changes(s, PROFILES, nested="train"),
         rows=rows, claims=claims, figures=figures,
         wall_seconds=time.monotonic() - start,
         notes=[
