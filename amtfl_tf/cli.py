@@ -209,15 +209,14 @@ def run_main(main) -> None:
 
 
 def report(cfg: CommonConfig, results, workdir: str | None = None) -> None:
-    """Print what a script wrote and how many of its claims hold."""
-    held = sum(c.holds for c in results.claims)
+    """Print what a script wrote and its claims' verdicts."""
+    from amtfl_tf.results import verdict_counts
     files = ", ".join(["results.json", "table.md", *results.figures])
+    counts = verdict_counts(results.claims) if results.claims else "no claims"
     print(f"[{cfg.experiment}] wrote {workdir or cfg.workdir}: {files}; "
-          f"{held}/{len(results.claims)} claims hold; "
-          f"{results.wall_seconds:.0f}s", flush=True)
+          f"claims: {counts}; {results.wall_seconds:.0f}s", flush=True)
     for c in results.claims:
-        mark = "holds" if c.holds else "DOES NOT HOLD"
-        print(f"  - {mark}: {c.text} ({c.evidence})", flush=True)
+        print(f"  - {c.verdict}: {c.text} ({c.evidence})", flush=True)
 
 
 # DMTRL's free choices (papers-spec 2.f), shared by its four scripts. Every

@@ -20,7 +20,7 @@ def test_defaults():
     assert cfg.profile == "quick" and cfg.seed == 0
     assert cfg.overwrite is False and cfg.jit_compile == "auto"
     assert cfg.data_dir is None and cfg.download is True
-    assert cfg.workdir.endswith(os.path.join("figures", "table1"))
+    assert cfg.workdir.endswith(os.path.join("figures", "quick", "table1"))
 
 
 def test_values(tmp_path):
