@@ -20,7 +20,11 @@ threshold.
 The tests, one function each:
 
 * :func:`paired` — both arms ran on the same splits / draws / seeds: a
-  paired t interval on the per-unit differences (``scipy.stats.ttest_rel``).
+  paired t interval on the per-unit differences (``scipy.stats``' one-sample
+  t on the differences, the same interval as ``ttest_rel``). When every
+  difference is equal (no spread) the t interval is a point whatever n is,
+  so the exact sign test (``scipy.stats.binomtest``) decides: n equal signs
+  hold only when significant at 5% (n ≥ 6).
 * :func:`welch` — the arms ran on different units: Welch's unpaired t
   interval (``scipy.stats.ttest_ind(equal_var=False)``).
 * :func:`against` — one arm against a fixed threshold (one-sample t,
@@ -132,12 +136,22 @@ def _vector(values, name: str) -> np.ndarray:
 
 
 def _t_interval(diffs: np.ndarray) -> tuple[float, float] | None:
-    """The t interval of the mean of ``diffs`` (None for n < 2)."""
+    """The t interval of the mean of ``diffs`` (None for n < 2).
+
+    When every difference is the same (no spread, common with accuracies
+    counted on a few test images), the t interval degenerates to a point
+    whatever n is; the exact sign test decides instead: the point is
+    returned when n equal signs are significant at 5% (two-sided, n ≥ 6),
+    else None (inconclusive)."""
     from scipy import stats
     if diffs.size < 2:
         return None
-    if np.ptp(diffs) == 0:        # no spread: the interval is the value
-        return float(diffs[0]), float(diffs[0])
+    if np.ptp(diffs) == 0:
+        d = float(diffs[0])
+        if d == 0.0 or stats.binomtest(
+                diffs.size, diffs.size, 0.5).pvalue < 1 - LEVEL:
+            return d, d
+        return None
     res = stats.ttest_1samp(diffs, 0.0)
     ci = res.confidence_interval(LEVEL)
     return float(ci.low), float(ci.high)
@@ -169,9 +183,7 @@ def welch(claimed_larger, claimed_smaller, statistic: str) -> Evidence:
     effect = float(a.mean() - b.mean())
     ci = None
     if a.size >= 2 and b.size >= 2:
-        if np.ptp(a) == 0 and np.ptp(b) == 0:
-            ci = (effect, effect)
-        else:
+        if not (np.ptp(a) == 0 and np.ptp(b) == 0):  # else no CI
             r = stats.ttest_ind(a, b, equal_var=False)
             c = r.confidence_interval(LEVEL)
             ci = (float(c.low), float(c.high))

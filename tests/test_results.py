@@ -64,7 +64,7 @@ def _results(**kw):
     base = dict(experiment="table1", profile="quick", dataset="school",
                 rows=rows, claims=[Claim.of(
                     "x.y", "GO-MTL is best",
-                    verdicts.paired([10.0, 10.1, 9.9], [9.9, 10.0, 9.8],
+                    verdicts.paired([10.0, 10.15, 9.9], [9.9, 10.0, 9.8],
                                     "NN − GO-MTL RMSE"),
                     source="Deep-AMTFL §5.1, Table 1",
                     statement="GO-MTL works best on School",
@@ -91,11 +91,11 @@ def test_results_json_schema(tmp_path):
     claim = data["claims"][0]
     assert claim["id"] == "x.y" and claim["text"] == "GO-MTL is best"
     assert claim["source"] == "Deep-AMTFL §5.1, Table 1"
-    assert claim["n"] == 3 and claim["effect"] == pytest.approx(0.1)
-    assert claim["effect_ci95"] == pytest.approx([0.1, 0.1])  # no spread
+    assert claim["n"] == 3 and claim["effect"] == pytest.approx(0.35 / 3)
+    assert claim["effect_ci95"][0] > 0
     assert claim["verdict"] == "holds" and claim["holds"] is True
     assert claim["test"] == "paired t"
-    assert claim["evidence"].startswith("9.90 vs 10.0; effect 0.100")
+    assert claim["evidence"].startswith("9.90 vs 10.0; effect 0.117")
     assert data["schema_version"] == 2
     assert data["profile_changes"] is None
     table = (tmp_path / "table.md").read_text()

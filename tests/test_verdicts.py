@@ -47,6 +47,18 @@ def test_pairing_decides_where_the_unpaired_test_cannot():
     assert welch.ci95 == pytest.approx(tuple(r.confidence_interval()))
 
 
+def test_no_spread_falls_back_to_the_sign_test():
+    # two runs with the same gain (a few test images): a t interval would
+    # be a point; two equal signs are not significant, six are
+    two = verdicts.paired([0.55, 0.55], [0.5, 0.5], "d")
+    assert two.ci95 is None and two.verdict == "inconclusive"
+    six = verdicts.paired([0.55] * 6, [0.5] * 6, "d")
+    assert six.ci95 == pytest.approx((0.05, 0.05)) and six.verdict == "holds"
+    ties = verdicts.paired([0.5] * 6, [0.5] * 6, "d")
+    assert ties.ci95 == (0.0, 0.0) and ties.verdict == "inconclusive"
+    assert verdicts.against([5.0] * 3, 6.0, "d").verdict == "inconclusive"
+
+
 def test_n_of_one_is_inconclusive_and_inputs_are_checked():
     ev = verdicts.paired([10.0], [9.0], "d")
     assert ev.ci95 is None and ev.verdict == "inconclusive" and ev.n == 1
