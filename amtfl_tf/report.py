@@ -178,10 +178,12 @@ def _collect(figures_dir: str):
     return found, machine, versions, runs
 
 
-def _counts(claims) -> tuple[int, int, int]:
+def _counts(claims) -> str:
+    """``holds | contradicted | inconclusive | not decided`` cells."""
     v = [claim_verdict(c) for c in claims]
-    return (v.count(verdicts.HOLDS), v.count(verdicts.CONTRADICTED),
-            v.count(verdicts.INCONCLUSIVE))
+    known = [v.count(x) for x in (verdicts.HOLDS, verdicts.CONTRADICTED,
+                                  verdicts.INCONCLUSIVE)]
+    return " | ".join(str(k) for k in known + [len(v) - sum(known)])
 
 
 def _header(timings, machine, versions, found, runs) -> list[str]:
@@ -215,26 +217,26 @@ def _header(timings, machine, versions, found, runs) -> list[str]:
     lines += ["", "## Summary", "",
               "Items shown (each at its most faithful profile):", "",
               "| paper | items run | profiles shown | holds | contradicted "
-              "| inconclusive |", "|---|---|---|---|---|---|"]
+              "| inconclusive | not decided (schema 1) |",
+              "|---|---|---|---|---|---|---|"]
     for key, name in PAPERS.items():
         mine = [(i, r) for i, r, _, _ in found if i.paper == key]
         ran = [r for _, r in mine if r is not None]
         claims = [c for r in ran for c in r.get("claims", [])]
-        h, c, n = _counts(claims)
         prof = ", ".join(sorted({r.get("profile") for r in ran},
                                 key=_profile_rank)) or "–"
         lines.append(f"| {name} | {len(ran)} of {len(mine)} | {prof} | "
-                     f"{h} | {c} | {n} |")
+                     f"{_counts(claims)} |")
     lines += ["", "Every run found, per profile:", "",
               "| paper | profile | items run | holds | contradicted | "
-              "inconclusive |", "|---|---|---|---|---|---|"]
+              "inconclusive | not decided (schema 1) |",
+              "|---|---|---|---|---|---|---|"]
     for key, name in PAPERS.items():
         for profile in sorted({p for i, p, _ in runs if i.paper == key},
                               key=_profile_rank):
             mine = [r for i, p, r in runs if i.paper == key and p == profile]
-            h, c, n = _counts([c for r in mine for c in r.get("claims", [])])
-            lines.append(f"| {name} | {profile} | {len(mine)} | {h} | {c} "
-                         f"| {n} |")
+            cells = _counts([c for r in mine for c in r.get("claims", [])])
+            lines.append(f"| {name} | {profile} | {len(mine)} | {cells} |")
     return lines
 
 

@@ -272,7 +272,9 @@ def claim_verdict(c) -> str:
     v = _get(c, "verdict")
     if v:
         return v
-    return "holds" if _get(c, "holds") else "not decided (schema 1)"
+    # a schema-1 claim's bool compared two means: not a verdict
+    return ("not decided (schema 1; its old reading: "
+            + ("holds" if _get(c, "holds") else "does not hold") + ")")
 
 
 def verdict_counts(claims) -> str:

@@ -63,9 +63,9 @@ def test_report_lists_every_item_with_numbers_and_claims(figures):
         assert f"### {item.title}" in text
     # summary: Deep-AMTFL ran 1 item, 1 claim holds and 1 is contradicted
     assert ("| Deep-AMTFL (Lee, Yang, Hwang, ICML 2018) | 1 of 11 | quick | "
-            "1 | 1 | 0 |") in text
+            "1 | 1 | 0 | 0 |") in text
     assert ("| DMTRL (Yang & Hospedales, ICLR 2017) | 1 of 5 | quick | 0 | 0 "
-            "| 1 |") in text
+            "| 1 | 0 |") in text
     assert "| AMTFL | school | rmse | 10.40 ± 0.100 | 9.89 ± 0.090 | 2 |" \
         in text
     assert "| STL |" not in text   # rows without a paper value: table.md
@@ -118,11 +118,11 @@ def test_report_shows_the_most_faithful_profile(tmp_path):
     assert "faithful/table2/mnist_imbalanced/table.md" in section
     assert "**inconclusive**: AMTFL beats CNN" in section
     assert ("| Deep-AMTFL (Lee, Yang, Hwang, ICML 2018) | 2 of 11 | "
-            "faithful, quick | 1 | 0 | 1 |") in text
+            "faithful, quick | 1 | 0 | 1 | 0 |") in text
     assert ("| Deep-AMTFL (Lee, Yang, Hwang, ICML 2018) | quick | 2 | 2 | 0 "
-            "| 0 |") in text
+            "| 0 | 0 |") in text
     assert ("| Deep-AMTFL (Lee, Yang, Hwang, ICML 2018) | faithful | 1 | 0 "
-            "| 0 | 1 |") in text
+            "| 0 | 1 | 0 |") in text
     assert "- **contradicted**" not in text   # the smoke run is not read
     # a quick-only item says what quick changes
     quick_only = tmp_path / "quick" / "table2" / "mnist_imbalanced"
@@ -132,3 +132,14 @@ def test_report_shows_the_most_faithful_profile(tmp_path):
     assert ("profile **quick** — changes from the paper: epochs 300 "
             "(paper 1000)") in text
     assert quick_only.exists()
+
+
+def test_schema_1_claims_are_not_counted_as_verdicts(tmp_path):
+    _write(tmp_path / "table2" / "mnist_imbalanced", "results.json",
+           _results("table2", [ROW_PAPER], [
+               {"id": "old", "text": "AMTFL best", "holds": True}]))
+    text = report.build_report(str(tmp_path))
+    assert ("| Deep-AMTFL (Lee, Yang, Hwang, ICML 2018) | 1 of 11 | quick | "
+            "0 | 0 | 0 | 1 |") in text
+    assert ("- **not decided (schema 1; its old reading: holds)**: AMTFL "
+            "best") in text
