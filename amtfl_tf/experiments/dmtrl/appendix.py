@@ -396,6 +396,15 @@ STL_INIT_NOTE = (
     "every DMTRL parameter count here reflects that choice.")
 
 
+def _fewest(larger, smaller, statistic: str) -> verdicts.Evidence:
+    """A parameter-count comparison: counts are exact (no sampling error
+    within a subset), so the claim "larger on every subset" is decided by
+    the smallest difference over the subsets."""
+    d = np.asarray(larger, float) - np.asarray(smaller, float)
+    return verdicts.exact(float(d.min()), f"{statistic}, the smallest over "
+                          f"{d.size} subset(s)")
+
+
 def claims_a2(records: dict[str, dict], large: dict[str, dict],
               keys: list[str], s: Settings) -> tuple[list[Claim], list[str]]:
     """Table 2's claims, paired by subset, and the notes on the claims
@@ -442,9 +451,9 @@ def claims_a2(records: dict[str, dict], large: dict[str, dict],
             "dmtrl.a2.dmtrl_fewer_params_than_stl",
             "Every DMTRL variant, initialised from independently drawn STL "
             "networks, has fewer parameters than STL",
-            verdicts.all_of([verdicts.paired(
+            verdicts.all_of([_fewest(
                 params["stl"], params[m], f"STL − {names[m]} parameters "
-                "(K) per subset") for m in variants],
+                "(K)") for m in variants],
                 "every DMTRL variant smaller than STL"),
             source=source,
             statement="Our soft-sharing methods also significantly reduce "
@@ -456,9 +465,9 @@ def claims_a2(records: dict[str, dict], large: dict[str, dict],
             "UD-MTL (N = 3) was not recorded (records made before it was; "
             "rerun dmtrl_table_a1 with --overwrite)")
     else:
-        ev_more = verdicts.all_of([verdicts.paired(
+        ev_more = verdicts.all_of([_fewest(
             params[m], params[ref], f"{names[m]} − {names[ref]} parameters "
-            "(K) per subset") for m in variants],
+            "(K)") for m in variants],
             "every DMTRL variant larger than UD-MTL (N = 3)")
     claims.append(Claim.of(
         "dmtrl.a2.dmtrl_more_params_than_udmtl",
