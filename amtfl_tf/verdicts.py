@@ -35,6 +35,7 @@ The tests, one function each:
   (``scipy.stats.bootstrap``, resampling the units jointly).
 * :func:`exact` — a deterministic quantity (a parameter count, a rank):
   no sampling error, the CI is the value itself.
+* :func:`not_tested` — no unit the claim names was run (inconclusive).
 * :func:`all_of` — a conjunction ("best of all", "every neural model beats
   every linear one"): an intersection–union test, which holds when every
   part holds and is contradicted when any part is; it reports the part
@@ -259,6 +260,13 @@ def exact(value: float, statistic: str) -> Evidence:
     """A deterministic quantity: it has no sampling error."""
     v = float(value)
     return Evidence(statistic, 1, v, (v, v), "exact (deterministic)")
+
+
+def not_tested(statistic: str, reason: str) -> Evidence:
+    """A claim the run cannot test (the units it names were not run, or
+    the measurement is missing): no CI, so ``inconclusive``, and the test
+    field says why."""
+    return Evidence(statistic, 0, 0.0, None, f"not tested: {reason}")
 
 
 def all_of(parts: Sequence[Evidence], statistic: str) -> Evidence:

@@ -142,7 +142,7 @@ def time_claim(path: str | None) -> Claim:
     cid = "amtfl.fig5.amtl_time_grows_faster"
     if not path or not os.path.exists(path):
         return Claim.of(
-            cid, text, verdicts.Evidence(stat, 0, 0.0, None, "not measured"),
+            cid, text, verdicts.not_tested(stat, "no benchmark JSON"),
             source=source, statement=statement,
             detail=f"no benchmark JSON at {path}",
             note="Timing is not measured inside this experiment; run "

@@ -313,8 +313,9 @@ def time_claims(timing, prefix: str, label: str, overlap: bool,
         if subject not in table:
             continue
         if sec is None or not all(m in sec for m in table):
-            ev = verdicts.Evidence("step time difference (ms), per repeat",
-                                   0, 0.0, None, "not measured")
+            ev = verdicts.not_tested(
+                "step time difference (ms), per repeat", "no benchmark "
+                "times for these methods and shapes")
             detail = ""
             note = (f"Inconclusive for want of a measurement: "
                     f"{timing.get('note') or 'methods missing'}. ")

@@ -369,12 +369,8 @@ def frac_of(key: str) -> float:
     return float(key[4:].split("_")[0])
 
 
-def not_tested(statistic: str, reason: str) -> verdicts.Evidence:
-    """Evidence for a claim this profile cannot test (no unit the claim
-    names was run): no CI, so the verdict is ``inconclusive``, and the
-    test field says why."""
-    return verdicts.Evidence(statistic, 0, 0.0, None,
-                             f"not tested: {reason}")
+#: Evidence for a claim this profile cannot test (see verdicts.not_tested).
+not_tested = verdicts.not_tested
 
 
 def random_factor_rho(k: int, num_tasks: int, normalization: str,
