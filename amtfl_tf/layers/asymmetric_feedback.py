@@ -8,6 +8,23 @@ from keras import ops
 REDUCTIONS = ("mean", "sum")
 
 
+def feedback_order(batch, features, tasks):
+    """Which association of ``Z W A`` (Z: batch × features, W: features ×
+    tasks, A: tasks × features) takes fewer multiply-adds.
+
+    Returns ``"outputs_first"`` for ``(Z W) A`` (2·B·k·T) or
+    ``"transfer_first"`` for ``Z (W A)`` (k²·T + B·k²). An unknown batch
+    (None, a symbolic dimension) is compared in the large-batch limit,
+    2·T against k.
+    """
+    k, t = int(features), int(tasks)
+    if batch is None:
+        return "outputs_first" if 2 * t <= k else "transfer_first"
+    b = int(batch)
+    return ("outputs_first" if 2 * b * k * t <= k * k * t + b * k * k
+            else "transfer_first")
+
+
 @keras.saving.register_keras_serializable(package="amtfl_tf")
 class AsymmetricFeedback(keras.layers.Layer):
     """Reconstructs shared features from the task outputs through A.
@@ -117,12 +134,20 @@ class AsymmetricFeedback(keras.layers.Layer):
         return z_hat
 
     def reconstruct_from_features(self, z, task_kernel, task_bias=None):
-        """``σ((Z W + c) A + b)`` computed as ``σ(Z (W A) + c A + b)``.
+        """``σ((Z W + c) A + b)`` from the features Z and the task layer.
 
-        Equal to ``self([z, z @ task_kernel + task_bias])`` but never forms
-        the ``(B, T)`` task outputs: costs O(B·k²) instead of O(B·k·T).
+        Equal to ``self([z, z @ task_kernel + task_bias])``. The product is
+        associated in the cheaper order for the shapes (see
+        :func:`feedback_order`): ``(Z W) A`` costs about 2·B·k·T
+        multiply-adds, ``Z (W A)`` about k²·T + B·k² (``benchmarks/levers.py``
+        measures the two side by side).
         """
-        z_hat = ops.matmul(z, ops.matmul(task_kernel, self.feedback))
+        batch = z.shape[0] if len(z.shape) == 2 else None
+        k, t = task_kernel.shape[0], task_kernel.shape[1]
+        if feedback_order(batch, k, t) == "outputs_first":
+            z_hat = ops.matmul(ops.matmul(z, task_kernel), self.feedback)
+        else:
+            z_hat = ops.matmul(z, ops.matmul(task_kernel, self.feedback))
         if task_bias is not None:
             z_hat = z_hat + ops.matmul(task_bias[None, :],
                                        self.feedback)[0]
