@@ -12,18 +12,6 @@ from amtfl_tf.validation import check_nonnegative
 REDUCTIONS = ("mean", "sum")
 
 
-def check_same_batch(z_shape, outputs_shape) -> None:
-    """``z`` and the task outputs describe the same samples: their batch
-    sizes, where both are known, are equal (a batch of 1 would otherwise
-    broadcast against the other without a word)."""
-    bz, bo = tuple(z_shape)[0], tuple(outputs_shape)[0]
-    if bz is not None and bo is not None and int(bz) != int(bo):
-        raise ValueError(
-            "z and task_outputs must have the same batch size (one row per "
-            f"sample). Received: z.shape={tuple(z_shape)}, "
-            f"task_outputs.shape={tuple(outputs_shape)}")
-
-
 @keras.saving.register_keras_serializable(package="amtfl_tf")
 class AsymmetricFeedback(keras.layers.Layer):
     """Reconstructs shared features from the task outputs through A.
@@ -196,3 +184,15 @@ class AsymmetricFeedback(keras.layers.Layer):
                 self.feedback_constraint),
         })
         return config
+
+
+def check_same_batch(z_shape, outputs_shape) -> None:
+    """``z`` and the task outputs describe the same samples: their batch
+    sizes, where both are known, are equal (a batch of 1 would otherwise
+    broadcast against the other without a word)."""
+    bz, bo = tuple(z_shape)[0], tuple(outputs_shape)[0]
+    if bz is not None and bo is not None and int(bz) != int(bo):
+        raise ValueError(
+            "z and task_outputs must have the same batch size (one row per "
+            f"sample). Received: z.shape={tuple(z_shape)}, "
+            f"task_outputs.shape={tuple(outputs_shape)}")
