@@ -49,6 +49,30 @@ def test_script_rejects_bad_profile(tmp_path):
 
 
 @pytest.mark.large
+def test_export_rejects_non_positive_epochs(tmp_path):
+    """--epochs=-5 used to export an untrained model and exit 0."""
+    r = _run([sys.executable, "reproductions/export_savedmodel.py",
+              "--profile=smoke", "--epochs=-5", f"--workdir={tmp_path}"])
+    assert r.returncode != 0
+    assert "--epochs=-5" in r.stderr
+    assert "Traceback" not in r.stderr
+    assert not (tmp_path / "model.keras").exists()
+
+
+@pytest.mark.large
+def test_export_names_a_corrupt_keras_file(tmp_path):
+    """Keras says "File not found" for a file that is there but corrupt."""
+    bad = tmp_path / "model.keras"
+    bad.write_bytes(b"truncated")
+    r = _run([sys.executable, "reproductions/export_savedmodel.py",
+              "--profile=smoke", f"--keras_file={bad}",
+              f"--workdir={tmp_path / 'w'}"])
+    assert r.returncode == 1
+    assert f"--keras_file='{bad}' (not a zip archive" in r.stderr
+    assert "Traceback" not in r.stderr and "File not found" not in r.stderr
+
+
+@pytest.mark.large
 def test_script_missing_data_is_one_clear_error(tmp_path):
     r = _run([sys.executable, "reproductions/data_overview.py",
               "--profile=smoke", f"--workdir={tmp_path / 'w'}",
