@@ -1,9 +1,13 @@
 #!/usr/bin/env bash
 # Regenerates every table and figure into figures/<profile>/<script>/,
 # setting up .venv first if needed, then figures/REPORT.md over every
-# profile run so far (per-script wall times in figures/<profile>/run_all.json;
-# a run with --only keeps the previous run_all.json). A smoke run writes to
-# the git-ignored figures/smoke/ and its own figures/smoke/REPORT.md.
+# profile run so far (per-script wall times in figures/<profile>/run_all.json,
+# written as each script finishes; --only merges into it). A smoke run writes
+# to the git-ignored figures/smoke/ and its own figures/smoke/REPORT.md.
+# A full run that is stopped (Ctrl-C, a killed session) resumes when the
+# same command is run again: finished scripts are skipped, the others pick
+# up from their per-split records (tools/run_all_state.py); --overwrite
+# starts afresh.
 #
 #   ./run_all.sh [--profile=quick|faithful|paper|smoke] [--only=PATTERN]
 #                [--overwrite]
@@ -74,54 +78,74 @@ script_args() {
   esac
 }
 
+matched=0
+for name in "${SCRIPTS[@]}"; do
+  [[ -z "$only" || "$name" =~ $only ]] && matched=$((matched + 1))
+done
+if (( matched == 0 )); then
+  echo "run_all.sh: --only=$only matched no script (known: ${SCRIPTS[*]})" >&2
+  exit 2
+fi
 failed=()
 ran=0
-times=()   # "name status seconds" per script, for run_all.json
+overwrite=0
+for arg in "${extra[@]}"; do [[ "$arg" == --overwrite ]] && overwrite=1; done
+state() { python tools/run_all_state.py "$@"; }
+# A full run that was stopped resumes (tools/run_all_state.py): scripts
+# that finished are skipped, the others resume from their split records.
+mode=$(state start "$outdir" "$profile" "$overwrite" "$only") || exit 2
+[[ "$mode" == resume ]] && echo "=== resuming the stopped $profile run in $outdir (--overwrite starts afresh)"
+current=""
+start=0
+child=""
+on_stop() {
+  [[ -n "$child" ]] && kill -TERM "$child" 2>/dev/null && wait "$child"
+  if [[ -n "$current" ]]; then
+    state record "$outdir" "$current" stopped $(( $(date +%s) - start ))
+    echo "=== $current: stopped after $(( $(date +%s) - start ))s; rerun the same command to resume" >&2
+  fi
+  exit 130
+}
+trap on_stop INT TERM
 total_start=$(date +%s)
 for name in "${SCRIPTS[@]}"; do
   if [[ -n "$only" && ! "$name" =~ $only ]]; then
     continue
   fi
   ran=$((ran + 1))
+  if [[ "$mode" == resume ]] && state skip "$outdir" "$name"; then
+    continue
+  fi
   echo "=== $name (profile $profile) ==="
   start=$(date +%s)
+  current=$name
+  # In the background so that a stop (Ctrl-C, kill) reaches the trap at
+  # once; the trap passes it on to the script.
   # shellcheck disable=SC2046
-  if python "reproductions/$name.py" --profile="$profile" \
-      --workdir="$outdir/$name" $(script_args "$name") "${extra[@]}"; then
+  python "reproductions/$name.py" --profile="$profile" \
+      --workdir="$outdir/$name" $(script_args "$name") "${extra[@]}" &
+  child=$!
+  if wait "$child"; then
     status=ok
   else
     status=FAILED
     failed+=("$name")
   fi
+  child=""
+  current=""
   secs=$(( $(date +%s) - start ))
-  times+=("$name $status $secs")
+  # per-script wall time as it finishes (a resumed script's results.json
+  # only knows the time of its last invocation)
+  state record "$outdir" "$name" "$status" "$secs"
   echo "=== $name: $status in ${secs}s; made:"
   if [[ -d "$outdir/$name" ]]; then
     (cd "$outdir/$name" && ls -1 | grep -v '^splits$' | sed 's/^/      /')
   fi
 done
+trap - INT TERM
 total=$(( $(date +%s) - total_start ))
 echo "=== ran $ran script(s) in ${total}s (profile $profile)"
-if (( ran == 0 )); then
-  echo "run_all.sh: --only=$only matched no script (known: ${SCRIPTS[*]})" >&2
-  exit 2
-fi
-# Per-script wall times for the report (a resumed script's results.json
-# only knows the time of its last invocation), then the report itself.
-if [[ -z "$only" ]]; then
-  python - "$outdir" "$profile" "$total" "${times[@]}" <<'PY'
-import json, os, sys
-from amtfl_tf.results import atomic_write_json
-outdir, profile, total, *rows = sys.argv[1:]
-scripts = {}
-for row in rows:
-    name, status, secs = row.split()
-    scripts[name] = {"status": status, "seconds": int(secs)}
-atomic_write_json(os.path.join(outdir, "run_all.json"), {
-    "profile": profile, "total_seconds": int(total), "scripts": scripts,
-    "failed": [n for n, v in scripts.items() if v["status"] != "ok"]})
-PY
-fi
+[[ -z "$only" ]] && state finish "$outdir"
 if python reproductions/make_report.py --figures_dir="$report_dir"; then
   echo "=== report: $report_dir/REPORT.md"
 else

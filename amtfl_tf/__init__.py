@@ -12,7 +12,14 @@ Subpackages: ``datasets`` (registry and checksum-verified loaders),
 (every number the papers print), ``metrics``, ``plotting``, ``experiments``
 (the logic behind the reproduction scripts), ``layers``, ``tensor``,
 ``objectives`` and ``models``. Importing the package does not import
-TensorFlow; the modules that need it do.
+TensorFlow; the modules that need it do. It registers its Keras classes
+(``keras.saving.load_model`` then reloads every model and layer of the
+package) as soon as Keras is imported, before or after it
+(:mod:`amtfl_tf.registration`).
 """
 
 __version__ = "0.1.0"
+
+from amtfl_tf import registration  # noqa: E402
+
+registration.install()

@@ -12,6 +12,8 @@ import math
 import numbers
 from typing import Any, Sequence
 
+import numpy as np
+
 
 def is_int(value: Any, low: int | None = None) -> bool:
     """True for an integral number (not a bool) that is ``>= low``."""
@@ -84,3 +86,71 @@ def check_unit_interval(name: str, value: Any,
         raise ValueError(f"{name} must be a number in [0, 1]. Received: "
                          f"{name}={value!r}")
     return v
+
+
+# -- arrays (numpy data given to fit/evaluate, checked once per call) --------
+
+
+def _first_index(mask) -> tuple[int, ...]:
+    return tuple(int(i) for i in np.argwhere(mask)[0])
+
+
+def _at(name: str, index: tuple[int, ...]) -> str:
+    return f"{name}[{', '.join(map(str, index))}]"
+
+
+def check_numeric_array(name: str, arr) -> None:
+    """``arr`` (a numpy array) holds numbers (ints, floats or bools), not
+    strings or objects."""
+    if not (np.issubdtype(arr.dtype, np.number)
+            or np.issubdtype(arr.dtype, np.bool_)):
+        example = repr(arr.flat[0].item()) if arr.size else "none"
+        raise ValueError(
+            f"{name} must be a numeric array (floats or ints). Received: "
+            f"{name} with dtype {arr.dtype} (first value {example})")
+
+
+def check_finite_array(name: str, arr) -> None:
+    """No NaN or Inf in the numpy array ``arr``: one float64 sum (no copy)
+    decides, and only a non-finite sum looks for the first bad entry."""
+    if not np.issubdtype(arr.dtype, np.inexact) or arr.size == 0:
+        return
+    with np.errstate(over="ignore", invalid="ignore"):
+        if np.isfinite(np.sum(arr, dtype=np.float64)):
+            return
+    bad = ~np.isfinite(arr)
+    if not bad.any():   # float64 sums of huge finite values overflow
+        return
+    index = _first_index(bad)
+    raise ValueError(
+        f"{name} must be finite (no NaN or Inf). Received: {name} with "
+        f"{int(bad.sum())} non-finite value(s), the first "
+        f"{_at(name, index)}={arr[index].item()!r}")
+
+
+def check_id_array(name: str, arr, high: int, what: str,
+                   high_name: str | None = None) -> np.ndarray:
+    """Integer ids in ``[0, high)``: an int array, or floats that are
+    whole numbers (never truncated). ``high_name`` names the bound in the
+    message (e.g. ``"num_tasks"``). Returns the ids as int64."""
+    check_numeric_array(name, arr)
+    if not np.issubdtype(arr.dtype, np.integer):
+        check_finite_array(name, arr)
+        frac = arr != np.round(arr)
+        if frac.any():
+            index = _first_index(frac)
+            raise ValueError(
+                f"{name} must hold integer {what} (they would be "
+                f"truncated). Received: "
+                f"{_at(name, index)}={arr[index].item()!r}")
+    ids = arr.astype(np.int64)
+    out = (ids < 0) | (ids >= high)
+    if out.any():
+        index = _first_index(out)
+        bound = (f"[0, {high_name}) with {high_name}={high}" if high_name
+                 else f"[0, {high})")
+        raise ValueError(
+            f"{name} must hold {what} in {bound}. Received: "
+            f"{_at(name, index)}={ids[index].item()!r} "
+            f"({int(out.sum())} out of range)")
+    return ids

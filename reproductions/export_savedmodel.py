@@ -21,7 +21,8 @@ cli.define_common_flags(FLAGS)
 flags.DEFINE_enum("method", "deep-amtfl",
                   ["cnn", "mt-cnn", "deep-amtl", "deep-amtfl"],
                   "Model to train when --keras_file is not given.")
-flags.DEFINE_integer("epochs", 20, "Training epochs on MNIST-Imbalanced.")
+flags.DEFINE_integer("epochs", 20, "Training epochs on MNIST-Imbalanced.",
+                     lower_bound=1)
 flags.DEFINE_string("keras_file", None, "Export this saved model instead.")
 
 
@@ -32,13 +33,11 @@ def main(argv):
 
 
 def export_one(cfg):
-    import keras
-
     from amtfl_tf import export
     from amtfl_tf.experiments.amtfl import table2
 
     if FLAGS.keras_file:
-        model = keras.saving.load_model(FLAGS.keras_file)
+        model = export.load_model(FLAGS.keras_file, "--keras_file")
         error = None
     else:
         s = table2.settings_for(cfg.profile, cfg.seed, epochs=FLAGS.epochs)

@@ -187,3 +187,30 @@ def test_reconstruct_from_features_equals_call(arrays):
     np.testing.assert_allclose(
         np.asarray(layer.reconstruct_from_features(z, W, c)),
         np.asarray(layer([z, z @ W + c])), rtol=1e-12)
+
+
+@pytest.mark.parametrize("k,t,order", [(40, 3, "outputs_first"),
+                                       (4, 30, "transfer_first")])
+def test_reconstruct_from_features_both_orders(k, t, order):
+    from amtfl_tf.layers.asymmetric_feedback import feedback_order
+    rng = np.random.default_rng(7)
+    z = rng.normal(size=(16, k))
+    W, c = rng.normal(size=(k, t)), rng.normal(size=(t,))
+    assert feedback_order(16, k, t) == order
+    layer = AsymmetricFeedback(t, dtype="float64")
+    layer.build([(None, k), (None, t)])
+    layer.set_weights([rng.normal(size=(t, k)), rng.normal(size=(k,))])
+    np.testing.assert_allclose(
+        np.asarray(layer.reconstruct_from_features(z, W, c)),
+        np.asarray(layer([z, z @ W + c])), rtol=1e-10, atol=1e-12)
+
+
+def test_feedback_order_counts_multiply_adds():
+    from amtfl_tf.layers.asymmetric_feedback import feedback_order
+    # Table 1 MNIST's AMTFL: B = 1000, k = 500, T = 10: 2BkT = 1e7 against
+    # k²T + Bk² = 2.525e8.
+    assert feedback_order(1000, 500, 10) == "outputs_first"
+    # many tasks, few features: W A (k × k) is the small product
+    assert feedback_order(1000, 10, 500) == "transfer_first"
+    assert feedback_order(None, 500, 10) == "outputs_first"
+    assert feedback_order(None, 10, 500) == "transfer_first"

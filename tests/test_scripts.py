@@ -49,6 +49,30 @@ def test_script_rejects_bad_profile(tmp_path):
 
 
 @pytest.mark.large
+def test_export_rejects_non_positive_epochs(tmp_path):
+    """--epochs=-5 used to export an untrained model and exit 0."""
+    r = _run([sys.executable, "reproductions/export_savedmodel.py",
+              "--profile=smoke", "--epochs=-5", f"--workdir={tmp_path}"])
+    assert r.returncode != 0
+    assert "--epochs=-5" in r.stderr
+    assert "Traceback" not in r.stderr
+    assert not (tmp_path / "model.keras").exists()
+
+
+@pytest.mark.large
+def test_export_names_a_corrupt_keras_file(tmp_path):
+    """Keras says "File not found" for a file that is there but corrupt."""
+    bad = tmp_path / "model.keras"
+    bad.write_bytes(b"truncated")
+    r = _run([sys.executable, "reproductions/export_savedmodel.py",
+              "--profile=smoke", f"--keras_file={bad}",
+              f"--workdir={tmp_path / 'w'}"])
+    assert r.returncode == 1
+    assert f"--keras_file='{bad}' (not a zip archive" in r.stderr
+    assert "Traceback" not in r.stderr and "File not found" not in r.stderr
+
+
+@pytest.mark.large
 def test_script_missing_data_is_one_clear_error(tmp_path):
     r = _run([sys.executable, "reproductions/data_overview.py",
               "--profile=smoke", f"--workdir={tmp_path / 'w'}",
@@ -95,6 +119,93 @@ def test_run_all_rejects_bad_arguments():
     r = _run(["bash", "run_all.sh", "--only=nomatch_xyz",
               "--profile=smoke"])
     assert r.returncode == 2 and "matched no script" in r.stderr
+
+
+def _state(outdir):
+    return json.loads((outdir / "run_all.json").read_text())
+
+
+def test_run_all_state_resume_rules(tmp_path):
+    """tools/run_all_state.py: a stopped full run resumes (finished
+    scripts skipped, a stopped script's seconds summed over invocations); a
+    finished one starts afresh; --only merges; --overwrite starts afresh."""
+    tool = [sys.executable, "tools/run_all_state.py"]
+
+    def st(*args):
+        return _run([*tool, *map(str, args)])
+
+    assert st("start", tmp_path, "quick", 0, "").stdout.strip() == "fresh"
+    st("record", tmp_path, "a", "ok", 10)
+    (tmp_path / "a").mkdir()
+    (tmp_path / "a" / "results.json").write_text("{}")
+    st("record", tmp_path, "b", "stopped", 7)
+    state = _state(tmp_path)
+    assert state["finished"] is False and state["failed"] == ["b"]
+    # the stopped run resumes: a is skipped, b continues
+    assert st("start", tmp_path, "quick", 0, "").stdout.strip() == "resume"
+    skip_a = st("skip", tmp_path, "a")
+    assert skip_a.returncode == 0 and "skipped" in skip_a.stdout
+    assert st("skip", tmp_path, "b").returncode == 1
+    st("record", tmp_path, "b", "ok", 5)
+    st("finish", tmp_path)
+    state = _state(tmp_path)
+    assert state["scripts"]["b"] == {"status": "ok", "seconds": 12,
+                                     "invocations": 2}
+    assert state["total_seconds"] == 22 and state["finished"] is True
+    # after a finished run --only merges and a full run starts afresh
+    assert st("start", tmp_path, "quick", 0, "b").stdout.strip() == "merge"
+    st("record", tmp_path, "b", "ok", 4)
+    assert _state(tmp_path)["scripts"]["a"]["seconds"] == 10
+    assert _state(tmp_path)["scripts"]["b"]["seconds"] == 4
+    assert st("start", tmp_path, "quick", 0, "").stdout.strip() == "fresh"
+    assert _state(tmp_path)["scripts"] == {}
+    # --overwrite never resumes; another profile's file is replaced
+    st("record", tmp_path, "a", "stopped", 3)
+    assert st("start", tmp_path, "quick", 1, "").stdout.strip() == "fresh"
+    st("record", tmp_path, "a", "stopped", 3)
+    assert st("start", tmp_path, "paper", 0, "a").stdout.strip() == "fresh"
+    assert _state(tmp_path)["profile"] == "paper"
+
+
+@pytest.mark.data
+@pytest.mark.large
+def test_run_all_stop_and_resume(tmp_path, data_dir):
+    """A stopped run_all.sh records the script it stopped in run_all.json
+    and exits 130; the same command resumes it and sums its seconds; a
+    resumed run skips what had finished."""
+    import signal
+    import time
+
+    cmd = ["bash", "run_all.sh", "--profile=smoke", "--only=data_overview",
+           f"--outdir={tmp_path}", f"--data_dir={data_dir}"]
+    env = dict(os.environ)
+    env["PYTHONPATH"] = REPO_ROOT + os.pathsep + env.get("PYTHONPATH", "")
+    proc = subprocess.Popen(cmd, cwd=REPO_ROOT, env=env, text=True,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    deadline = time.time() + 120
+    while time.time() < deadline:
+        if (tmp_path / "run_all.json").exists():
+            break
+        time.sleep(0.2)
+    time.sleep(2.0)  # the script is starting (importing TensorFlow)
+    proc.send_signal(signal.SIGTERM)
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130, out + err
+    assert "rerun the same command to resume" in err
+    entry = _state(tmp_path)["scripts"]["data_overview"]
+    assert entry["status"] == "stopped" and entry["invocations"] == 1
+    r = _run(cmd)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "resuming the stopped smoke run" in r.stdout
+    entry = _state(tmp_path)["scripts"]["data_overview"]
+    assert entry["status"] == "ok" and entry["invocations"] == 2
+    # a stopped state with data_overview done: the next run skips it
+    state = _state(tmp_path)
+    state["finished"] = False
+    (tmp_path / "run_all.json").write_text(json.dumps(state))
+    r = _run(cmd)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "data_overview: done in" in r.stdout and "skipped" in r.stdout
 
 
 def _git(*args):

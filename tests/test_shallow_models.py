@@ -290,3 +290,39 @@ def test_own_task_forward_equals_full_outputs(method):
         rtol=1e-5)
     np.testing.assert_allclose(float(extra_own), float(extra_full),
                                rtol=1e-5)
+
+
+@pytest.mark.parametrize("method", ["STL", "GO-MTL", "AMTL", "NN", "MT-NN",
+                                    "AMTFL", "Evgeniou-Pontil", "MTFL"])
+def test_graph_loop_equals_keras_fit(method):
+    """Trainer's in-graph loop (loop='graph') runs the same train steps as
+    Keras fit: equal weights and loss after 30 full-batch steps, twice in a
+    row (the second fit restarts from the initial weights)."""
+    x, task, y = _data(seed=3)
+    trained = {}
+    for loop in ("fit", "graph"):
+        m = sh.build_model(method, 3, x.shape[1], hidden_units=4,
+                           mtfl_d_step_every=7, seed=1)
+        tr = sh.Trainer(m, x, y, task, config=sh.TrainConfig(
+            steps=30, steps_per_execution=10, loop=loop))
+        assert tr.loop == loop
+        losses = [tr.fit(**{k: 0.01 for k in m.hp}) for _ in range(2)]
+        trained[loop] = (losses, [w.copy() for w in m.get_weights()])
+    (lf, wf), (lg, wg) = trained["fit"], trained["graph"]
+    np.testing.assert_allclose(lg, lf, rtol=1e-5)
+    assert lg[0] == pytest.approx(lg[1], rel=1e-6)
+    for a, b in zip(wg, wf):
+        np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-6)
+
+
+def test_loop_auto_and_bad_loop():
+    x, task, y = _data()
+    m = sh.build_model("STL", 3, x.shape[1])
+    assert sh.Trainer(m, x, y, task).loop == "graph"
+    assert sh.Trainer(m, x, y, task, config=sh.TrainConfig(
+        batch_size=4)).loop == "fit"
+    with pytest.raises(ValueError, match="loop must be one of"):
+        sh.TrainConfig(loop="eager")
+    with pytest.raises(ValueError, match="loop='graph' trains on the full"):
+        sh.Trainer(m, x, y, task, config=sh.TrainConfig(
+            batch_size=4, loop="graph"))

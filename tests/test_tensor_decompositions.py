@@ -378,3 +378,35 @@ def test_param_counts():
     assert counts["stl"]["per_network"] == 558_977
     assert counts["laf"]["layers"]["fc2"]["ranks"] == 2
     assert counts["laf"]["layers"]["fc1"]["rel_error"] < 1e-10
+
+
+def test_tt_svd_wide_step_takes_gram_route_and_matches_svd():
+    """A wide step matrix (1st unfolding 24 × 240, n ≥ 4 m) is truncated
+    through its Gram matrix; the cores' product, the ranks and the step
+    errors equal the plain-SVD result."""
+    from amtfl_tf.tensor import svd as svd_mod
+    from amtfl_tf.tensor.tensor_train import tt_svd, tt_to_tensor
+
+    rng = np.random.default_rng(3)
+    low = np.einsum("ir,jr,kr->ijk", rng.normal(size=(24, 3)),
+                    rng.normal(size=(40, 3)), rng.normal(size=(6, 3)))
+    w = low + 1e-3 * rng.normal(size=low.shape)
+    assert svd_mod.is_wide(w.reshape(24, -1))
+    cores, errs = tt_svd(w, eps=0.05, return_errors=True)
+    # the same decomposition with the Gram route switched off
+    orig = svd_mod.is_wide
+    try:
+        svd_mod.is_wide = lambda a: False
+        ref, ref_errs = tt_svd(w, eps=0.05, return_errors=True)
+    finally:
+        svd_mod.is_wide = orig
+    assert [c.shape for c in cores] == [c.shape for c in ref]
+    np.testing.assert_allclose(tt_to_tensor(cores), tt_to_tensor(ref),
+                               rtol=1e-8, atol=1e-9)
+    np.testing.assert_allclose(errs, ref_errs, rtol=1e-6, atol=1e-9)
+
+
+def test_left_truncation_rank_check_names_the_limit():
+    from amtfl_tf.tensor.svd import left_truncation
+    with pytest.raises(ValueError, match="rank must be <= min"):
+        left_truncation(np.ones((3, 20)), rank=4)

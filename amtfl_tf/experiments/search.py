@@ -19,6 +19,7 @@ import numpy as np
 from amtfl_tf import distribute
 
 PAPER_GRID = (1.0, 0.1, 1e-2, 1e-3, 1e-4)
+LOOPS = ("auto", "fit", "graph")
 
 # Hyper-parameters to search for the classic baselines of DMTRL's
 # Appendix A (over the same log grid as the others, e.g. PAPER_GRID).
@@ -41,8 +42,17 @@ class TrainConfig:
     steps_per_execution: int = 250
     batch_size: int | None = None  # None: full batch
     jit_compile: bool | str = "auto"
+    #: "fit": Keras ``fit`` (``steps_per_execution`` steps per call);
+    #: "graph": every step of a fit in one ``tf.function`` call (an in-graph
+    #: loop over ``train_step`` on the full batch, no dataset iterator or
+    #: callbacks; the same steps and the same loss); "auto": "graph" where
+    #: it applies (full batch, the default strategy), else "fit".
+    loop: str = "auto"
 
     def __post_init__(self):
+        if self.loop not in LOOPS:
+            raise ValueError(f"loop must be one of {LOOPS}. Received: "
+                             f"loop={self.loop!r}")
         for name in ("steps", "steps_per_execution"):
             v = getattr(self, name)
             if not isinstance(v, int) or v < 1:
@@ -128,13 +138,25 @@ class Trainer:
                 jit_compile=config.jit_compile)
         data = (inputs_of(x, task), y)
         n = len(y)
-        if config.batch_size is None or config.batch_size >= n:
+        full_batch = config.batch_size is None or config.batch_size >= n
+        if config.loop == "graph" and not full_batch:
+            raise ValueError(
+                "loop='graph' trains on the full batch; use loop='fit' with "
+                f"batch_size. Received: batch_size={config.batch_size!r} for "
+                f"{n} samples")
+        self.loop = config.loop
+        if self.loop == "auto":
+            self.loop = "graph" if full_batch and distribute.current() \
+                is None else "fit"
+        if full_batch:
             ds = tf.data.Dataset.from_tensors(data).repeat()
         else:
             ds = tf.data.Dataset.from_tensor_slices(data).shuffle(
                 n, seed=0, reshuffle_each_iteration=True).repeat().batch(
                 config.batch_size, drop_remainder=True)
         self.dataset = ds
+        self._data = data
+        self._graph_fit = None
         self.initial = model.get_weights()
         self.seconds = 0.0  # time spent in the last fit
 
@@ -146,19 +168,47 @@ class Trainer:
             if "learning_rate" not in v.path:
                 v.assign(np.zeros(v.shape, v.dtype))
 
+    def _make_graph_fit(self):
+        """One ``tf.function`` running ``steps`` train steps of the model on
+        the full batch; Keras ``fit`` runs the same ``train_step`` through
+        its epoch iterator and callbacks."""
+        import tensorflow as tf
+
+        m = self.model
+        steps = self.config.steps
+        data = tf.nest.map_structure(tf.convert_to_tensor, self._data)
+        if not m.optimizer.built:
+            m.optimizer.build(m.trainable_variables)
+
+        @tf.function(jit_compile=self.config.jit_compile is True)
+        def run():
+            for _ in tf.range(steps):
+                m.train_step(data)
+        return run
+
     def fit(self, **hyperparameters: float) -> float:
         """Train from the initial weights with these hyper-parameters;
-        returns the final training loss (NaN if training diverged)."""
+        returns the final training loss (NaN if training diverged): the
+        mean of the step losses over the fit, as Keras' ``fit`` reports."""
         m = self.model
         m.set_weights(self.initial)
         m.set_hyperparameters(**hyperparameters)
         self._reset_optimizer()
         start = time.perf_counter()
-        hist = m.fit(self.dataset, epochs=1,
-                     steps_per_epoch=self.config.steps, verbose=0,
-                     shuffle=False)
+        if self.loop == "graph":
+            if self._graph_fit is None:
+                self._graph_fit = self._make_graph_fit()
+            for metric in m.metrics:
+                metric.reset_state()
+            self._graph_fit()
+            loss = float(m._loss_tracker.result())
+        else:
+            hist = m.fit(self.dataset, epochs=1,
+                         steps_per_epoch=self.config.steps, verbose=0,
+                         shuffle=False)
+            loss = float(hist.history["loss"][-1])
         self.seconds = time.perf_counter() - start
-        return float(hist.history["loss"][-1])
+        return loss
 
 
 def predict(model, x, task=None) -> np.ndarray:

@@ -5,7 +5,28 @@ from __future__ import annotations
 import keras
 from keras import ops
 
+from amtfl_tf.validation import check_choice
+from amtfl_tf.validation import check_int
+from amtfl_tf.validation import check_nonnegative
+
 REDUCTIONS = ("mean", "sum")
+
+
+def feedback_order(batch, features, tasks):
+    """Which association of ``Z W A`` (Z: batch × features, W: features ×
+    tasks, A: tasks × features) takes fewer multiply-adds.
+
+    Returns ``"outputs_first"`` for ``(Z W) A`` (2·B·k·T) or
+    ``"transfer_first"`` for ``Z (W A)`` (k²·T + B·k²). An unknown batch
+    (None, a symbolic dimension) is compared in the large-batch limit,
+    2·T against k.
+    """
+    k, t = int(features), int(tasks)
+    if batch is None:
+        return "outputs_first" if 2 * t <= k else "transfer_first"
+    b = int(batch)
+    return ("outputs_first" if 2 * b * k * t <= k * k * t + b * k * k
+            else "transfer_first")
 
 
 @keras.saving.register_keras_serializable(package="amtfl_tf")
@@ -27,7 +48,12 @@ class AsymmetricFeedback(keras.layers.Layer):
       use_bias: add the bias ``b`` (k,).
       gamma: if > 0, the layer adds ``gamma * reconstruction_error`` to its
         losses on every call (for use inside any Keras model). Leave 0 when
-        the model adds the term itself.
+        the model adds the term itself. A layer's losses count only where
+        the layer runs: in a functional model, ``Ẑ`` must be in the graph
+        between the inputs and the outputs, e.g. among the outputs with no
+        loss of its own (``keras.Model(z, [logits, z_hat])`` compiled with
+        ``loss=[..., None]``; see the example). ``keras.Model(z, logits)``
+        leaves the layer, and so the penalty, out of the model.
       reduction: ``"mean"``: mean over samples of Σ_features (Ẑ − Z)²
         (the authors' code; batch-size independent); ``"sum"``: the squared
         Frobenius norm over the batch, as Eq. 6 prints it.
@@ -42,11 +68,19 @@ class AsymmetricFeedback(keras.layers.Layer):
     Returns:
       The reconstruction ``Ẑ`` of shape ``(B, k)``.
 
-    Example:
+    Example (``Ẑ`` is an output, so ``γ‖Ẑ − Z‖²`` is in the model's loss):
 
     >>> z = keras.Input((8,))
     >>> logits = keras.layers.Dense(3)(z)
     >>> z_hat = AsymmetricFeedback(3, gamma=0.01)([z, logits])
+    >>> model = keras.Model(z, [logits, z_hat])
+    >>> model.compile("adam", loss=[
+    ...     keras.losses.BinaryCrossentropy(from_logits=True), None])
+    >>> len(model.losses)   # the penalty, once the model has run
+    0
+    >>> _ = model(keras.ops.zeros((2, 8)))
+    >>> len(model.losses)
+    1
     """
 
     def __init__(self, num_tasks, activation="relu", use_bias=True,
@@ -55,22 +89,12 @@ class AsymmetricFeedback(keras.layers.Layer):
                  feedback_regularizer=None, feedback_constraint=None,
                  **kwargs):
         super().__init__(**kwargs)
-        if not isinstance(num_tasks, int) or isinstance(num_tasks, bool) \
-                or num_tasks < 1:
-            raise ValueError(
-                f"num_tasks must be an int >= 1. Received: "
-                f"num_tasks={num_tasks!r}")
-        if gamma is None or gamma < 0:
-            raise ValueError(f"gamma must be >= 0. Received: gamma={gamma!r}")
-        if reduction not in REDUCTIONS:
-            raise ValueError(
-                f"reduction must be one of {REDUCTIONS}. Received: "
-                f"reduction={reduction!r}")
-        self.num_tasks = num_tasks
+        # numpy ints (e.g. a task count read from an array) are ints too
+        self.num_tasks = check_int("num_tasks", num_tasks)
+        self.gamma = check_nonnegative("gamma", gamma)
+        self.reduction = check_choice("reduction", reduction, REDUCTIONS)
         self.activation = keras.activations.get(activation)
         self.use_bias = bool(use_bias)
-        self.gamma = float(gamma)
-        self.reduction = reduction
         self.stop_gradient_target = bool(stop_gradient_target)
         self.feedback_initializer = keras.initializers.get(
             feedback_initializer
@@ -96,6 +120,7 @@ class AsymmetricFeedback(keras.layers.Layer):
             raise ValueError(
                 f"task_outputs must have num_tasks={self.num_tasks} columns. "
                 f"Received: task_outputs shape {o_shape}")
+        check_same_batch(z_shape, o_shape)
         k = z_shape[-1]
         self.feedback = self.add_weight(
             name="feedback", shape=(self.num_tasks, k),
@@ -108,6 +133,7 @@ class AsymmetricFeedback(keras.layers.Layer):
 
     def call(self, inputs):
         z, outputs = inputs
+        check_same_batch(z.shape, outputs.shape)
         z_hat = ops.matmul(outputs, self.feedback)
         if self.use_bias:
             z_hat = z_hat + self.bias
@@ -117,12 +143,20 @@ class AsymmetricFeedback(keras.layers.Layer):
         return z_hat
 
     def reconstruct_from_features(self, z, task_kernel, task_bias=None):
-        """``σ((Z W + c) A + b)`` computed as ``σ(Z (W A) + c A + b)``.
+        """``σ((Z W + c) A + b)`` from the features Z and the task layer.
 
-        Equal to ``self([z, z @ task_kernel + task_bias])`` but never forms
-        the ``(B, T)`` task outputs: costs O(B·k²) instead of O(B·k·T).
+        Equal to ``self([z, z @ task_kernel + task_bias])``. The product is
+        associated in the cheaper order for the shapes (see
+        :func:`feedback_order`): ``(Z W) A`` costs about 2·B·k·T
+        multiply-adds, ``Z (W A)`` about k²·T + B·k² (``benchmarks/levers.py``
+        measures the two side by side).
         """
-        z_hat = ops.matmul(z, ops.matmul(task_kernel, self.feedback))
+        batch = z.shape[0] if len(z.shape) == 2 else None
+        k, t = task_kernel.shape[0], task_kernel.shape[1]
+        if feedback_order(batch, k, t) == "outputs_first":
+            z_hat = ops.matmul(ops.matmul(z, task_kernel), self.feedback)
+        else:
+            z_hat = ops.matmul(z, ops.matmul(task_kernel, self.feedback))
         if task_bias is not None:
             z_hat = z_hat + ops.matmul(task_bias[None, :],
                                        self.feedback)[0]
@@ -175,3 +209,15 @@ class AsymmetricFeedback(keras.layers.Layer):
                 self.feedback_constraint),
         })
         return config
+
+
+def check_same_batch(z_shape, outputs_shape) -> None:
+    """``z`` and the task outputs describe the same samples: their batch
+    sizes, where both are known, are equal (a batch of 1 would otherwise
+    broadcast against the other without a word)."""
+    bz, bo = tuple(z_shape)[0], tuple(outputs_shape)[0]
+    if bz is not None and bo is not None and int(bz) != int(bo):
+        raise ValueError(
+            "z and task_outputs must have the same batch size (one row per "
+            f"sample). Received: z.shape={tuple(z_shape)}, "
+            f"task_outputs.shape={tuple(outputs_shape)}")

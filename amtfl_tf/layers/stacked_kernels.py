@@ -8,6 +8,7 @@ import numbers
 import keras
 import numpy as np
 
+from amtfl_tf.validation import check_finite_array
 from amtfl_tf.validation import check_int
 
 
@@ -60,7 +61,8 @@ def random_stacked_kernels(kernel_shape, num_tasks,
 
 def stack_kernels(kernels, order, name):
     """``kernels`` (the stacked tensor with ``order`` dims, or a list of T
-    per-task kernels) as a float64 array, task axis last."""
+    per-task kernels) as a float64 array, task axis last; every entry
+    finite."""
     if isinstance(kernels, (list, tuple)):
         arrays = [np.asarray(k, dtype=np.float64) for k in kernels]
         if not arrays or any(a.ndim != order - 1 or a.shape != arrays[0].shape
@@ -69,11 +71,14 @@ def stack_kernels(kernels, order, name):
                 f"{name} as a list must hold T >= 1 per-task kernels of one "
                 f"shape with {order - 1} dims. Received: shapes "
                 f"{[a.shape for a in arrays]}")
-        return np.stack(arrays, axis=-1)
-    arr = np.asarray(kernels, dtype=np.float64)
-    if arr.ndim != order:
-        raise ValueError(
-            f"{name} must be the stacked tensor with {order} dims (task axis "
-            f"last) or a list of per-task kernels. Received: {name} with "
-            f"shape {arr.shape}")
+        arr = np.stack(arrays, axis=-1)
+    else:
+        arr = np.asarray(kernels, dtype=np.float64)
+        if arr.ndim != order:
+            raise ValueError(
+                f"{name} must be the stacked tensor with {order} dims (task "
+                f"axis last) or a list of per-task kernels. Received: {name} "
+                f"with shape {arr.shape}")
+    # a NaN would reach the SVDs and fail there as a LinAlgError
+    check_finite_array(name, arr)
     return arr

@@ -29,10 +29,14 @@ from __future__ import annotations
 from typing import Mapping
 
 import keras
+import numpy as np
 from keras import ops
 
 from amtfl_tf.models.replicas import distribution
+from amtfl_tf.validation import check_finite_array
+from amtfl_tf.validation import check_id_array
 from amtfl_tf.validation import check_nonnegative
+from amtfl_tf.validation import check_numeric_array
 
 
 class MultiTaskBase(keras.Model):
@@ -97,6 +101,57 @@ class MultiTaskBase(keras.Model):
         """The method's loss of one replica's batch (a scalar), without
         the layer losses (:meth:`step_loss` adds those)."""
         raise NotImplementedError
+
+    # -- numpy data, checked once per fit/evaluate/predict -------------------
+
+    def check_data(self, x, y=None, name="") -> None:
+        """Check numpy data before Keras sees it (tensors, datasets and
+        generators pass unchecked: their checks would cost every step).
+
+        ``x`` (or ``x["x"]``) must be numeric and finite, task ids
+        (``x["task"]``) whole numbers in ``[0, num_tasks)``, ``y`` numeric,
+        finite and shaped as :meth:`check_targets` says. One NaN in ``x``
+        otherwise turns every weight into NaN, and float task ids would be
+        truncated. ``name`` prefixes the argument names (e.g.
+        ``"validation_data "``). Raises ``ValueError``.
+        """
+        feats, task = ((x.get("x"), x.get("task")) if isinstance(x, Mapping)
+                       else (x, None))
+        if isinstance(feats, np.ndarray):
+            check_numeric_array(f"{name}x", feats)
+            check_finite_array(f"{name}x", feats)
+        if isinstance(task, np.ndarray):
+            task = check_id_array(f"{name}task", task.reshape(-1),
+                                  self.num_tasks, "task ids", "num_tasks")
+        elif task is not None:
+            task = None   # a tensor: the step checks it
+        if isinstance(y, np.ndarray):
+            check_numeric_array(f"{name}y", y)
+            check_finite_array(f"{name}y", y)
+            self.check_targets(y, task, "task" in x if isinstance(
+                x, Mapping) else False, name)
+
+    def check_targets(self, y, task, has_task: bool, name: str = "") -> None:
+        """Model-specific checks of numpy targets ``y`` (``task``: the
+        checked int64 task ids or None; ``has_task``: the inputs carry task
+        ids). The base checks nothing."""
+
+    def fit(self, x=None, y=None, *args, **kwargs):
+        self.check_data(x, y)
+        validation = kwargs.get("validation_data")
+        if isinstance(validation, (tuple, list)) and len(validation) >= 2:
+            self.check_data(validation[0], validation[1], "validation_data ")
+        return super().fit(x, y, *args, **kwargs)
+
+    def evaluate(self, x=None, y=None, *args, **kwargs):
+        self.check_data(x, y)
+        return super().evaluate(x, y, *args, **kwargs)
+
+    def predict(self, x, *args, **kwargs):
+        feats = x.get("x") if isinstance(x, Mapping) else x
+        if isinstance(feats, np.ndarray):
+            check_numeric_array("x", feats)
+        return super().predict(x, *args, **kwargs)
 
     # -- the objective pipeline ---------------------------------------------
 

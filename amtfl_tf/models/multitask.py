@@ -178,6 +178,23 @@ class MultiTaskModel(MultiTaskBase):
                     t, tf.constant(self.num_tasks, tf.int64), message=msg)]):
             return tf.identity(task)
 
+    def check_targets(self, y, task, has_task, name=""):
+        """Task-partitioned data take one target per sample, ``(B,)``;
+        shared inputs one per sample and task, ``(B, num_tasks)``."""
+        if has_task:
+            if y.ndim > 2 or (y.ndim == 2 and y.shape[1] != 1):
+                raise ValueError(
+                    f"{name}y must have shape (batch,) for task-partitioned "
+                    "data (x={'x': ..., 'task': ...}: one target per sample, "
+                    f"for its own task). Received: {name}y.shape={y.shape}")
+        elif y.ndim != 2 or y.shape[1] != self.num_tasks:
+            raise ValueError(
+                f"{name}y must have shape (batch, num_tasks) = (batch, "
+                f"{self.num_tasks}) for shared inputs (every sample labelled "
+                "for every task); task-partitioned data need x={'x': ..., "
+                "'task': ...} and y of shape (batch,). Received: "
+                f"{name}y.shape={y.shape}")
+
     def task_loss_vector(self, x, y, y_pred, sample_weight=None):
         """Per-task sums and counts of the batch (local to a replica).
         ``y_pred`` is ``(B, T)``, or ``(B,)`` own-task outputs."""

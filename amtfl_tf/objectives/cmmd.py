@@ -27,7 +27,11 @@ All in ``keras.ops``; any backend.
 
 from __future__ import annotations
 
+import numpy as np
 from keras import ops
+
+from amtfl_tf.validation import check_id_array
+from amtfl_tf.validation import check_int
 
 KERNELS = ("multi_gaussian", "gaussian", "linear")
 _EPS = 1e-12
@@ -37,20 +41,42 @@ def _check(kernel, num_classes, num_kernels, kernel_mul, bandwidth):
     if kernel not in KERNELS:
         raise ValueError(f"kernel must be one of {KERNELS}. Received: "
                          f"kernel={kernel!r}")
-    if not isinstance(num_classes, int) or isinstance(num_classes, bool) \
-            or num_classes < 1:
-        raise ValueError(f"num_classes must be an int >= 1. Received: "
-                         f"num_classes={num_classes!r}")
-    if not isinstance(num_kernels, int) or isinstance(num_kernels, bool) \
-            or num_kernels < 1:
-        raise ValueError(f"num_kernels must be an int >= 1. Received: "
-                         f"num_kernels={num_kernels!r}")
+    check_int("num_classes", num_classes)
+    check_int("num_kernels", num_kernels)
     if not kernel_mul > 0:
         raise ValueError(f"kernel_mul must be > 0. Received: "
                          f"kernel_mul={kernel_mul!r}")
     if bandwidth is not None and not bandwidth > 0:
         raise ValueError(f"bandwidth must be > 0 or None. Received: "
                          f"bandwidth={bandwidth!r}")
+
+
+def _concrete(value):
+    """``value`` as a numpy array when it is concrete (numpy, a list, an
+    eager tensor), else None (a symbolic tensor inside a traced step)."""
+    if isinstance(value, (np.ndarray, list, tuple)):
+        return np.asarray(value)
+    to_numpy = getattr(value, "numpy", None)
+    if callable(to_numpy):
+        try:
+            return np.asarray(to_numpy())
+        except Exception:  # a graph tensor has .numpy() but no value
+            return None
+    return None
+
+
+def _check_labels(name, labels, rows, num_classes):
+    """Concrete labels: one per row, class ids in ``[0, num_classes)`` (an
+    id out of range would be one-hot encoded as no class and ignored)."""
+    arr = _concrete(labels)
+    if arr is None:
+        return
+    arr = arr.reshape(-1)
+    if rows is not None and arr.shape[0] != rows:
+        raise ValueError(
+            f"{name} must hold one label per sample ({rows}). Received: "
+            f"{arr.shape[0]} labels")
+    check_id_array(name, arr, num_classes, "class ids", "num_classes")
 
 
 def pairwise_squared_distances(x, y):
@@ -111,6 +137,7 @@ def cmmd(source, target, source_labels, num_classes, target_labels=None,
       is present in both (e.g. an empty batch).
     """
     _check(kernel, num_classes, num_kernels, kernel_mul, bandwidth)
+    num_classes = int(num_classes)
     if target_labels is None:
         target_labels = source_labels
     if len(source.shape) != 2 or len(target.shape) != 2:
@@ -118,6 +145,17 @@ def cmmd(source, target, source_labels, num_classes, target_labels=None,
             "source and target must be rank 2, (samples, features). "
             f"Received: source.shape={tuple(source.shape)}, "
             f"target.shape={tuple(target.shape)}")
+    if source.shape[1] is not None and target.shape[1] is not None and \
+            source.shape[1] != target.shape[1]:
+        raise ValueError(
+            "source and target must have the same number of features (one "
+            "representation space). Received: "
+            f"source.shape={tuple(source.shape)}, "
+            f"target.shape={tuple(target.shape)}")
+    _check_labels("source_labels", source_labels, source.shape[0],
+                  num_classes)
+    _check_labels("target_labels", target_labels, target.shape[0],
+                  num_classes)
     dtype = source.dtype
     target = ops.cast(target, dtype)
     ys = ops.one_hot(ops.cast(ops.reshape(source_labels, (-1,)), "int32"),

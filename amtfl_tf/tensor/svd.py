@@ -90,3 +90,48 @@ def svd_with_abs_tol(a, abs_tol):
     u, s, vt = np.linalg.svd(a, full_matrices=False)
     r = truncation_rank(s, None, abs_tol=abs_tol)
     return u[:, :r], s[:r], vt[:r], math.sqrt(float(np.sum(s[r:] ** 2)))
+
+
+def is_wide(a) -> bool:
+    """A matrix ``(m, n)`` with ``n ≥ 4 m``: its leading left singular
+    vectors are cheaper from the ``m × m`` Gram matrix (O(m² n) once)
+    than from an SVD of the whole matrix."""
+    m, n = a.shape
+    return n >= 4 * m
+
+
+def left_truncation(a, *, eps=None, rank=None, abs_tol=None):
+    """The leading left singular vectors of ``a`` (m × n) and what they
+    leave to carry: ``(U_r, s_r, C, err)`` with ``C = U_rᵀ a``
+    (``= diag(s_r) Vt_r``) and ``err = ||a − U_r C||_F``.
+
+    The rank is ``rank``, or the smallest whose error is ≤ ``abs_tol``, or
+    ≤ ``eps ||a||_F``. A wide matrix (:func:`is_wide`) goes through the
+    eigendecomposition of ``a aᵀ`` in float64 (the singular values are the
+    square roots of its eigenvalues); others through ``np.linalg.svd``. The
+    Gram route squares the condition number, so singular values below about
+    1e-8 ||a|| are not resolved; the ranks at the relative errors used here
+    (ε ≥ 1e-4) are not affected.
+    """
+    m, n = a.shape
+    if rank is not None and rank > min(m, n):
+        raise ValueError(f"rank must be <= min(matrix.shape) = {min(m, n)}."
+                         f" Received: rank={rank!r}")
+    if not is_wide(a):
+        u, s, vt = np.linalg.svd(a, full_matrices=False)
+        r = rank if rank is not None else truncation_rank(
+            s, eps, abs_tol=abs_tol)
+        carry = s[:r, None] * vt[:r]
+        return (u[:, :r], s[:r], carry,
+                math.sqrt(float(np.sum(s[r:] ** 2))))
+    a64 = np.asarray(a, dtype=np.float64)
+    w, v = np.linalg.eigh(a64 @ a64.T)
+    order = np.argsort(w)[::-1]
+    s = np.sqrt(np.clip(w[order], 0.0, None))
+    r = rank if rank is not None else truncation_rank(s, eps, abs_tol=abs_tol)
+    u = v[:, order[:r]].astype(a.dtype, copy=False)
+    carry = u.T @ a
+    total = float(np.sum(a64 * a64))
+    err = math.sqrt(max(total - float(np.sum(carry.astype(np.float64) ** 2)),
+                        0.0))
+    return u, s[:r].astype(a.dtype, copy=False), carry, err

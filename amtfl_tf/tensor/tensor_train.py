@@ -9,8 +9,7 @@ import numpy as np
 from amtfl_tf.tensor.algebra import as_array
 from amtfl_tf.tensor.ranks import validate_tt_rank
 from amtfl_tf.tensor.svd import check_eps_or_rank
-from amtfl_tf.tensor.svd import svd_with_abs_tol
-from amtfl_tf.tensor.svd import truncated_svd
+from amtfl_tf.tensor.svd import left_truncation
 
 TT_EPS_SPLITS = ("per_unfolding", "oseledets")
 
@@ -59,17 +58,18 @@ def tt_svd(tensor, eps=None, ranks=None, eps_split="per_unfolding",
     for k in range(n_dims - 1):
         mat = np.reshape(rest, (r_prev * shape[k], -1))
         norm = float(np.linalg.norm(mat))
+        # a wide step matrix (the first steps of a big layer, e.g.
+        # 1024 × 5120) takes the Gram route (svd.left_truncation)
         if ranks is not None:
-            u, s, vt = truncated_svd(mat, rank=ranks[k])
-            err = math.sqrt(max(norm ** 2 - float(np.sum(s ** 2)), 0.0))
+            u, s, carry, err = left_truncation(mat, rank=ranks[k])
         elif eps_split == "per_unfolding":
-            u, s, vt, err = svd_with_abs_tol(mat, eps * norm)
+            u, s, carry, err = left_truncation(mat, abs_tol=eps * norm)
         else:
-            u, s, vt, err = svd_with_abs_tol(mat, step_tol)
+            u, s, carry, err = left_truncation(mat, abs_tol=step_tol)
         errors.append(err / norm if norm > 0 else 0.0)
         r = s.shape[0]
         cores.append(np.reshape(u, (r_prev, shape[k], r)))
-        rest = s[:, None] * vt
+        rest = carry
         r_prev = r
     cores.append(np.reshape(rest, (r_prev, shape[-1], 1)))
     if return_errors:

@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-import numpy as np
-
 from amtfl_tf.tensor.algebra import as_array
 from amtfl_tf.tensor.algebra import multi_mode_dot
 from amtfl_tf.tensor.algebra import unfold
 from amtfl_tf.tensor.ranks import validate_tucker_rank
 from amtfl_tf.tensor.svd import check_eps_or_rank
-from amtfl_tf.tensor.svd import truncated_svd
-from amtfl_tf.tensor.svd import truncation_rank
+from amtfl_tf.tensor.svd import left_truncation
 
 
 def hosvd(tensor, eps=None, ranks=None):
@@ -46,20 +43,8 @@ def left_singular_vectors(a, eps, rank):
     """The leading left singular vectors of ``a`` (m × n) at ``eps`` or
     ``rank``. A wide unfolding (n ≥ 4 m: a Tucker mode of a big layer, e.g.
     512 × 27,648) goes through the eigendecomposition of the m × m Gram
-    matrix ``A Aᵀ`` in float64, which costs O(m² n) once instead of an SVD
-    of the whole matrix (24 s → under 1 s for that example); the singular
-    values are the square roots of its eigenvalues. Others use the SVD."""
-    m, n = a.shape
-    if n < 4 * m:
-        return truncated_svd(a, eps=eps, rank=rank)[0]
-    if rank is not None and rank > m:
-        raise ValueError(f"rank must be <= min(matrix.shape) = {m}. "
-                         f"Received: rank={rank!r}")
-    w, v = np.linalg.eigh(a @ a.T)
-    order = np.argsort(w)[::-1]
-    s = np.sqrt(np.clip(w[order], 0.0, None))
-    r = truncation_rank(s, eps) if rank is None else rank
-    return v[:, order[:r]]
+    matrix (24 s → under 1 s for that example; :func:`left_truncation`)."""
+    return left_truncation(a, eps=eps, rank=rank)[0]
 
 
 def tucker_to_tensor(core, factors):

@@ -140,8 +140,8 @@ class AMTFL(_SharedFeatureNet):
     def forward(self, x, training=False, task=None):
         z = self.features(x)
         outputs = linear_outputs(z, self.coefficients, self.bias, task)
-        # σ(O A + a) with O = Z S + b, computed as σ(Z (S A) + b A + a):
-        # the same numbers without materialising O when task ids are given.
+        # σ(O A + a) with O = Z S + b over all T columns, associated in the
+        # cheaper order for the shapes (AsymmetricFeedback docs).
         z_hat = self.feedback.reconstruct_from_features(
             z, self.coefficients, self.bias)
         return outputs, self.hp["gamma"] * self.feedback.reconstruction_error(

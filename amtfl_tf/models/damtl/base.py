@@ -45,6 +45,7 @@ from amtfl_tf.models.backbones import vgg_architecture
 from amtfl_tf.models.base import MultiTaskBase
 from amtfl_tf.models.replicas import distribution
 from amtfl_tf.models.task_metrics import PerTaskMean
+from amtfl_tf.validation import check_id_array
 from amtfl_tf.validation import is_int
 
 # the VGG variants, by name (amtfl_tf.models.backbones)
@@ -251,6 +252,32 @@ class TaskNetworksModel(MultiTaskBase):
             raise ValueError(f"x must have shape (batch, {want}). Received: "
                              f"x.shape={tuple(x.shape)}")
         return x, task
+
+    def check_targets(self, y, task, has_task, name=""):
+        """Training data are ``x={"x": images, "task": ids}`` with ``y`` the
+        task-local class ids, ``(B,)``, each in ``[0, num_classes[task])``."""
+        if not has_task:
+            raise ValueError(
+                f"{type(self).__name__} trains on x={{'x': images, 'task': "
+                "task ids} with y the task-local labels. Received: "
+                f"{name}x without task ids")
+        if y.ndim > 2 or (y.ndim == 2 and y.shape[1] != 1):
+            raise ValueError(
+                f"{name}y must have shape (batch,): each sample's class id "
+                f"in its own task. Received: {name}y.shape={y.shape}")
+        labels = check_id_array(f"{name}y", y.reshape(-1), self.max_classes,
+                                "class ids", "max(num_classes)")
+        if task is None or len(task) != len(labels):
+            return
+        limit = np.asarray(self.num_classes)[task]
+        out = labels >= limit
+        if out.any():
+            i = int(np.argmax(out))
+            raise ValueError(
+                f"{name}y must hold class ids in [0, num_classes[task]). "
+                f"Received: {name}y[{i}]={labels[i]} for task {task[i]} "
+                f"(num_classes[{task[i]}]={limit[i]}; {int(out.sum())} out "
+                "of range)")
 
     def call(self, inputs, training=False):
         x, _ = self._split(inputs)

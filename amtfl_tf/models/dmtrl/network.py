@@ -60,6 +60,7 @@ from amtfl_tf.models.dmtrl.sharing import stacked_shapes
 from amtfl_tf.models.multitask import MultiTaskModel
 from amtfl_tf.objectives import LOSSES
 from amtfl_tf.tensor import sharing as sharing_lib
+from amtfl_tf.validation import check_id_array
 
 TASK_LAYOUTS = ("shared", "blocked")
 TASK_REDUCTIONS = ("mean", "sum")
@@ -278,6 +279,16 @@ class DMTRLNetwork(MultiTaskModel):
         if self.task_reduction == "mean":
             return ops.full((self.num_tasks,), 1.0 / self.num_tasks)
         return None
+
+    def check_targets(self, y, task, has_task, name=""):
+        """``(B, num_tasks)`` targets; with ``loss="softmax_ce"``, class ids
+        of task t in ``[0, num_classes[t])``."""
+        super().check_targets(y, task, has_task, name)
+        if self.loss_kind == "softmax_ce" and y.ndim == 2:
+            for t, classes in enumerate(self.num_classes):
+                check_id_array(f"{name}y[:, {t}]", y[:, t], classes,
+                               f"class ids of task {t}",
+                               f"num_classes[{t}]")
 
     def task_loss_vector(self, x, y, y_pred, sample_weight=None):
         if self.loss_kind != "softmax_ce":

@@ -1,0 +1,281 @@
+"""The performance levers of the faithful profile, each against today's path.
+
+Every lever is timed side by side with the path it replaces, in this one
+process, alternating between the two, with repeats; the ratio of the
+medians (old / new: > 1 means the lever is faster) and every repeat's times
+go to benchmarks/results/levers.json.
+
+- ``feedback_order``: AMTFL's reconstruction σ((Z S) A) against the
+  previous σ(Z (S A)), one full-batch Trainer fit of Table 1 MNIST's shape
+  (1,000 samples, 64 inputs, 500 hidden units, 10 tasks).
+- ``train_loop``: the shallow Trainer's in-graph loop (``loop="graph"``)
+  against Keras ``fit`` with 250 steps per execution, for AMTFL on Table 1
+  School's shape (139 tasks, 28 inputs, 10 hidden units, 12,000 samples)
+  and MNIST's.
+- ``tt_gram``: TT-SVD at ε = 0.1 of a wide (1024, 512, 10) tensor (rank 3
+  plus noise) through the Gram matrix of wide step matrices against the
+  plain SVD; HOSVD of the same tensor for reference.
+- ``precision``: the Table 2 LeNet Deep-AMTFL training step (batch 100) at
+  float32 and at Keras' ``mixed_bfloat16`` policy, with the step's GFLOP/s
+  and its fraction of this machine's matmul peak in each precision
+  (a 2048² matmul measured in the same run). The GFLOP count is the
+  forward multiply-adds of the conv and dense layers ×2 (FLOP) ×3 (forward,
+  input gradient, weight gradient).
+
+  python benchmarks/levers.py [--only feedback_order tt_gram ...]
+                              [--repeats 7] [--quick]
+
+Run on a quiet machine: a long run beside it is measured too.
+"""
+
+import argparse
+import contextlib
+import json
+import os
+import statistics
+import time
+
+import numpy as np
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+LEVERS = ("feedback_order", "train_loop", "tt_gram", "precision")
+
+
+def _interleaved(fns, repeats):
+    """Every function once per repeat, in turn; seconds per call."""
+    times = {k: [] for k in fns}
+    for _ in range(repeats):
+        for k, fn in fns.items():
+            t0 = time.perf_counter()
+            fn()
+            times[k].append(time.perf_counter() - t0)
+    return times
+
+
+def _summary(times, old, new, per=1):
+    med = {k: statistics.median(v) / per for k, v in times.items()}
+    ratios = [a / b for a, b in zip(times[old], times[new])]
+    q = np.quantile(ratios, [0.25, 0.75]).tolist()
+    return {"median_seconds": med, "ratio_old_over_new": med[old] / med[new],
+            "paired_ratio_quartiles": q,
+            "seconds": {k: list(v) for k, v in times.items()}}
+
+
+def _shallow_data(n, d, tasks, seed=0):
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=(n, d)).astype("float32")
+    task = rng.integers(0, tasks, n).astype("int32")
+    y = rng.normal(size=n).astype("float32")
+    return x, task, y
+
+
+@contextlib.contextmanager
+def _order(order):
+    """Force AsymmetricFeedback's association order while a fit traces."""
+    from amtfl_tf.layers import asymmetric_feedback as af
+    saved = af.feedback_order
+    af.feedback_order = lambda b, k, t: order
+    try:
+        yield
+    finally:
+        af.feedback_order = saved
+
+
+def feedback_order(repeats, quick):
+    from amtfl_tf.experiments import search as sh
+    steps = 50 if quick else 200
+    x, task, y = _shallow_data(1000, 64, 10)
+    fns = {}
+    for order in ("transfer_first", "outputs_first"):
+        m = sh.build_model("AMTFL", 10, 64, hidden_units=500, seed=0)
+        tr = sh.Trainer(m, x, y, task, config=sh.TrainConfig(
+            steps=steps, steps_per_execution=steps))
+        with _order(order):
+            tr.fit()  # traces with this order
+        fns[order] = tr.fit
+    out = _summary(_interleaved(fns, repeats), "transfer_first",
+                   "outputs_first", per=steps)
+    out.update(setting="AMTFL, 1000 samples, 64 inputs, 500 hidden, 10 "
+               f"tasks, full-batch Adam, {steps} steps per fit",
+               old="Z (S A)", new="(Z S) A")
+    return out
+
+
+def train_loop(repeats, quick):
+    from amtfl_tf.experiments import search as sh
+    steps = 100 if quick else 500
+    out = {}
+    for name, (n, d, tasks, hidden) in {
+            "school": (12000, 28, 139, 10),
+            "mnist": (1000, 64, 10, 500)}.items():
+        x, task, y = _shallow_data(n, d, tasks)
+        fns = {}
+        for loop in ("fit", "graph"):
+            m = sh.build_model("AMTFL", tasks, d, hidden_units=hidden,
+                               seed=0)
+            tr = sh.Trainer(m, x, y, task, config=sh.TrainConfig(
+                steps=steps, steps_per_execution=min(steps, 250), loop=loop))
+            tr.fit()
+            fns[loop] = tr.fit
+        res = _summary(_interleaved(fns, repeats), "fit", "graph",
+                       per=steps)
+        res.update(setting=f"AMTFL, {n} samples, {d} inputs, {hidden} "
+                   f"hidden, {tasks} tasks, {steps} steps per fit",
+                   old="keras fit, 250 steps per execution",
+                   new="one tf.function, in-graph loop")
+        out[name] = res
+    return out
+
+
+def tt_gram(repeats, quick):
+    from amtfl_tf.tensor import svd as svd_mod
+    from amtfl_tf.tensor.tensor_train import tt_svd
+    from amtfl_tf.tensor.tucker import hosvd
+
+    shape = (256, 128, 10) if quick else (1024, 512, 10)
+    rng = np.random.default_rng(0)
+    low = np.einsum("ir,jr,kr->ijk", *(rng.normal(size=(s, 3))
+                                       for s in shape))
+    w = low + 0.05 * np.linalg.norm(low) / np.sqrt(low.size) * \
+        rng.normal(size=shape)
+    ranks = {}
+
+    def gram():
+        ranks["gram"] = [c.shape[2] for c in tt_svd(w, eps=0.1)[:-1]]
+
+    def plain():
+        saved = svd_mod.is_wide
+        svd_mod.is_wide = lambda a: False
+        try:
+            ranks["svd"] = [c.shape[2] for c in tt_svd(w, eps=0.1)[:-1]]
+        finally:
+            svd_mod.is_wide = saved
+
+    res = _summary(_interleaved({"svd": plain, "gram": gram}, repeats),
+                   "svd", "gram")
+    t0 = time.perf_counter()
+    hosvd(w, eps=0.1)
+    res.update(setting=f"TT-SVD at eps 0.1 of a {shape} tensor (rank 3 + "
+               "5% noise)", old="np.linalg.svd of each step matrix",
+               new="Gram route for wide step matrices", ranks=ranks,
+               hosvd_seconds=time.perf_counter() - t0)
+    return res
+
+
+def _lenet_flops(model):
+    """Forward multiply-adds ×2 of the conv and dense layers, per sample."""
+    import keras
+    total = 0
+    for layer in model._flatten_layers():
+        if isinstance(layer, keras.layers.Conv2D):
+            _, h, w, c = layer.output.shape
+            kh, kw = layer.kernel_size
+            total += 2 * h * w * c * kh * kw * layer.kernel.shape[2]
+        elif isinstance(layer, keras.layers.Dense):
+            total += 2 * layer.kernel.shape[0] * layer.kernel.shape[1]
+    return total
+
+
+def _matmul_peak(dtype, n, repeats):
+    import tensorflow as tf
+    a = tf.random.normal((n, n), dtype=tf.float32)
+    b = tf.random.normal((n, n), dtype=tf.float32)
+    a, b = tf.cast(a, dtype), tf.cast(b, dtype)
+    mm = tf.function(lambda: tf.reduce_sum(tf.cast(
+        tf.linalg.matmul(a, b)[:1, :1], tf.float32)))
+    mm()
+    best = min(_interleaved({"mm": mm}, repeats)["mm"])
+    return 2 * n ** 3 / best / 1e9
+
+
+def precision(repeats, quick):
+    import keras
+    import tensorflow as tf
+
+    from amtfl_tf.models import DeepMultiTaskModel
+
+    steps = 11 if quick else 55
+    rng = np.random.default_rng(0)
+    x = rng.random((1100, 28, 28, 1), dtype=np.float32)
+    y = np.eye(10, dtype=np.float32)[rng.integers(0, 10, 1100)]
+    ds = tf.data.Dataset.from_tensor_slices((x, y)).batch(100).repeat()
+    fns, flops = {}, None
+    for policy in ("float32", "mixed_bfloat16"):
+        keras.mixed_precision.set_global_policy(policy)
+        try:
+            keras.utils.set_random_seed(0)
+            m = DeepMultiTaskModel(10, (28, 28, 1), method="deep-amtfl",
+                                   backbone="lenet_conv", delta=0.01,
+                                   task_sizes=[110] * 10)
+            m.compile(keras.optimizers.Adam(1e-4), steps_per_execution=11)
+            m.fit(ds, epochs=1, steps_per_epoch=11, verbose=0)
+        finally:
+            keras.mixed_precision.set_global_policy("float32")
+        flops = flops or _lenet_flops(m.backbone) + 2 * 500 * 10 * 2
+        fns[policy] = (lambda m=m: m.fit(ds, epochs=1, steps_per_epoch=steps,
+                                         verbose=0))
+    res = _summary(_interleaved(fns, repeats), "float32", "mixed_bfloat16",
+                   per=steps)
+    step_gflop = 3 * flops * 100 / 1e9
+    n = 1024 if quick else 2048
+    peaks = {"float32": _matmul_peak(tf.float32, n, repeats),
+             "mixed_bfloat16": _matmul_peak(tf.bfloat16, n, repeats)}
+    res.update(
+        setting=f"Table 2 LeNet Deep-AMTFL, batch 100, fit of {steps} steps"
+        " (11 per execution)", old="float32", new="mixed_bfloat16",
+        step_gflop=step_gflop,
+        gflops={k: step_gflop / v for k, v in res["median_seconds"].items()},
+        matmul_peak_gflops=peaks, matmul_size=n)
+    res["fraction_of_peak"] = {k: res["gflops"][k] / peaks[k] for k in peaks}
+    return res
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--only", nargs="*", default=None,
+                        help=f"levers to measure (of {list(LEVERS)})")
+    parser.add_argument("--repeats", type=int, default=7)
+    parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--out", default=os.path.join(HERE, "results",
+                                                      "levers.json"))
+    args = parser.parse_args()
+    names = args.only or list(LEVERS)
+    unknown = sorted(set(names) - set(LEVERS))
+    if unknown:
+        parser.error(f"unknown lever(s) {unknown}; known: {list(LEVERS)}")
+    if args.repeats < 2:
+        parser.error(f"--repeats must be >= 2. Received: {args.repeats}")
+
+    from amtfl_tf.results import machine_info
+    from amtfl_tf.results import package_versions
+
+    result = {}
+    if os.path.exists(args.out):  # keep the levers not measured this time
+        with open(args.out) as f:
+            result = json.load(f)
+    result.setdefault("levers", {})
+    for name in names:
+        print(f"=== {name}", flush=True)
+        t0 = time.perf_counter()
+        r = globals()[name](args.repeats, args.quick)
+        r.update(repeats=args.repeats, quick=args.quick,
+                 wall_seconds=time.perf_counter() - t0)
+        result["levers"][name] = r
+        for key, sub in ([(None, r)] if "ratio_old_over_new" in r
+                         else r.items()):
+            if isinstance(sub, dict) and "ratio_old_over_new" in sub:
+                q = sub["paired_ratio_quartiles"]
+                print(f"{name}{'/' + key if key else ''}: {sub['old']} -> "
+                      f"{sub['new']}: {sub['ratio_old_over_new']:.2f}x "
+                      f"(paired quartiles {q[0]:.2f}-{q[1]:.2f}); "
+                      f"{sub['setting']}", flush=True)
+    result.update(benchmark="levers", machine=machine_info(),
+                  versions=package_versions())
+    os.makedirs(os.path.dirname(args.out), exist_ok=True)
+    with open(args.out, "w") as f:
+        json.dump(result, f, indent=2)
+    print(f"-> {args.out}")
+
+
+if __name__ == "__main__":
+    main()

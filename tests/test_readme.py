@@ -1,0 +1,104 @@
+"""README snippets run as written (issue 21), and what the README promises
+about reloading: ``keras.saving.load_model`` works after ``import
+amtfl_tf`` alone."""
+
+import os
+import re
+import subprocess
+import sys
+import textwrap
+
+import keras
+import numpy as np
+import pytest
+
+from conftest import REPO_ROOT
+
+
+def _python_blocks():
+    text = open(os.path.join(REPO_ROOT, "README.md"), encoding="utf-8").read()
+    return re.findall(r"```python\n(.*?)```", text, flags=re.S)
+
+
+def _block_with(fragment):
+    (block,) = [b for b in _python_blocks() if fragment in b]
+    return block
+
+
+def test_asymmetric_feedback_snippet_applies_the_penalty():
+    """The snippet trains with gamma * ||Z_hat - Z||^2 in the loss (a
+    model that leaves z_hat out of its graph drops the term silently)."""
+    code = _block_with("AsymmetricFeedback(10, gamma=0.01)")
+    rng = np.random.default_rng(0)
+    ns = {"x": rng.normal(size=(16, 64)).astype("float32"),
+          "y": (rng.random((16, 10)) > 0.5).astype("float32")}
+    exec(compile(code, "README.md", "exec"), ns)
+    model, x, y = ns["model"], ns["x"], ns["y"]
+    layer = [v for v in model.layers if type(v).__name__ ==
+             "AsymmetricFeedback"]
+    assert layer, "the feedback layer is not part of the model"
+    logits, z_hat = model(x)
+    z = x   # the snippet's features are the model input
+    bce = float(keras.losses.BinaryCrossentropy(from_logits=True)(y, logits))
+    penalty = 0.01 * float(layer[0].reconstruction_error(z, z_hat))
+    assert penalty > 0
+    total = model.evaluate(x, y, verbose=0)
+    total = total[0] if isinstance(total, list) else total
+    np.testing.assert_allclose(total, bce + penalty, rtol=1e-4)
+
+
+SAVE = textwrap.dedent("""
+    import sys
+    import numpy as np
+    from amtfl_tf import layers, models
+    m = models.DeepMultiTaskModel(3, (28, 28, 1), method="deep-amtfl")
+    m(np.zeros((2, 28, 28, 1), "float32"))
+    m.save(sys.argv[1] + "/deep.keras")
+    s = models.AMTFL(3, 4, hidden_units=2)
+    s(np.zeros((2, 4), "float32"))
+    s.save(sys.argv[1] + "/amtfl.keras")
+""")
+
+# each loads with nothing but `import amtfl_tf` (before or after Keras)
+LOAD = {
+    "amtfl_tf first": "import amtfl_tf\nimport keras\n",
+    "keras first": "import keras\nimport amtfl_tf\n",
+    "tensorflow after": "import amtfl_tf\nimport tensorflow\nimport keras\n",
+}
+
+
+@pytest.mark.large
+def test_keras_file_reloads_after_import_amtfl_tf(tmp_path):
+    env = dict(os.environ, PYTHONPATH=REPO_ROOT)
+    subprocess.run([sys.executable, "-c", SAVE, str(tmp_path)], check=True,
+                   cwd=REPO_ROOT, env=env, capture_output=True)
+    for case, head in LOAD.items():
+        code = (f"{head}import sys\n"
+                "for name in ('deep', 'amtfl'):\n"
+                "    m = keras.saving.load_model(sys.argv[1] + "
+                "f'/{name}.keras')\n"
+                "    print(type(m).__name__)\n")
+        r = subprocess.run([sys.executable, "-c", code, str(tmp_path)],
+                           cwd=REPO_ROOT, env=env, capture_output=True,
+                           text=True)
+        assert r.returncode == 0, (case, r.stderr[-2000:])
+        assert r.stdout.split() == ["DeepMultiTaskModel", "AMTFL"], case
+
+
+@pytest.mark.large
+def test_import_amtfl_tf_stays_cheap_and_registers_on_keras_import():
+    """``import amtfl_tf`` leaves TensorFlow out; importing Keras later
+    registers every class (amtfl_tf.registration)."""
+    code = ("import sys, amtfl_tf\n"
+            "print('tensorflow' in sys.modules)\n"
+            "import keras\n"
+            "from keras.saving import get_registered_object as get\n"
+            "print(all(get('amtfl_tf>' + n) is not None for n in "
+            "('DeepMultiTaskModel', 'AMTFL', 'DMTRLNetwork', 'DAMTL', "
+            "'AsymmetricFeedback', 'TuckerDense', 'SoftMaskConv2D')))\n"
+            "print(amtfl_tf.registration.is_registered())\n")
+    r = subprocess.run([sys.executable, "-c", code], cwd=REPO_ROOT,
+                       env=dict(os.environ, PYTHONPATH=REPO_ROOT),
+                       capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert r.stdout.split() == ["False", "True", "True"]
