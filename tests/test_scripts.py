@@ -121,6 +121,24 @@ def test_run_all_rejects_bad_arguments():
     assert r.returncode == 2 and "matched no script" in r.stderr
 
 
+@pytest.mark.large
+def test_run_all_space_form_and_download_switches():
+    """--name value works like --name=value; --download/--nodownload are
+    passed on to the scripts, not refused; --help lists them."""
+    r = _run(["bash", "run_all.sh", "--profile", "huge"])
+    assert r.returncode == 2 and "Received: huge" in r.stderr
+    r = _run(["bash", "run_all.sh", "--profile"])
+    assert r.returncode == 2 and "--profile needs a value" in r.stderr
+    for switch in ("--nodownload", "--download"):
+        r = _run(["bash", "run_all.sh", "--only", "nomatch_xyz",
+                  "--profile", "smoke", switch])
+        assert r.returncode == 2 and "matched no script" in r.stderr, \
+            r.stderr
+    r = _run(["bash", "run_all.sh", "--help"])
+    assert r.returncode == 0 and "--nodownload" in r.stdout
+    assert "set -uo" not in r.stdout
+
+
 def _state(outdir):
     return json.loads((outdir / "run_all.json").read_text())
 
