@@ -326,3 +326,20 @@ def test_loop_auto_and_bad_loop():
     with pytest.raises(ValueError, match="loop='graph' trains on the full"):
         sh.Trainer(m, x, y, task, config=sh.TrainConfig(
             batch_size=4, loop="graph"))
+
+
+def test_search_prints_a_line_per_fit(capsys):
+    """search(progress=...) prints each fit's grid point, validation score,
+    time and ETA to stderr; max_fits bounds the coordinate search."""
+    assert sh.max_fits({"a": [1, 2, 3], "b": [1, 2]}) == 6
+    assert sh.max_fits({"a": [1, 2, 3], "b": [1, 2]}, "grid") == 6
+    assert sh.max_fits({"a": [1, 2, 3], "b": [1, 2]}, sweeps=2) == 11
+    x, task, y = _data()
+    m = sh.build_model("STL", 3, x.shape[1])
+    tr = sh.Trainer(m, x, y, task, config=sh.TrainConfig(steps=5))
+    res = sh.search(tr, lambda: 1.0, {"lam": [0.1, 0.01]}, "coordinate",
+                    progress="test STL")
+    err = capsys.readouterr().err
+    lines = [ln for ln in err.splitlines() if ln.startswith("[test STL]")]
+    assert len(lines) == len(res.tried) == 2
+    assert "lam=0.01" in err and "val 1" in err and "eta" in lines[0]

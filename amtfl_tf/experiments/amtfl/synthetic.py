@@ -139,7 +139,9 @@ def fit_method(method: str, data, split: int, settings: Settings,
     if hyperparameters is None:
         grid = {h: settings.grid for h in SEARCHED[method]}
         result = sh.search(trainer, val_score, grid, settings.search,
-                           settings.sweeps)
+                           settings.sweeps,
+                           progress=f"T={data.num_tasks} split{split} "
+                           f"{method}")
         model.set_weights(result.weights)
         chosen, fits = result.best, len(result.tried)
     else:
