@@ -101,3 +101,27 @@ def test_import_graph_has_no_cycle_upward_arrow_or_private_import():
     assert "amtfl_tf.cli" not in set().union(*[
         v for k, v in graph.edges(graph.modules()).items()
         if k != "amtfl_tf.cli"])
+
+
+def test_packaging_extras_licence_and_changelog():
+    """TensorFlow comes from an extra ([cpu] or [and-cuda]), not a core
+    dependency that pulls the CUDA wheel; the Apache-2.0 the metadata
+    states is in LICENSE; the version is one, in pyproject and the
+    package."""
+    tomllib = pytest.importorskip("tomllib")  # Python >= 3.11
+
+    import amtfl_tf
+
+    with open(os.path.join(REPO_ROOT, "pyproject.toml"), "rb") as f:
+        meta = tomllib.load(f)["project"]
+    deps = " ".join(meta["dependencies"])
+    assert "tensorflow" not in deps
+    extras = meta["optional-dependencies"]
+    assert extras["cpu"] == ["tensorflow-cpu>=2.16"]
+    assert extras["and-cuda"] == ["tensorflow[and-cuda]>=2.16"]
+    assert meta["license"] == {"text": "Apache-2.0"}
+    with open(os.path.join(REPO_ROOT, "LICENSE")) as f:
+        text = f.read()
+    assert "Apache License" in text and "Version 2.0, January 2004" in text
+    assert meta["version"] == amtfl_tf.__version__
+    assert os.path.exists(os.path.join(REPO_ROOT, "CHANGELOG.md"))
