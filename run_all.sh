@@ -118,7 +118,9 @@ on_stop() {
   [[ -n "$child" ]] && kill -TERM "$child" 2>/dev/null && wait "$child"
   if [[ -n "$current" ]]; then
     state record "$outdir" "$current" stopped $(( $(date +%s) - start ))
-    echo "=== $current: stopped after $(( $(date +%s) - start ))s; rerun the same command to resume" >&2
+    how="rerun the same command to resume"
+    (( overwrite )) && how="rerun it without --overwrite to resume (--overwrite starts afresh)"
+    echo "=== $current: stopped after $(( $(date +%s) - start ))s; $how" >&2
   fi
   exit 130
 }
