@@ -342,3 +342,17 @@ def test_mnist_tfds_backend_matches_idx(tmp_path, data_dir, mnist):
 
 def test_school_files_listed():
     assert len(school_mod.FILES.files) == 11
+
+
+def test_printing_a_dataset_shows_shapes_not_arrays():
+    """repr of a loaded dataset names each field with arrays as shape and
+    dtype (printing used to dump every array)."""
+    import numpy as np
+
+    from amtfl_tf.datasets.synthetic import TaskSplit
+
+    split = TaskSplit(*[np.zeros((500, 30)) if f.name.startswith("x") else
+                        np.zeros(500) for f in dataclasses.fields(TaskSplit)])
+    text = repr(split)
+    assert text.startswith("TaskSplit(") and "shape=(500, 30)" in text
+    assert len(text) < 1000 and "0., 0." not in text
