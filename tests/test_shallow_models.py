@@ -343,3 +343,18 @@ def test_search_prints_a_line_per_fit(capsys):
     lines = [ln for ln in err.splitlines() if ln.startswith("[test STL]")]
     assert len(lines) == len(res.tried) == 2
     assert "lam=0.01" in err and "val 1" in err and "eta" in lines[0]
+
+
+def test_summary_lists_the_models_own_weights():
+    """Keras' table lists sub-layers only; summary() adds the weights the
+    model holds itself, so the listed parameters add up to the total."""
+    m = models.AMTFL(139, 28, hidden_units=10)
+    m({"x": np.zeros((2, 28), "float32"), "task": np.zeros(2, "int32")})
+    lines = []
+    m.summary(print_fn=lambda line, **_: lines.append(line))
+    text = "\n".join(lines)
+    assert "Weights of the model itself (1,819 parameters" in text
+    assert "amtfl/coefficients" in text and "1,390" in text
+    own = sum(int(np.prod(w.shape)) for w in m.own_weights())
+    sub = sum(int(np.prod(w.shape)) for w in m.feedback.weights)
+    assert own + sub + len(m.hp) == m.count_params()
