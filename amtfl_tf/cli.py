@@ -204,6 +204,13 @@ def run_main(main) -> None:
         except (DatasetError, ResumeMismatchError, ValueError) as e:
             print(f"\n{type(e).__name__}: {e}", file=sys.stderr, flush=True)
             sys.exit(1)
+        except KeyboardInterrupt:
+            # finished splits are already recorded; say so instead of a
+            # traceback through TensorFlow's frames
+            print("\nInterrupted: the splits finished so far are recorded "
+                  "in --workdir; run the same command again to resume.",
+                  file=sys.stderr, flush=True)
+            sys.exit(130)
 
     app.run(guarded)
 

@@ -268,3 +268,14 @@ def test_smoke_run_with_default_flags_leaves_git_status_clean(data_dir):
     assert os.path.exists(os.path.join(
         REPO_ROOT, "figures", "smoke", "data_overview", "results.json"))
     assert _git("status", "--porcelain").stdout == before
+
+
+def test_ctrl_c_ends_a_script_with_one_line_not_a_traceback():
+    code = ("from amtfl_tf import cli\n"
+            "def main(argv):\n"
+            "    raise KeyboardInterrupt\n"
+            "cli.run_main(main)\n")
+    r = _run([sys.executable, "-c", code])
+    assert r.returncode == 130, r.stderr
+    assert "Interrupted: the splits finished so far are recorded" in r.stderr
+    assert "Traceback" not in r.stderr
