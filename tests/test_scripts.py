@@ -279,3 +279,13 @@ def test_ctrl_c_ends_a_script_with_one_line_not_a_traceback():
     assert r.returncode == 130, r.stderr
     assert "Interrupted: the splits finished so far are recorded" in r.stderr
     assert "Traceback" not in r.stderr
+
+
+def test_script_help_lists_the_shared_flags():
+    """--help shows the flags every script shares (--profile, --data_dir,
+    --nodownload, ...), not only the script's own."""
+    r = _run([sys.executable, "reproductions/table1.py", "--help"])
+    # (absl's --help exits with status 1)
+    for flag in ("--profile", "--data_dir", "--workdir", "--[no]download",
+                 "--strategy", "--dataset"):
+        assert flag in r.stdout, flag
