@@ -289,3 +289,23 @@ def test_script_help_lists_the_shared_flags():
     for flag in ("--profile", "--data_dir", "--workdir", "--[no]download",
                  "--strategy", "--dataset"):
         assert flag in r.stdout, flag
+
+
+@pytest.mark.large
+def test_export_records_the_loaded_models_method(tmp_path):
+    """With --keras_file, export.json names the loaded model's method, not
+    the --method flag's default."""
+    save = ("import sys, numpy as np\n"
+            "from amtfl_tf import models\n"
+            "m = models.DeepMultiTaskModel(3, (28, 28, 1), method='cnn')\n"
+            "m(np.zeros((2, 28, 28, 1), 'float32'))\n"
+            "m.save(sys.argv[1])\n")
+    path = tmp_path / "cnn.keras"
+    r = _run([sys.executable, "-c", save, str(path)])
+    assert r.returncode == 0, r.stderr
+    r = _run([sys.executable, "reproductions/export_savedmodel.py",
+              f"--keras_file={path}", f"--workdir={tmp_path / 'out'}"])
+    assert r.returncode == 0, r.stderr
+    summary = json.loads((tmp_path / "out" / "export.json").read_text())
+    assert summary["method"] == "cnn"
+    assert summary["keras_file"] == str(path)
