@@ -358,3 +358,12 @@ def test_summary_lists_the_models_own_weights():
     own = sum(int(np.prod(w.shape)) for w in m.own_weights())
     sub = sum(int(np.prod(w.shape)) for w in m.feedback.weights)
     assert own + sub + len(m.hp) == m.count_params()
+
+
+def test_predict_own_task():
+    x, task, y = _data()
+    m = sh.build_model("AMTFL", 3, x.shape[1], hidden_units=4)
+    full = np.asarray(m.predict({"x": x, "task": task}, verbose=0))
+    assert full.shape == (len(x), 3)
+    own = m.predict_own_task(x, task)
+    np.testing.assert_allclose(own, full[np.arange(len(x)), task])
