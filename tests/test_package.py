@@ -60,7 +60,7 @@ def test_wheel_installs_and_imports_from_anywhere(tmp_path):
     (wheel,) = os.listdir(tmp_path / "wheel")
     names = zipfile.ZipFile(tmp_path / "wheel" / wheel).namelist()
     for sub in ("datasets/mnist.py", "results.py", "published.py",
-                "layers/__init__.py", "experiments/runner.py"):
+                "layers/__init__.py", "experiments/runner.py", "py.typed"):
         assert f"amtfl_tf/{sub}" in names
     assert not [n for n in names if n.startswith(("tests/",
                                                   "reproductions/"))]
