@@ -158,7 +158,8 @@ def test_run_all_state_resume_rules(tmp_path):
     (tmp_path / "a" / "results.json").write_text("{}")
     st("record", tmp_path, "b", "stopped", 7)
     state = _state(tmp_path)
-    assert state["finished"] is False and state["failed"] == ["b"]
+    assert state["finished"] is False and state["stopped"] == ["b"]
+    assert state["failed"] == []
     # the stopped run resumes: a is skipped, b continues
     assert st("start", tmp_path, "quick", 0, "").stdout.strip() == "resume"
     skip_a = st("skip", tmp_path, "a")
