@@ -13,7 +13,9 @@
 #                [--overwrite]
 #                [--data_dir=DIR] [--seed=N] [--outdir=DIR] [--deterministic]
 #                [--tensorboard] [--checkpoint] [--strategy=NAME]
-#                [--jit_compile=auto|true|false]
+#                [--jit_compile=auto|true|false] [--download|--nodownload]
+#
+# Every option also takes its value after a space (--profile smoke).
 #
 # --outdir writes each script's run folder to DIR/<script> instead of
 # figures/<profile>/<script>, and the report to DIR/REPORT.md (the tests
@@ -44,15 +46,29 @@ profile=quick
 only=""
 outdir=""
 extra=()
-for arg in "$@"; do
+# Options take "--name=value" or "--name value".
+args=("$@")
+i=0
+while (( i < ${#args[@]} )); do
+  arg="${args[$i]}"
+  case "$arg" in
+    --profile|--only|--outdir|--data_dir|--seed|--jit_compile|--strategy)
+      if (( i + 1 >= ${#args[@]} )); then
+        echo "run_all.sh: $arg needs a value, e.g. $arg=VALUE (see --help)" >&2
+        exit 2
+      fi
+      i=$((i + 1))
+      arg="$arg=${args[$i]}" ;;
+  esac
   case "$arg" in
     --profile=*) profile="${arg#*=}" ;;
     --only=*) only="${arg#*=}" ;;
     --outdir=*) outdir="${arg#*=}" ;;
-    --overwrite|--deterministic|--tensorboard|--checkpoint|--data_dir=*|--seed=*|--jit_compile=*|--strategy=*) extra+=("$arg") ;;
-    -h|--help) sed -n '2,20p' "$0"; exit 0 ;;
+    --overwrite|--deterministic|--tensorboard|--checkpoint|--download|--nodownload|--data_dir=*|--seed=*|--jit_compile=*|--strategy=*) extra+=("$arg") ;;
+    -h|--help) awk 'NR > 1 && /^#/ {print; next} NR > 1 {exit}' "$0"; exit 0 ;;
     *) echo "run_all.sh: unknown argument: $arg (see --help)" >&2; exit 2 ;;
   esac
+  i=$((i + 1))
 done
 case "$profile" in
   smoke|quick|faithful|paper) ;;
@@ -102,7 +118,9 @@ on_stop() {
   [[ -n "$child" ]] && kill -TERM "$child" 2>/dev/null && wait "$child"
   if [[ -n "$current" ]]; then
     state record "$outdir" "$current" stopped $(( $(date +%s) - start ))
-    echo "=== $current: stopped after $(( $(date +%s) - start ))s; rerun the same command to resume" >&2
+    how="rerun the same command to resume"
+    (( overwrite )) && how="rerun it without --overwrite to resume (--overwrite starts afresh)"
+    echo "=== $current: stopped after $(( $(date +%s) - start ))s; $how" >&2
   fi
   exit 130
 }

@@ -123,6 +123,11 @@ def define_common_flags(flag_values, default_profile: str = "quick") -> None:
         "Download missing datasets from their official sources (where the "
         "network allows). --nodownload fails at once instead.",
         flag_values=flag_values)
+    # Key flags of the script (absl names the main module by sys.argv[0]),
+    # so a script's --help lists them, not only --helpfull.
+    for name in COMMON_FLAGS:
+        flag_values.register_key_flag_for_module(sys.argv[0],
+                                                 flag_values[name])
 
 
 def common_config(flag_values, experiment: str,
@@ -204,6 +209,13 @@ def run_main(main) -> None:
         except (DatasetError, ResumeMismatchError, ValueError) as e:
             print(f"\n{type(e).__name__}: {e}", file=sys.stderr, flush=True)
             sys.exit(1)
+        except KeyboardInterrupt:
+            # finished splits are already recorded; say so instead of a
+            # traceback through TensorFlow's frames
+            print("\nInterrupted: the splits finished so far are recorded "
+                  "in --workdir; run the same command again to resume.",
+                  file=sys.stderr, flush=True)
+            sys.exit(130)
 
     app.run(guarded)
 

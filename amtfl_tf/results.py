@@ -431,6 +431,8 @@ class RunDir:
     """
 
     SPLITS = "splits"
+    #: what a finished run writes from its records (removed by overwrite)
+    RESULTS = ("results.json", "table.md")
 
     def __init__(self, workdir: str, overwrite: bool = False,
                  fingerprint: Mapping[str, Any] | None = None):
@@ -444,6 +446,12 @@ class RunDir:
         split_dir = os.path.join(self.workdir, self.SPLITS)
         if overwrite and os.path.isdir(split_dir):
             shutil.rmtree(split_dir)
+        if overwrite:
+            # an --overwrite run that is interrupted must not leave the old
+            # results beside the new config.json
+            for name in self.RESULTS:
+                if os.path.exists(self.path(name)):
+                    os.remove(self.path(name))
         os.makedirs(split_dir, exist_ok=True)
         fp_path = os.path.join(split_dir, "_fingerprint.json")
         if os.path.exists(fp_path):

@@ -123,6 +123,11 @@ def main():
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--only", nargs="*", default=None,
                         help=f"benchmarks to run (of {list(BENCHMARKS)})")
+    parser.add_argument(
+        "--from_json", action="store_true",
+        help="run nothing: rebuild summary.json and SUMMARY.md from the "
+             "JSON each benchmark last wrote (its own command and repeats "
+             "are recorded in it)")
     args = parser.parse_args()
     names = args.only or list(BENCHMARKS)
     unknown = sorted(set(names) - set(BENCHMARKS))
@@ -131,6 +136,11 @@ def main():
                      f"{list(BENCHMARKS)}")
     runs = {}
     for name in names:
+        if args.from_json:
+            ok = os.path.exists(os.path.join(RESULTS, f"{name}.json"))
+            runs[name] = {"ok": ok, "seconds": None, "peak_rss_mb": None,
+                          "from_json": True}
+            continue
         full, quick = BENCHMARKS[name]
         print(f"=== {name}", flush=True)
         runs[name] = run_one(name, quick if args.quick else full)
@@ -138,20 +148,26 @@ def main():
               f"{runs[name]['seconds']:.0f}s, peak RSS "
               f"{runs[name]['peak_rss_mb']} MB", flush=True)
     rows = summarise(runs)
-    summary = {"quick": args.quick, "runs": runs,
+    summary = {"quick": args.quick, "from_json": args.from_json,
+               "runs": runs,
                "ratios": [{"what": w, "setting": s, "value": v,
                            "target": t} for w, s, v, t in rows]}
     os.makedirs(RESULTS, exist_ok=True)
     with open(os.path.join(RESULTS, "summary.json"), "w") as f:
         json.dump(summary, f, indent=2)
     lines = ["# Benchmark summary", "",
-             f"`python benchmarks/run_all.py{' --quick' if args.quick else ''}`"
-             "; every ratio measured side by side in one process.", "",
+             f"`python benchmarks/run_all.py{' --quick' if args.quick else ''}"
+             f"{' --from_json' if args.from_json else ''}`"
+             "; every ratio measured side by side in one process"
+             + (" (rebuilt from each benchmark's last JSON; wall time and "
+                "peak memory are not rerun)" if args.from_json else "")
+             + ".", "",
              "| ratio | setting | value | target |", "|---|---|---|---|"]
     lines += [f"| {w} | {s} | {v:.3f} | {t} |" for w, s, v, t in rows]
     lines += ["", "| benchmark | ok | wall s | peak RSS MB |",
               "|---|---|---|---|"]
-    lines += [f"| {n} | {r['ok']} | {r['seconds']:.0f} | "
+    lines += [f"| {n} | {r['ok']} | "
+              f"{'-' if r['seconds'] is None else round(r['seconds'])} | "
               f"{r['peak_rss_mb'] and round(r['peak_rss_mb'])} |"
               for n, r in runs.items()]
     with open(os.path.join(RESULTS, "SUMMARY.md"), "w") as f:

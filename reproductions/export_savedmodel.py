@@ -46,7 +46,11 @@ def export_one(cfg):
                                       "lenet_conv")
         error = table2.evaluate_model(model, problem)["error_per_class"]
     paths = export.export_model(model, cfg.workdir)
-    summary = {"paths": paths, "method": FLAGS.method,
+    # with --keras_file the method is the loaded model's, not the flag's
+    method = (getattr(model, "method", None) or type(model).__name__
+              if FLAGS.keras_file else FLAGS.method)
+    summary = {"paths": paths, "method": method,
+               "keras_file": FLAGS.keras_file,
                "per_class_error_pct": error,
                "example_shape": list(model.example_shape)}
     with open(os.path.join(cfg.workdir, "export.json"), "w") as f:

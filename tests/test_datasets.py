@@ -342,3 +342,31 @@ def test_mnist_tfds_backend_matches_idx(tmp_path, data_dir, mnist):
 
 def test_school_files_listed():
     assert len(school_mod.FILES.files) == 11
+
+
+def test_printing_a_dataset_shows_shapes_not_arrays():
+    """repr of a loaded dataset names each field with arrays as shape and
+    dtype (printing used to dump every array)."""
+    import numpy as np
+
+    from amtfl_tf.datasets.synthetic import TaskSplit
+
+    split = TaskSplit(*[np.zeros((500, 30)) if f.name.startswith("x") else
+                        np.zeros(500) for f in dataclasses.fields(TaskSplit)])
+    text = repr(split)
+    assert text.startswith("TaskSplit(") and "shape=(500, 30)" in text
+    assert len(text) < 1000 and "0., 0." not in text
+
+
+def test_failed_download_leaves_no_empty_folder(tmp_path):
+    dest = tmp_path / "data" / "school" / "school_b.mat"
+    with pytest.raises(Exception):
+        _files.download((tmp_path / "nowhere.mat").as_uri(), str(dest),
+                        progress=False)
+    assert not (tmp_path / "data").exists()
+    # a folder that was there before stays
+    (tmp_path / "kept").mkdir()
+    with pytest.raises(Exception):
+        _files.download((tmp_path / "nowhere.mat").as_uri(),
+                        str(tmp_path / "kept" / "x.mat"), progress=False)
+    assert (tmp_path / "kept").is_dir()

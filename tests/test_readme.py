@@ -102,3 +102,80 @@ def test_import_amtfl_tf_stays_cheap_and_registers_on_keras_import():
                        capture_output=True, text=True)
     assert r.returncode == 0, r.stderr[-2000:]
     assert r.stdout.split() == ["False", "True", "True"]
+
+
+def _run_block(fragment, **names):
+    code = _block_with(fragment)
+    ns = {"keras": keras, "np": np, **names}
+    exec(compile(code, "README.md", "exec"), ns)
+    return ns
+
+
+def test_every_python_block_is_tested():
+    """Each README python block is executed by one test below (a new block
+    needs its own test)."""
+    fragments = ("datasets.load(\"school\")", "AsymmetricFeedback(10, gamma",
+                 "TTConv2D(32, 5", "dmtrl.build_network(\"stl\"",
+                 "SoftMaskConv2D(64, 3", "models.AMTFL(num_tasks=139",
+                 "export.export_model(model")
+    blocks = _python_blocks()
+    assert len(blocks) == len(fragments)
+    for fragment in fragments:
+        _block_with(fragment)
+
+
+@pytest.mark.data
+def test_school_snippet(data_dir, monkeypatch):
+    monkeypatch.setenv("AMTFL_TF_DATA_DIR", data_dir)
+    ns = _run_block('datasets.load("school")')
+    assert ns["x_tr"].shape == (len(ns["split"].train), 28)
+    assert ns["t_tr"].max() < 139
+
+
+def test_factorised_layers_snippet():
+    rng = np.random.default_rng(0)
+    ns = _run_block("TTConv2D(32, 5",
+                    kernels=rng.normal(size=(20, 8, 10)).astype("float32"))
+    assert tuple(ns["h"].shape)[1:] == (10, 24, 24, 32)
+    assert np.all(np.isfinite(np.asarray(ns["rho"])))
+
+
+@pytest.mark.slow  # builds the 50-task 105x105 Omniglot network: 40-90 s
+def test_dmtrl_snippet():
+    rng = np.random.default_rng(0)
+    x = rng.random((8, 28, 28, 1), dtype=np.float32)
+    y = np.where(rng.random((8, 10)) > 0.5, 1.0, -1.0).astype("float32")
+    sizes = [int(v) for v in rng.integers(14, 55, 50)]
+    ns = _run_block('dmtrl.build_network("stl"', x=x, y_pm1=y, sizes=sizes)
+    assert ns["tt"].sharing_strengths("l1")
+    assert ns["net"].num_tasks == 50
+
+
+def test_damtl_snippet():
+    rng = np.random.default_rng(0)
+    ns = _run_block("SoftMaskConv2D(64, 3",
+                    aux_features=rng.normal(size=(12, 6)).astype("float32"),
+                    task_features=rng.normal(size=(12, 6)).astype("float32"),
+                    labels=rng.integers(0, 10, 12))
+    assert float(ns["gap"]) >= 0
+
+
+def test_shallow_amtfl_snippet():
+    rng = np.random.default_rng(0)
+    task_ids = rng.integers(0, 139, 600)
+    ns = _run_block("models.AMTFL(num_tasks=139",
+                    x=rng.normal(size=(600, 28)).astype("float32"),
+                    y=rng.normal(size=600).astype("float32"),
+                    task_ids=task_ids,
+                    sizes=np.maximum(np.bincount(task_ids, minlength=139), 1))
+    assert ns["m"].transfer_matrix().shape == (139, 139)
+
+
+def test_export_snippet(tmp_path, monkeypatch):
+    from amtfl_tf import models
+    monkeypatch.chdir(tmp_path)
+    model = models.AMTFL(3, 4, hidden_units=2)
+    model(np.zeros((2, 4), "float32"))
+    ns = _run_block("export.export_model(model", model=model)
+    assert (tmp_path / "out" / "model.keras").exists()
+    assert ns["paths"]

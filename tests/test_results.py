@@ -218,3 +218,20 @@ def test_progress_lines():
     assert lines[2].startswith("[exp] [3/3] s3 done in 20.0s")
     with pytest.raises(ValueError, match="total=-1"):
         Progress(-1)
+
+
+def test_overwrite_removes_the_old_results_at_once(tmp_path):
+    """An --overwrite run that is interrupted must not leave the previous
+    results.json and table.md beside its new config.json."""
+    from amtfl_tf.results import RunDir
+    run = RunDir(str(tmp_path))
+    run.save_split("split1", {"x": 1})
+    for name in ("results.json", "table.md", "plot.png"):
+        (tmp_path / name).write_text("old")
+    RunDir(str(tmp_path))  # resuming keeps them
+    assert (tmp_path / "results.json").exists()
+    again = RunDir(str(tmp_path), overwrite=True)
+    assert not (tmp_path / "results.json").exists()
+    assert not (tmp_path / "table.md").exists()
+    assert (tmp_path / "plot.png").exists()  # rewritten when the run ends
+    assert not again.has_split("split1")

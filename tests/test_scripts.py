@@ -121,6 +121,24 @@ def test_run_all_rejects_bad_arguments():
     assert r.returncode == 2 and "matched no script" in r.stderr
 
 
+@pytest.mark.large
+def test_run_all_space_form_and_download_switches():
+    """--name value works like --name=value; --download/--nodownload are
+    passed on to the scripts, not refused; --help lists them."""
+    r = _run(["bash", "run_all.sh", "--profile", "huge"])
+    assert r.returncode == 2 and "Received: huge" in r.stderr
+    r = _run(["bash", "run_all.sh", "--profile"])
+    assert r.returncode == 2 and "--profile needs a value" in r.stderr
+    for switch in ("--nodownload", "--download"):
+        r = _run(["bash", "run_all.sh", "--only", "nomatch_xyz",
+                  "--profile", "smoke", switch])
+        assert r.returncode == 2 and "matched no script" in r.stderr, \
+            r.stderr
+    r = _run(["bash", "run_all.sh", "--help"])
+    assert r.returncode == 0 and "--nodownload" in r.stdout
+    assert "set -uo" not in r.stdout
+
+
 def _state(outdir):
     return json.loads((outdir / "run_all.json").read_text())
 
@@ -140,7 +158,8 @@ def test_run_all_state_resume_rules(tmp_path):
     (tmp_path / "a" / "results.json").write_text("{}")
     st("record", tmp_path, "b", "stopped", 7)
     state = _state(tmp_path)
-    assert state["finished"] is False and state["failed"] == ["b"]
+    assert state["finished"] is False and state["stopped"] == ["b"]
+    assert state["failed"] == []
     # the stopped run resumes: a is skipped, b continues
     assert st("start", tmp_path, "quick", 0, "").stdout.strip() == "resume"
     skip_a = st("skip", tmp_path, "a")
@@ -250,3 +269,44 @@ def test_smoke_run_with_default_flags_leaves_git_status_clean(data_dir):
     assert os.path.exists(os.path.join(
         REPO_ROOT, "figures", "smoke", "data_overview", "results.json"))
     assert _git("status", "--porcelain").stdout == before
+
+
+def test_ctrl_c_ends_a_script_with_one_line_not_a_traceback():
+    code = ("from amtfl_tf import cli\n"
+            "def main(argv):\n"
+            "    raise KeyboardInterrupt\n"
+            "cli.run_main(main)\n")
+    r = _run([sys.executable, "-c", code])
+    assert r.returncode == 130, r.stderr
+    assert "Interrupted: the splits finished so far are recorded" in r.stderr
+    assert "Traceback" not in r.stderr
+
+
+def test_script_help_lists_the_shared_flags():
+    """--help shows the flags every script shares (--profile, --data_dir,
+    --nodownload, ...), not only the script's own."""
+    r = _run([sys.executable, "reproductions/table1.py", "--help"])
+    # (absl's --help exits with status 1)
+    for flag in ("--profile", "--data_dir", "--workdir", "--[no]download",
+                 "--strategy", "--dataset"):
+        assert flag in r.stdout, flag
+
+
+@pytest.mark.large
+def test_export_records_the_loaded_models_method(tmp_path):
+    """With --keras_file, export.json names the loaded model's method, not
+    the --method flag's default."""
+    save = ("import sys, numpy as np\n"
+            "from amtfl_tf import models\n"
+            "m = models.DeepMultiTaskModel(3, (28, 28, 1), method='cnn')\n"
+            "m(np.zeros((2, 28, 28, 1), 'float32'))\n"
+            "m.save(sys.argv[1])\n")
+    path = tmp_path / "cnn.keras"
+    r = _run([sys.executable, "-c", save, str(path)])
+    assert r.returncode == 0, r.stderr
+    r = _run([sys.executable, "reproductions/export_savedmodel.py",
+              f"--keras_file={path}", f"--workdir={tmp_path / 'out'}"])
+    assert r.returncode == 0, r.stderr
+    summary = json.loads((tmp_path / "out" / "export.json").read_text())
+    assert summary["method"] == "cnn"
+    assert summary["keras_file"] == str(path)

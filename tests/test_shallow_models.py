@@ -326,3 +326,44 @@ def test_loop_auto_and_bad_loop():
     with pytest.raises(ValueError, match="loop='graph' trains on the full"):
         sh.Trainer(m, x, y, task, config=sh.TrainConfig(
             batch_size=4, loop="graph"))
+
+
+def test_search_prints_a_line_per_fit(capsys):
+    """search(progress=...) prints each fit's grid point, validation score,
+    time and ETA to stderr; max_fits bounds the coordinate search."""
+    assert sh.max_fits({"a": [1, 2, 3], "b": [1, 2]}) == 6
+    assert sh.max_fits({"a": [1, 2, 3], "b": [1, 2]}, "grid") == 6
+    assert sh.max_fits({"a": [1, 2, 3], "b": [1, 2]}, sweeps=2) == 11
+    x, task, y = _data()
+    m = sh.build_model("STL", 3, x.shape[1])
+    tr = sh.Trainer(m, x, y, task, config=sh.TrainConfig(steps=5))
+    res = sh.search(tr, lambda: 1.0, {"lam": [0.1, 0.01]}, "coordinate",
+                    progress="test STL")
+    err = capsys.readouterr().err
+    lines = [ln for ln in err.splitlines() if ln.startswith("[test STL]")]
+    assert len(lines) == len(res.tried) == 2
+    assert "lam=0.01" in err and "val 1" in err and "eta" in lines[0]
+
+
+def test_summary_lists_the_models_own_weights():
+    """Keras' table lists sub-layers only; summary() adds the weights the
+    model holds itself, so the listed parameters add up to the total."""
+    m = models.AMTFL(139, 28, hidden_units=10)
+    m({"x": np.zeros((2, 28), "float32"), "task": np.zeros(2, "int32")})
+    lines = []
+    m.summary(print_fn=lambda line, **_: lines.append(line))
+    text = "\n".join(lines)
+    assert "Weights of the model itself (1,819 parameters" in text
+    assert "amtfl/coefficients" in text and "1,390" in text
+    own = sum(int(np.prod(w.shape)) for w in m.own_weights())
+    sub = sum(int(np.prod(w.shape)) for w in m.feedback.weights)
+    assert own + sub + len(m.hp) == m.count_params()
+
+
+def test_predict_own_task():
+    x, task, y = _data()
+    m = sh.build_model("AMTFL", 3, x.shape[1], hidden_units=4)
+    full = np.asarray(m.predict({"x": x, "task": task}, verbose=0))
+    assert full.shape == (len(x), 3)
+    own = m.predict_own_task(x, task)
+    np.testing.assert_allclose(own, full[np.arange(len(x)), task])

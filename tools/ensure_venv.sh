@@ -18,8 +18,8 @@ if [[ ! -f "$_stamp" || "$(cat "$_stamp")" != "$_want" ]]; then
   # (grep drops pip's notes about this machine's unused local indexes)
   "$_venv/bin/python" -m pip install --quiet --disable-pip-version-check \
     -r "$_root/requirements.txt" 2> >(grep -v "is ignored: it is neither" >&2)
-  # --no-deps: requirements.txt already pins everything (tensorflow-cpu
-  # provides the `tensorflow` module the package declares).
+  # --no-deps: requirements.txt already pins everything, tensorflow-cpu
+  # included (the package's [cpu] extra).
   "$_venv/bin/python" -m pip install --quiet --disable-pip-version-check \
     --no-deps -e "$_root"
   echo "$_want" > "$_stamp"

@@ -44,7 +44,10 @@ def _save(outdir, state):
     scripts = state.setdefault("scripts", {})
     state["total_seconds"] = int(sum(v.get("seconds", 0)
                                      for v in scripts.values()))
-    state["failed"] = [n for n, v in scripts.items() if v["status"] != "ok"]
+    state["failed"] = [n for n, v in scripts.items()
+                       if v["status"] == "FAILED"]
+    state["stopped"] = [n for n, v in scripts.items()
+                        if v["status"] == "stopped"]
     state["updated"] = datetime.datetime.now(
         datetime.timezone.utc).isoformat(timespec="seconds")
     os.makedirs(outdir, exist_ok=True)

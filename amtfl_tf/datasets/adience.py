@@ -69,6 +69,7 @@ from typing import Sequence
 import numpy as np
 
 from amtfl_tf.datasets import files as _files
+from amtfl_tf.datasets.registry import compact_repr
 
 NAME = "adience"
 URL = "https://talhassner.github.io/home/projects/Adience/Adience-data.html"
@@ -94,6 +95,7 @@ LAYOUT = (
     "<data_dir>/adience/)")
 
 
+@compact_repr
 @dataclasses.dataclass(frozen=True)
 class Adience:
     """AdienceFaces as flat arrays, one row per face, in fold-file order.

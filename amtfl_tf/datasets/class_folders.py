@@ -39,6 +39,7 @@ from typing import Callable
 import numpy as np
 
 from amtfl_tf.datasets import files as _files
+from amtfl_tf.datasets.registry import compact_repr
 
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp")
 
@@ -113,6 +114,7 @@ LAYOUTS: dict[str, FolderLayout] = {
 NAMES = tuple(LAYOUTS)
 
 
+@compact_repr
 @dataclasses.dataclass(frozen=True)
 class ClassFolderImages:
     """Images of some classes of one dataset (domain).

@@ -137,9 +137,16 @@ def download(url: str, dest: str, expected_sha256: str | None = None,
     renamed only once complete and verified, so an interrupted download never
     leaves a partial file under the final name.
     """
-    os.makedirs(os.path.dirname(dest) or ".", exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".download-", dir=os.path.dirname(dest))
+    folder = os.path.abspath(os.path.dirname(dest) or ".")
+    created = []  # folders made here, deepest first: removed on failure
+    p = folder
+    while not os.path.exists(p):
+        created.append(p)
+        p = os.path.dirname(p)
+    os.makedirs(folder, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=".download-", dir=folder)
     h = hashlib.sha256()
+    ok = False
     try:
         with os.fdopen(fd, "wb") as out, urllib.request.urlopen(
                 url, timeout=timeout) as resp:
@@ -160,9 +167,16 @@ def download(url: str, dest: str, expected_sha256: str | None = None,
                 f"{expected_sha256}; the file was not kept."
             )
         os.replace(tmp, dest)
+        ok = True
     finally:
         if os.path.exists(tmp):
             os.remove(tmp)
+        if not ok:  # a failed download leaves no empty folder behind
+            for p in created:
+                try:
+                    os.rmdir(p)
+                except OSError:
+                    break
 
 
 def missing_message(files: DatasetFiles, folder: str,

@@ -18,6 +18,7 @@ import os
 import numpy as np
 
 from amtfl_tf.datasets import files as _files
+from amtfl_tf.datasets.registry import compact_repr
 
 _URL = "https://storage.googleapis.com/cvdf-datasets/mnist/"
 
@@ -50,6 +51,7 @@ FILES = _files.DatasetFiles(
 BACKENDS = ("idx", "tfds")
 
 
+@compact_repr
 @dataclasses.dataclass(frozen=True)
 class Mnist:
     """MNIST as numpy arrays.
@@ -140,6 +142,7 @@ DEFAULT_IMBALANCE = tuple(range(200, 0, -20))  # 200, 180, ..., 20
 SELECTIONS = ("first", "random")
 
 
+@compact_repr
 @dataclasses.dataclass(frozen=True)
 class MnistImbalanced:
     """Deep-AMTFL's MNIST-Imbalanced (float32 images in [0, 1], NHWC).

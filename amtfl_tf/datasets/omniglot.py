@@ -22,6 +22,7 @@ import zipfile
 import numpy as np
 
 from amtfl_tf.datasets import files as _files
+from amtfl_tf.datasets.registry import compact_repr
 
 _URL = "https://github.com/brendenlake/omniglot/raw/master/python/"
 
@@ -67,6 +68,7 @@ _CSV_FIELDS = ("alphabet", "subset", "n_characters", "first_char_id",
                "npz_last_index")
 
 
+@compact_repr
 @dataclasses.dataclass(frozen=True)
 class Alphabet:
     """One alphabet: its official folder name and character-id range."""
@@ -77,6 +79,7 @@ class Alphabet:
     first_char_id: int    # Omniglot's global 1-based character id
 
 
+@compact_repr
 @dataclasses.dataclass(frozen=True)
 class Omniglot:
     """Omniglot as flat numpy arrays, one row per drawing.

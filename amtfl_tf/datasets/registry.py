@@ -17,6 +17,32 @@ class DatasetEntry:
 _REGISTRY: dict[str, DatasetEntry] = {}
 
 
+def _short(value: Any) -> str:
+    shape = getattr(value, "shape", None)
+    if shape is not None and getattr(value, "ndim", 0) > 0:
+        return f"array(shape={tuple(shape)}, dtype={value.dtype})"
+    if isinstance(value, (list, tuple)) and len(value) > 6:
+        kinds = sorted({type(v).__name__ for v in value})
+        return f"[{len(value)} × {'/'.join(kinds)}]"
+    if isinstance(value, (list, tuple)):
+        inner = ", ".join(_short(v) for v in value)
+        return f"[{inner}]" if isinstance(value, list) else f"({inner})"
+    text = repr(value)
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
+def compact_repr(cls):
+    """Class decorator (above ``@dataclasses.dataclass``): the repr names
+    each field with arrays shown as shape and dtype and long lists as a
+    count, so printing a dataset does not dump its pixels."""
+    def __repr__(self) -> str:
+        fields = ", ".join(f"{f.name}={_short(getattr(self, f.name))}"
+                           for f in dataclasses.fields(self) if f.repr)
+        return f"{type(self).__name__}({fields})"
+    cls.__repr__ = __repr__
+    return cls
+
+
 def register(name: str, loader: Callable[..., Any], description: str) -> None:
     """Register ``loader(data_dir=..., seed=..., **options)`` under ``name``."""
     params = inspect.signature(loader).parameters

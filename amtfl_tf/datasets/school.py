@@ -13,6 +13,7 @@ import os
 import numpy as np
 
 from amtfl_tf.datasets import files as _files
+from amtfl_tf.datasets.registry import compact_repr
 
 _COMMIT = "97dfc15be3769240f2099d036ce2b55b30a56f5f"
 _URL = ("https://raw.githubusercontent.com/tjanez/PyMTL/" + _COMMIT
@@ -70,6 +71,7 @@ NUM_SPLITS = 10
 NUM_TASKS = 139
 
 
+@compact_repr
 @dataclasses.dataclass(frozen=True)
 class SchoolSplit:
     """One of Argyriou et al.'s random splits (0-based indices into x/y).
@@ -81,6 +83,7 @@ class SchoolSplit:
     test: np.ndarray   # int64 (3890,)
 
 
+@compact_repr
 @dataclasses.dataclass(frozen=True)
 class School:
     """School as numpy arrays (task-partitioned multi-task data).

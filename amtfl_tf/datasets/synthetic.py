@@ -34,10 +34,12 @@ import dataclasses
 import itertools
 
 import numpy as np
+from amtfl_tf.datasets.registry import compact_repr
 
 NOISE_ON = ("parameters", "outputs")
 
 
+@compact_repr
 @dataclasses.dataclass(frozen=True)
 class TaskSplit:
     """One random train/val/test split of task-partitioned data."""
@@ -53,6 +55,7 @@ class TaskSplit:
     task_test: np.ndarray
 
 
+@compact_repr
 @dataclasses.dataclass(frozen=True)
 class SyntheticAMTFL:
     """The generated problem.

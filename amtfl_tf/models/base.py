@@ -231,6 +231,33 @@ class MultiTaskBase(keras.Model):
         self._loss_tracker.update_state(loss * replicas,
                                         sample_weight=ops.shape(first)[0])
 
+    # -- summary ------------------------------------------------------------
+
+    def own_weights(self) -> list:
+        """The model's weights that no sub-layer owns (a shallow model's
+        basis, coefficients and biases), hyper-parameters excluded."""
+        held = {id(w) for layer in self._flatten_layers(include_self=False)
+                for w in layer.weights}
+        hp = {id(v) for v in getattr(self, "hp", {}).values()}
+        return [w for w in self.weights
+                if id(w) not in held and id(w) not in hp]
+
+    def summary(self, *args, print_fn=None, **kwargs):
+        """Keras' summary, then the weights the model holds itself, which
+        Keras' layer table does not list (its totals count them)."""
+        super().summary(*args, print_fn=print_fn, **kwargs)
+        own = self.own_weights()
+        if not own:
+            return
+        out = print_fn or (lambda line, **_: print(line))
+        count = sum(int(np.prod(w.shape)) for w in own)
+        out(f" Weights of the model itself ({count:,} parameters; not in "
+            "the layer table above):")
+        for w in own:
+            out(f"   {w.path:<32} {str(tuple(w.shape)):<14} "
+                f"{int(np.prod(w.shape)):>10,}"
+                f"{'' if w.trainable else '  (non-trainable)'}")
+
     # -- export -------------------------------------------------------------
 
     def serving_outputs(self, x):

@@ -239,6 +239,15 @@ class MultiTaskModel(MultiTaskBase):
     def extra_metrics(self):
         return [self.task_loss_tracker, *self.term_trackers.values()]
 
+    def predict_own_task(self, x, task, batch_size=None):
+        """Each sample's output for its own task, ``(N,)`` numpy: the
+        entry ``[i, task[i]]`` of ``predict`` (which returns every task's
+        output, ``(N, T)``). Raw outputs: logits for the logistic loss."""
+        task = np.asarray(task)
+        out = self.predict({"x": x, "task": task}, batch_size=batch_size,
+                           verbose=0)
+        return np.asarray(out)[np.arange(len(task)), task.astype(int)]
+
     def serving_input_shape(self):
         return self.example_shape
 

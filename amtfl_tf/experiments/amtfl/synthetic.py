@@ -19,7 +19,7 @@ Profiles (docs/deep_amtfl.md says what each changes from the paper):
   over the published grid instead of every combination (5^5 = 3,125 fits
   per split for AMTFL).
 * ``quick`` — five splits, 2,000 steps, coordinate search, T up to 192.
-* ``smoke`` — seconds: one split, a two-value grid, 100 steps.
+* ``smoke`` — 1-3 minutes: one split, a two-value grid, 100 steps.
 """
 
 from __future__ import annotations
@@ -82,7 +82,7 @@ PROFILES = {
 
 
 def settings_for(profile: str, seed: int = 0, **overrides) -> Settings:
-    """The profile's settings: smoke (seconds), quick (minutes), faithful
+    """The profile's settings: smoke (1-3 minutes), quick (minutes), faithful
     (each split as published, two splits), paper."""
     s = profiles.make(Settings, PROFILES, profile, seed, nested="train",
                       **overrides)
@@ -139,7 +139,9 @@ def fit_method(method: str, data, split: int, settings: Settings,
     if hyperparameters is None:
         grid = {h: settings.grid for h in SEARCHED[method]}
         result = sh.search(trainer, val_score, grid, settings.search,
-                           settings.sweeps)
+                           settings.sweeps,
+                           progress=f"T={data.num_tasks} split{split} "
+                           f"{method}")
         model.set_weights(result.weights)
         chosen, fits = result.best, len(result.tried)
     else:

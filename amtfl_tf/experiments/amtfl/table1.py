@@ -291,7 +291,8 @@ def fit_split(problem: Problem, dataset: str, s: Settings, seed: int
 
         res = sh.search(
             trainer, lambda: score("val"),
-            {h: s.grid for h in SEARCHED[method]}, s.search, s.sweeps)
+            {h: s.grid for h in SEARCHED[method]}, s.search, s.sweeps,
+            progress=f"table1 {dataset} seed{seed} {method}")
         model.set_weights(res.weights)
         out[method] = {"test": score("test"), "val": res.score,
                        "hyperparameters": res.best, "fits": len(res.tried)}

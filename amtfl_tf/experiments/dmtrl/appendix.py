@@ -92,7 +92,7 @@ def fit_classic(train_x, train_y, val_x, val_y, test_x, test_labels,
 
         res = sh.search(trainer, val_error,
                         {h: s.classic_grid for h in CLASSIC_SEARCHED[method]},
-                        "coordinate", 1)
+                        "coordinate", 1, progress=f"appendix {method}")
         model.set_weights(res.weights)
         out[method] = {**errors(sh.predict(model, test_x), test_labels),
                        "hyperparameters": res.best}

@@ -105,7 +105,7 @@ def settings_for(profile: str, seed: int = 0, **overrides) -> Settings:
     CV for UD-MTL. ``quick``: fractions 10%, 50%, 100%, one repeat, 64 × 64
     faces, 4 epochs (2 of DMTRL fine-tuning), one hold-out split for
     UD-MTL's N. ``faithful``: the paper profile's runs with 2 draws per
-    fraction. ``smoke``: seconds (one fraction, 64 × 64, 1 epoch, N
+    fraction. ``smoke``: 1-3 minutes (one fraction, 64 × 64, 1 epoch, N
     among 4 and 5)."""
     s = profiles.make(Settings, PROFILES, profile, seed, nested="train",
                       **overrides)

@@ -97,7 +97,7 @@ def settings_for(profile: str, seed: int = 0, **overrides) -> Settings:
     UD-MTL. ``quick``: fractions 5% and 10%, one repeat, 35 × 35 images,
     one hold-out split of a 20% draw for UD-MTL's N, 15 epochs.
     ``faithful``: the paper profile's runs with 2 draws per fraction.
-    ``smoke``: seconds."""
+    ``smoke``: 1-3 minutes, for tests."""
     s = profiles.make(Settings, PROFILES, profile, seed, nested="train",
                       **overrides)
     for f in s.fractions + (s.rho_fraction, s.ud_cv_fraction):

@@ -97,7 +97,7 @@ def settings_for(profile: str, seed: int = 0, **overrides) -> Settings:
     per fraction and 3 appendix subsets. ``quick``: two small
     fractions (0.5%, 2%; the appendix scripts cover 1%), one repeat, 2
     appendix folds, 2,000 test images, one 80/20 hold-out for UD-MTL's
-    N, 10 epochs. ``smoke``: seconds."""
+    N, 10 epochs. ``smoke``: 1-3 minutes, for tests."""
     s = profiles.make(Settings, PROFILES, profile, seed, nested="train",
                       **overrides)
     for f in s.fractions + (s.appendix_fraction,):
