@@ -114,7 +114,7 @@ def _run_block(fragment, **names):
 def test_every_python_block_is_tested():
     """Each README python block is executed by one test below (a new block
     needs its own test)."""
-    fragments = ("datasets.load(\"school\")", "AsymmetricFeedback(10, gamma",
+    fragments = ("datasets.load(\"school\")", "datasets.register(\"toy\"", "AsymmetricFeedback(10, gamma",
                  "TTConv2D(32, 5", "dmtrl.build_network(\"stl\"",
                  "SoftMaskConv2D(64, 3", "models.AMTFL(num_tasks=139",
                  "export.export_model(model")
@@ -179,3 +179,13 @@ def test_export_snippet(tmp_path, monkeypatch):
     ns = _run_block("export.export_model(model", model=model)
     assert (tmp_path / "out" / "model.keras").exists()
     assert ns["paths"]
+
+
+def test_register_snippet():
+    from amtfl_tf.datasets import registry
+    try:
+        ns = _run_block('datasets.register("toy"')
+        assert ns["toy"]["x"].shape == (50, 5)
+        assert "toy" in ns["datasets"].names()
+    finally:
+        registry._REGISTRY.pop("toy", None)
