@@ -189,7 +189,7 @@ def test_random_factor_rho_reference():
     assert dc.random_factor_rho(50, 50, "l1") == pytest.approx(
         2 / np.pi, abs=0.02)
     assert dc.random_factor_rho(1, 50, "l1") == pytest.approx(1.0)
-    assert dc.not_tested("x", "why").ci95 is None
+    assert verdicts.not_tested("x", "why").ci95 is None
 
 
 @pytest.mark.parametrize("module, cut", [

@@ -460,7 +460,7 @@ def claims_a2(records: dict[str, dict], large: dict[str, dict],
                       "the number of parameters compared to STL",
             detail=count_listing(("stl",) + variants), note=init_note))
     if ref is None:
-        ev_more = dc.not_tested(
+        ev_more = verdicts.not_tested(
             "DMTRL − UD-MTL (N = 3) parameters (K)",
             "UD-MTL (N = 3) was not recorded (records made before it was; "
             "rerun dmtrl_table_a1 with --overwrite)")
@@ -486,9 +486,9 @@ def claims_a2(records: dict[str, dict], large: dict[str, dict],
                                            params[ref]))
     statistic = "UD-MTL-Large − UD-MTL (N = 3) binary error (%) per subset"
     if ref is None:
-        ev = dc.not_tested(statistic, "UD-MTL (N = 3) was not recorded")
+        ev = verdicts.not_tested(statistic, "UD-MTL (N = 3) was not recorded")
     elif not like:
-        ev = dc.not_tested(statistic, "UD-MTL-Large is not larger than "
+        ev = verdicts.not_tested(statistic, "UD-MTL-Large is not larger than "
                                       "UD-MTL (N = 3)")
     else:
         ev = verdicts.paired(err["ud-large"], err[ref], statistic)

@@ -36,7 +36,6 @@ import keras
 import numpy as np
 
 from amtfl_tf import distribute
-from amtfl_tf import verdicts
 from amtfl_tf.callbacks import training_callbacks
 from amtfl_tf.models import dmtrl as dm
 from amtfl_tf.results import Row
@@ -367,10 +366,6 @@ def plot_error_curves(ax, fractions, values) -> None:
 def frac_of(key: str) -> float:
     """The training fraction of a record key ``frac<f>_rep<r>``."""
     return float(key[4:].split("_")[0])
-
-
-#: Evidence for a claim this profile cannot test (see verdicts.not_tested).
-not_tested = verdicts.not_tested
 
 
 def random_factor_rho(k: int, num_tasks: int, normalization: str,

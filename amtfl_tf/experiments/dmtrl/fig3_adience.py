@@ -346,7 +346,7 @@ def claims_fig3(records: dict[str, dict], keys: list[str], s: Settings
         f"Age group: UD-MTL has a higher error than STL at the bigger "
         f"training sets (fractions ≥ {BIG_FRACTION:g}): negative transfer",
         verdicts.paired(a["ud-mtl"][big], a["stl"][big], statistic)
-        if big.any() else dc.not_tested(
+        if big.any() else verdicts.not_tested(
             statistic, f"no fraction ≥ {BIG_FRACTION:g} in this profile "
                        f"(run: {run})"),
         source=source,

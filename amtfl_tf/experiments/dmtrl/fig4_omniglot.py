@@ -250,7 +250,7 @@ def claims_fig4(records: dict[str, dict], keys: list[str], s: Settings
         "dmtrl.fig4.udmtl_helps_above_half",
         "UD-MTL has a lower error than STL at fractions above 50%",
         verdicts.paired(v["stl"][big], v["ud-mtl"][big], statistic)
-        if big.any() else dc.not_tested(
+        if big.any() else verdicts.not_tested(
             statistic, f"no fraction above 50% in this profile (run: "
                        f"{run})"),
         source=source,

@@ -257,7 +257,7 @@ def claims_fig2(records: dict[str, dict], keys: list[str], metric: str,
             np.log10(fr), gain, f"−slope of (STL − mean MTL {what}, %) on "
             "log10(fraction)", sign=-1.0)
     else:
-        ev = dc.not_tested(f"−slope of the MTL gain ({what}) on "
+        ev = verdicts.not_tested(f"−slope of the MTL gain ({what}) on "
                            "log10(fraction)", "one fraction in this profile")
     claims.append(Claim.of(
         f"dmtrl.fig2.gain_larger_at_small_data.{metric}",
@@ -281,7 +281,7 @@ def claims_fig2(records: dict[str, dict], keys: list[str], metric: str,
             f"{SMALL_FRACTION:g}") for m in ("dmtrl-tt", "dmtrl-tucker")],
             statistic)
     else:
-        ev = dc.not_tested(statistic, f"no fraction ≤ {SMALL_FRACTION:g} "
+        ev = verdicts.not_tested(statistic, f"no fraction ≤ {SMALL_FRACTION:g} "
                                       "in this profile")
     claims.append(Claim.of(
         f"dmtrl.fig2.tt_tucker_beat_udmtl_small.{metric}",
