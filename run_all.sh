@@ -45,6 +45,7 @@ SCRIPTS=(
 profile=quick
 only=""
 outdir=""
+overwrite=0
 extra=()
 # Options take "--name=value" or "--name value".
 args=("$@")
@@ -64,7 +65,8 @@ while (( i < ${#args[@]} )); do
     --profile=*) profile="${arg#*=}" ;;
     --only=*) only="${arg#*=}" ;;
     --outdir=*) outdir="${arg#*=}" ;;
-    --overwrite|--deterministic|--tensorboard|--checkpoint|--download|--nodownload|--data_dir=*|--seed=*|--jit_compile=*|--strategy=*) extra+=("$arg") ;;
+    --overwrite) overwrite=1; extra+=("$arg") ;;
+    --deterministic|--tensorboard|--checkpoint|--download|--nodownload|--data_dir=*|--seed=*|--jit_compile=*|--strategy=*) extra+=("$arg") ;;
     -h|--help) awk 'NR > 1 && /^#/ {print; next} NR > 1 {exit}' "$0"; exit 0 ;;
     *) echo "run_all.sh: unknown argument: $arg (see --help)" >&2; exit 2 ;;
   esac
@@ -104,11 +106,9 @@ if (( matched == 0 )); then
 fi
 failed=()
 ran=0
-overwrite=0
-for arg in "${extra[@]}"; do [[ "$arg" == --overwrite ]] && overwrite=1; done
 state() { python tools/run_all_state.py "$@"; }
-# A full run that was stopped resumes (tools/run_all_state.py): scripts
-# that finished are skipped, the others resume from their split records.
+# A run that was stopped resumes (tools/run_all_state.py): scripts that
+# finished are skipped, the others resume from their split records.
 mode=$(state start "$outdir" "$profile" "$overwrite" "$only") || exit 2
 [[ "$mode" == resume ]] && echo "=== resuming the stopped $profile run in $outdir (--overwrite starts afresh)"
 current=""
@@ -117,10 +117,11 @@ child=""
 on_stop() {
   [[ -n "$child" ]] && kill -TERM "$child" 2>/dev/null && wait "$child"
   if [[ -n "$current" ]]; then
-    state record "$outdir" "$current" stopped $(( $(date +%s) - start ))
+    local secs=$(( $(date +%s) - start ))
+    state record "$outdir" "$current" stopped "$secs"
     how="rerun the same command to resume"
     (( overwrite )) && how="rerun it without --overwrite to resume (--overwrite starts afresh)"
-    echo "=== $current: stopped after $(( $(date +%s) - start ))s; $how" >&2
+    echo "=== $current: stopped after ${secs}s; $how" >&2
   fi
   exit 130
 }

@@ -16,13 +16,16 @@ invocations it took. After a finished run, a full run starts afresh and an
 ``--only`` run merges the times of the scripts it ran into the file;
 ``--overwrite`` always starts afresh (a full run) or reruns (``--only``).
 
-Run with the project's Python (it reads and writes JSON only).
+Run with the project's Python (it reads and writes JSON only, through
+``amtfl_tf.results``, which does not import TensorFlow).
 """
 
 import datetime
 import json
 import os
 import sys
+
+from amtfl_tf.results import atomic_write_json
 
 FILE = "run_all.json"
 
@@ -51,11 +54,7 @@ def _save(outdir, state):
     state["updated"] = datetime.datetime.now(
         datetime.timezone.utc).isoformat(timespec="seconds")
     os.makedirs(outdir, exist_ok=True)
-    tmp = _path(outdir) + ".tmp"
-    with open(tmp, "w") as f:
-        json.dump(state, f, indent=2)
-        f.write("\n")
-    os.replace(tmp, _path(outdir))
+    atomic_write_json(_path(outdir), state)
 
 
 def start(outdir, profile, overwrite, only):
