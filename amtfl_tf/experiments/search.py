@@ -148,13 +148,15 @@ class Trainer:
         if self.loop == "auto":
             self.loop = "graph" if full_batch and distribute.current() \
                 is None else "fit"
-        if full_batch:
-            ds = tf.data.Dataset.from_tensors(data).repeat()
-        else:
-            ds = tf.data.Dataset.from_tensor_slices(data).shuffle(
+        # the graph loop steps on the tensors themselves; only fit needs a
+        # tf.data pipeline
+        self.dataset = None
+        if self.loop == "fit" and full_batch:
+            self.dataset = tf.data.Dataset.from_tensors(data).repeat()
+        elif self.loop == "fit":
+            self.dataset = tf.data.Dataset.from_tensor_slices(data).shuffle(
                 n, seed=0, reshuffle_each_iteration=True).repeat().batch(
                 config.batch_size, drop_remainder=True)
-        self.dataset = ds
         self._data = data
         self._graph_fit = None
         self.initial = model.get_weights()
