@@ -61,6 +61,19 @@ def _summary(times, old, new, per=1):
             "seconds": {k: list(v) for k, v in times.items()}}
 
 
+def comparisons(levers):
+    """``(label, comparison)`` for every old-vs-new comparison in the
+    ``levers`` dict of levers.json; a lever holds one comparison or several
+    by setting (``train_loop/school``)."""
+    for name, res in levers.items():
+        if "ratio_old_over_new" in res:
+            yield name, res
+            continue
+        for key, sub in res.items():
+            if isinstance(sub, dict) and "ratio_old_over_new" in sub:
+                yield f"{name}/{key}", sub
+
+
 def _shallow_data(n, d, tasks, seed=0):
     rng = np.random.default_rng(seed)
     x = rng.normal(size=(n, d)).astype("float32")
@@ -261,14 +274,11 @@ def main():
         r.update(repeats=args.repeats, quick=args.quick,
                  wall_seconds=time.perf_counter() - t0)
         result["levers"][name] = r
-        for key, sub in ([(None, r)] if "ratio_old_over_new" in r
-                         else r.items()):
-            if isinstance(sub, dict) and "ratio_old_over_new" in sub:
-                q = sub["paired_ratio_quartiles"]
-                print(f"{name}{'/' + key if key else ''}: {sub['old']} -> "
-                      f"{sub['new']}: {sub['ratio_old_over_new']:.2f}x "
-                      f"(paired quartiles {q[0]:.2f}-{q[1]:.2f}); "
-                      f"{sub['setting']}", flush=True)
+        for label, sub in comparisons({name: r}):
+            q = sub["paired_ratio_quartiles"]
+            print(f"{label}: {sub['old']} -> {sub['new']}: "
+                  f"{sub['ratio_old_over_new']:.2f}x (paired quartiles "
+                  f"{q[0]:.2f}-{q[1]:.2f}); {sub['setting']}", flush=True)
     result.update(benchmark="levers", machine=machine_info(),
                   versions=package_versions())
     os.makedirs(os.path.dirname(args.out), exist_ok=True)

@@ -97,16 +97,13 @@ def summarise(runs):
                              f"{sh['architecture']}", med[m] / med["single"],
                              "> 1 (paper: Single-Task fastest)"))
     if runs.get("levers", {}).get("ok"):
+        from levers import comparisons  # benchmarks/levers.py
+
         r = load("levers")["levers"]
-        for name, res in r.items():
-            subs = [(None, res)] if "ratio_old_over_new" in res else [
-                (k, v) for k, v in res.items()
-                if isinstance(v, dict) and "ratio_old_over_new" in v]
-            for key, sub in subs:
-                rows.append((f"lever {name}{'/' + key if key else ''}: "
-                             f"{sub['old']} time / {sub['new']} time",
-                             sub["setting"], sub["ratio_old_over_new"],
-                             "> 1 (the lever is faster)"))
+        for label, sub in comparisons(r):
+            rows.append((f"lever {label}: {sub['old']} time / {sub['new']} "
+                         "time", sub["setting"], sub["ratio_old_over_new"],
+                         "> 1 (the lever is faster)"))
         if "precision" in r:
             p = r["precision"]
             for k, frac in p["fraction_of_peak"].items():
