@@ -154,3 +154,12 @@ def check_id_array(name: str, arr, high: int, what: str,
             f"{_at(name, index)}={ids[index].item()!r} "
             f"({int(out.sum())} out of range)")
     return ids
+
+
+def check_per_sample(name: str, y, meaning: str) -> None:
+    """``y`` holds one value per sample: shape ``(B,)`` (or ``(B, 1)``);
+    ``meaning`` says what the value is, for the message."""
+    if y.ndim > 2 or (y.ndim == 2 and y.shape[1] != 1):
+        raise ValueError(
+            f"{name} must have shape (batch,): {meaning}. Received: "
+            f"{name}.shape={y.shape}")

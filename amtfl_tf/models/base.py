@@ -120,16 +120,15 @@ class MultiTaskBase(keras.Model):
         if isinstance(feats, np.ndarray):
             check_numeric_array(f"{name}x", feats)
             check_finite_array(f"{name}x", feats)
-        if isinstance(task, np.ndarray):
-            task = check_id_array(f"{name}task", task.reshape(-1),
-                                  self.num_tasks, "task ids", "num_tasks")
-        elif task is not None:
-            task = None   # a tensor: the step checks it
+        has_task = isinstance(x, Mapping) and "task" in x
+        # tensor task ids are left to the step's own check
+        task = check_id_array(f"{name}task", task.reshape(-1),
+                              self.num_tasks, "task ids", "num_tasks") \
+            if isinstance(task, np.ndarray) else None
         if isinstance(y, np.ndarray):
             check_numeric_array(f"{name}y", y)
             check_finite_array(f"{name}y", y)
-            self.check_targets(y, task, "task" in x if isinstance(
-                x, Mapping) else False, name)
+            self.check_targets(y, task, has_task, name)
 
     def check_targets(self, y, task, has_task: bool, name: str = "") -> None:
         """Model-specific checks of numpy targets ``y`` (``task``: the

@@ -46,6 +46,7 @@ from amtfl_tf.models.base import MultiTaskBase
 from amtfl_tf.models.replicas import distribution
 from amtfl_tf.models.task_metrics import PerTaskMean
 from amtfl_tf.validation import check_nonnegative
+from amtfl_tf.validation import check_per_sample
 from amtfl_tf.validation import is_int
 
 
@@ -182,11 +183,9 @@ class MultiTaskModel(MultiTaskBase):
         """Task-partitioned data take one target per sample, ``(B,)``;
         shared inputs one per sample and task, ``(B, num_tasks)``."""
         if has_task:
-            if y.ndim > 2 or (y.ndim == 2 and y.shape[1] != 1):
-                raise ValueError(
-                    f"{name}y must have shape (batch,) for task-partitioned "
-                    "data (x={'x': ..., 'task': ...}: one target per sample, "
-                    f"for its own task). Received: {name}y.shape={y.shape}")
+            check_per_sample(f"{name}y", y, "task-partitioned data (x={'x': "
+                             "..., 'task': ...}) take one target per sample, "
+                             "for its own task")
         elif y.ndim != 2 or y.shape[1] != self.num_tasks:
             raise ValueError(
                 f"{name}y must have shape (batch, num_tasks) = (batch, "

@@ -46,6 +46,7 @@ from amtfl_tf.models.base import MultiTaskBase
 from amtfl_tf.models.replicas import distribution
 from amtfl_tf.models.task_metrics import PerTaskMean
 from amtfl_tf.validation import check_id_array
+from amtfl_tf.validation import check_per_sample
 from amtfl_tf.validation import is_int
 
 # the VGG variants, by name (amtfl_tf.models.backbones)
@@ -261,10 +262,8 @@ class TaskNetworksModel(MultiTaskBase):
                 f"{type(self).__name__} trains on x={{'x': images, 'task': "
                 "task ids} with y the task-local labels. Received: "
                 f"{name}x without task ids")
-        if y.ndim > 2 or (y.ndim == 2 and y.shape[1] != 1):
-            raise ValueError(
-                f"{name}y must have shape (batch,): each sample's class id "
-                f"in its own task. Received: {name}y.shape={y.shape}")
+        check_per_sample(f"{name}y", y,
+                         "each sample's class id in its own task")
         labels = check_id_array(f"{name}y", y.reshape(-1), self.max_classes,
                                 "class ids", "max(num_classes)")
         if task is None or len(task) != len(labels):
