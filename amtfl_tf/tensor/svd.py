@@ -84,14 +84,6 @@ def truncated_svd(matrix, eps=None, rank=None):
     return u[:, :r], s[:r], vt[:r]
 
 
-def svd_with_abs_tol(a, abs_tol):
-    """Truncated SVD at an absolute Frobenius tolerance; also returns the
-    absolute error ``sqrt(Σ_{i>r} s_i²)``."""
-    u, s, vt = np.linalg.svd(a, full_matrices=False)
-    r = truncation_rank(s, None, abs_tol=abs_tol)
-    return u[:, :r], s[:r], vt[:r], math.sqrt(float(np.sum(s[r:] ** 2)))
-
-
 def is_wide(a) -> bool:
     """A matrix ``(m, n)`` with ``n ≥ 4 m``: its leading left singular
     vectors are cheaper from the ``m × m`` Gram matrix (O(m² n) once)
