@@ -39,7 +39,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
-from typing import Any, Mapping, Sequence
+from typing import Any, Iterable, Mapping, Sequence
 
 import numpy as np
 
@@ -496,6 +496,35 @@ class RunDir:
                 data = read_json(os.path.join(folder, name))
                 out[data["key"]] = data["record"]
         return out
+
+    def adopt(self, other_workdir: str, keys: Iterable[str] | None = None
+              ) -> list[str]:
+        """Copy the split records of another run folder made under the same
+        fingerprint (e.g. the ``paper`` profile's runs 1-2 into the
+        ``faithful`` folder, when the two profiles differ only in the number
+        of runs) for every key of ``keys`` (default: all) not recorded
+        here. A folder that is absent
+        or was made under another fingerprint is left alone. Returns the
+        adopted keys; each copy names its source in ``"adopted_from"``."""
+        other = os.path.join(os.path.abspath(other_workdir), self.SPLITS)
+        fp_path = os.path.join(other, "_fingerprint.json")
+        if (os.path.abspath(other_workdir) == self.workdir
+                or not os.path.exists(fp_path)
+                or read_json(fp_path) != self.fingerprint):
+            return []
+        wanted = None if keys is None else set(keys)
+        adopted = []
+        for name in sorted(os.listdir(other)):
+            if not name.endswith(".json") or name.startswith("_"):
+                continue
+            data = read_json(os.path.join(other, name))
+            if self.has_split(data["key"]) or (
+                    wanted is not None and data["key"] not in wanted):
+                continue
+            data["adopted_from"] = os.path.relpath(other, self.workdir)
+            atomic_write_json(self._split_path(data["key"]), data)
+            adopted.append(data["key"])
+        return adopted
 
     def write_config(self, config: Mapping[str, Any]) -> dict[str, Any]:
         """Write ``config.json``: flags, versions, git commit, machine."""

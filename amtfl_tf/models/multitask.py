@@ -60,7 +60,9 @@ class MultiTaskModel(MultiTaskBase):
       input_dim: d, the feature dimension (weights are created at once),
         or the shape of one example, e.g. ``(28, 28, 1)`` for images.
       loss: ``"squared"`` (regression) or ``"logistic"`` (one-vs-all
-        classification; outputs are logits).
+        classification; outputs are logits); ``"logistic_clipped"`` is the
+        logistic loss as the Deep-AMTFL code computes it
+        (:mod:`amtfl_tf.objectives.losses`).
       per_task_mean: average each task's loss over its own samples (True)
         or pool all samples (False).
       delta: δ of the imbalance term δ/√N_t (0 disables it).
@@ -254,7 +256,8 @@ class MultiTaskModel(MultiTaskBase):
         """Per-task probabilities (sigmoid of the logits) for the logistic
         loss, raw outputs for regression."""
         out = self(x, training=False)
-        return ops.sigmoid(out) if self.loss_kind == "logistic" else out
+        logistic = self.loss_kind in objectives.LOGISTIC_LOSSES
+        return ops.sigmoid(out) if logistic else out
 
     def get_config(self):
         config = super().get_config()

@@ -7,6 +7,19 @@ hinge (DMTRL Sec. 4.1): L_t = (1/N_t) Σ_i max(0, 1 - y o),  y in {-1, +1}
 The paper prints the logistic loss without its minus sign; the minus is
 required (it is a loss to minimise). Classification outputs are logits and
 the loss is computed from them stably (``from_logits``).
+
+``"logistic_clipped"`` is the same loss written the way the Deep-AMTFL
+authors' code writes it (haebeom-lee/amtfl, ``layers.py``:
+``log = lambda x: tf.log(1e-20 + x)`` applied to ``σ(o)`` and ``1 − σ(o)``
+in float32). It differs from ``"logistic"`` once a logit saturates:
+``1 − σ(o)`` rounds to 0 for ``o`` above about 16.6, the loss stops at
+``−log(1e-20) ≈ 46`` and its gradient is exactly 0, where the stable form
+keeps a gradient of ``σ(−o)``. It is computed as ``log(max(x, 1e-20))``,
+equal to ``log(1e-20 + x)`` in float32 for every ``x`` above 1e-13 (the
+two differ only on an entry whose loss exceeds 29, i.e. a logit beyond
+±29 on the wrong side); the literal sum is not used because
+TensorFlow's graph optimiser folds ``1e-20 + (1 − σ)`` into ``1 − σ``,
+which is ``log 0`` (NaN gradients).
 """
 
 from __future__ import annotations
@@ -14,13 +27,18 @@ from __future__ import annotations
 import numpy as np
 from keras import ops
 
-LOSSES = ("squared", "logistic", "hinge")
+LOSSES = ("squared", "logistic", "logistic_clipped", "hinge")
+#: The losses whose outputs are logits of {0, 1} targets.
+LOGISTIC_LOSSES = ("logistic", "logistic_clipped")
+_CLIP = 1e-20
 
 
 def elementwise_loss(kind: str, y_true, y_pred):
     """Loss of every entry: ``(y - o)^2``, the logistic loss of logit ``o``
-    against ``y`` in {0, 1}, or the hinge loss ``max(0, 1 - y o)`` with
-    ``y`` in {-1, +1}. Shapes of ``y_true`` and ``y_pred`` match."""
+    against ``y`` in {0, 1} (stable, or ``"logistic_clipped"`` as the
+    Deep-AMTFL code computes it; see the module doc), or the hinge loss
+    ``max(0, 1 - y o)`` with ``y`` in {-1, +1}. Shapes of ``y_true`` and
+    ``y_pred`` match."""
     if kind == "squared":
         return ops.square(y_true - y_pred)
     if kind == "logistic":
@@ -28,6 +46,10 @@ def elementwise_loss(kind: str, y_true, y_pred):
         # log(1 - σ(o))], without overflow.
         return (ops.relu(y_pred) - y_pred * y_true
                 + ops.log1p(ops.exp(-ops.abs(y_pred))))
+    if kind == "logistic_clipped":
+        p = ops.sigmoid(y_pred)
+        return -(y_true * ops.log(ops.maximum(p, _CLIP))
+                 + (1.0 - y_true) * ops.log(ops.maximum(1.0 - p, _CLIP)))
     if kind == "hinge":
         return ops.relu(1.0 - y_true * y_pred)
     raise ValueError(f"loss must be one of {LOSSES}. Received: loss={kind!r}")

@@ -7,7 +7,12 @@ set as validation (not used for model selection: the final weights are
 reported, as in the code), the official 10k test set; LeNet-Conv; Adam
 1e-4, dropped to 1e-5 at half of the steps; batch 100; α = 0.1, γ = 0.01,
 μ = λ = 1e-4 with λ·½Σv² over every backbone variable; δ/√N_t with
-δ = 0.001·√N̄ (the code's 0.001/√(N_t/N̄)). Metrics: the paper's
+δ = 0.001·√N̄ (the code's 0.001/√(N_t/N̄)); TF1 Adam's ε = 1e-8 (Keras'
+default is 1e-7) and the code's cross-entropy ``-y log(1e-20 + σ(o)) -
+(1-y) log(1e-20 + 1 - σ(o))`` (``loss="logistic_clipped"``, see
+:mod:`amtfl_tf.objectives.losses`); ``adam_epsilon=1e-7,
+loss="logistic"`` gives Keras' defaults (:mod:`.table2_variants`
+measures the difference). Metrics: the paper's
 "average per-class" error (%) and the overall accuracy the code and the
 reproduction slides report, both on the official test set (the paper says
 1,000 test images per class; the official set has 892-1,135).
@@ -77,6 +82,8 @@ class Settings:
     l2_convention: str = "half"
     ramp_steps: int = 0
     image_size: int = 224
+    adam_epsilon: float = 1e-8
+    loss: str = "logistic_clipped"
 
     def to_dict(self):
         return dataclasses.asdict(self)
@@ -216,6 +223,7 @@ def train_model(method, problem, s: Settings, seed: int, backbone: str,
         model = DeepMultiTaskModel(
             problem.num_classes, problem.input_shape, method=method,
             backbone=backbone, l2_convention=s.l2_convention, delta=delta,
+            loss=s.loss,
             task_sizes=sizes, hyperparameters=dict(
                 alpha=s.alpha, gamma=s.gamma, mu=s.mu, lam=s.lam))
     if init_from is not None:  # fine-tune from the trained CNN
@@ -227,7 +235,7 @@ def train_model(method, problem, s: Settings, seed: int, backbone: str,
     schedule = keras.optimizers.schedules.PiecewiseConstantDecay(
         [max(1, total // 2)], [s.learning_rate, s.learning_rate * s.lr_drop])
     with distribute.scope():
-        model.compile(keras.optimizers.Adam(schedule),
+        model.compile(keras.optimizers.Adam(schedule, epsilon=s.adam_epsilon),
                       steps_per_execution=distribute.steps_per_execution(
                           steps_per_epoch))
     y = np.eye(problem.num_classes, dtype=np.float32)[problem.y_train]
@@ -288,6 +296,18 @@ def fit_run(problem: ImageProblem, dataset: str, s: Settings, run: int,
             progress(f"{method}: per-class error "
                      f"{rec['error_per_class']:.2f}% ({seconds:.0f}s)")
     return out
+
+
+def sibling_profile_dirs(cfg: CommonConfig, names) -> list[str]:
+    """The default work folders (``figures/<name>/<experiment>``) of the
+    profiles ``names`` other than ``cfg``'s, when ``cfg.workdir`` is the
+    default one of its profile; else none."""
+    parent, experiment = os.path.split(cfg.workdir)
+    root, profile = os.path.split(parent)
+    if profile != cfg.profile:
+        return []
+    return [os.path.join(root, n, experiment) for n in names
+            if n != cfg.profile]
 
 
 def _problem(dataset, cfg, s, run):
@@ -360,12 +380,23 @@ def run_dataset(cfg: CommonConfig, dataset: str, **overrides) -> Results:
     if dataset != "mnist_imbalanced":
         _problem(dataset, cfg, s, 1)  # fail before any training if absent
     workdir = os.path.join(cfg.workdir, dataset)
+    # run r's record depends on the settings and the seed, not on the
+    # profile's name or number of runs, so the faithful profile (runs 1-2)
+    # and the paper profile (runs 1-5) share their common runs
+    shared = {k: v for k, v in s.to_dict().items()
+              if k not in ("profile", "runs")}
     run_dir = RunDir(workdir, overwrite=cfg.overwrite,
                      fingerprint={"experiment": cfg.experiment,
-                                  "dataset": dataset, **s.to_dict()})
+                                  "dataset": dataset, **shared})
     run_dir.write_config({**cfg.to_dict(), "dataset": dataset,
                           "settings": s.to_dict()})
     keys = [f"run{r}" for r in range(1, s.runs + 1)]
+    for other in sibling_profile_dirs(cfg, ("paper", "faithful")):
+        adopted = run_dir.adopt(os.path.join(other, dataset), keys)
+        if adopted:
+            print(f"[{cfg.experiment}/{dataset}] reusing {adopted} from "
+                  f"{os.path.relpath(other)} (same settings and seeds)",
+                  flush=True)
     name = f"{cfg.experiment}/{dataset}"
 
     def compute(key):

@@ -1,0 +1,178 @@
+"""Why ours trailed the authors' code on Table 2 (MNIST-Imbalanced): the
+two framework details in which our Keras port differed from their TF1
+graph, each switched on its own, at equal epochs and seeds.
+
+The variants (every other setting is Table 2's, :mod:`.table2`):
+
+| variant | Adam ε | cross-entropy |
+|---|---|---|
+| ``authors`` | 1e-8 (TF1's default) | ``log(1e-20 + x)`` (their code) |
+| ``keras_epsilon`` | 1e-7 (Keras' default) | the authors' |
+| ``stable_loss`` | 1e-8 | the stable ``from_logits`` form |
+| ``keras`` | 1e-7 | stable (what this project ran before) |
+
+Each run r trains MT-CNN and Deep-AMTFL (the two models whose gap to the
+authors' code was measured: 1.0 and 0.3 points at 300 epochs) under every
+variant with seed ``seed + r`` and the same data, so the comparisons are
+paired by run. A claim is "the authors' setting lowers the error against
+variant v" for each method; the verdict comes from the paired CI, so two
+runs decide only an effect far larger than the run-to-run spread.
+
+Profiles: ``quick`` — 2 runs of 300 epochs (the epochs at which the gap
+was measured); ``faithful`` — 2 runs of the published 1,000 epochs;
+``smoke`` — 1 run, 2 epochs.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import time
+
+from amtfl_tf import verdicts
+from amtfl_tf.experiments import profiles
+from amtfl_tf.experiments.amtfl import table2
+from amtfl_tf.experiments.config import CommonConfig
+from amtfl_tf.experiments.config import uses_runtime
+from amtfl_tf.experiments.runner import run_splits
+from amtfl_tf.results import Claim
+from amtfl_tf.results import Results
+from amtfl_tf.results import Row
+from amtfl_tf.results import RunDir
+
+VARIANTS = {
+    "authors": {},
+    "keras_epsilon": {"adam_epsilon": 1e-7},
+    "stable_loss": {"loss": "logistic"},
+    "keras": {"adam_epsilon": 1e-7, "loss": "logistic"},
+}
+METHODS = ("mt-cnn", "deep-amtfl")
+
+
+@dataclasses.dataclass(frozen=True)
+class Settings:
+    profile: str
+    seed: int = 0
+    runs: int = 2
+    epochs: int = 1000
+    variants: tuple[str, ...] = tuple(VARIANTS)
+
+    def to_dict(self):
+        return dataclasses.asdict(self)
+
+
+PROFILES = {
+    "smoke": {"runs": 1, "epochs": 2},
+    "quick": {"runs": 2, "epochs": 300},
+    "faithful": {"runs": 2},
+    "paper": {"runs": 5},
+}
+
+
+def settings_for(profile: str, seed: int = 0, **overrides) -> Settings:
+    s = profiles.make(Settings, PROFILES, profile, seed, **overrides)
+    unknown = [v for v in s.variants if v not in VARIANTS]
+    if unknown or "authors" not in s.variants:
+        raise ValueError(
+            f"variants must include 'authors' and name only {tuple(VARIANTS)}"
+            f". Received: variants={s.variants!r}")
+    return s
+
+
+def table2_settings(s: Settings, variant: str, profile: str
+                    ) -> table2.Settings:
+    extra = {"image_size": 32} if profile == "smoke" else {}
+    return table2.settings_for("paper", s.seed, epochs=s.epochs, runs=s.runs,
+                               **extra, **VARIANTS[variant])
+
+
+def fit_variant(cfg: CommonConfig, s: Settings, variant: str, run: int,
+                progress=None) -> dict:
+    """MT-CNN and Deep-AMTFL of run ``run`` under ``variant``."""
+    ts = table2_settings(s, variant, cfg.profile)
+    problem = table2.mnist_imbalanced_problem(cfg, ts, run)
+    out = {}
+    for method in METHODS:
+        model, seconds = table2.train_model(method, problem, ts,
+                                            ts.seed + run, "lenet_conv")
+        rec = table2.evaluate_model(model, problem)
+        rec["train_seconds"] = seconds
+        out[method] = rec
+        if progress:
+            progress(f"{method}: per-class error "
+                     f"{rec['error_per_class']:.2f}% ({seconds:.0f}s)")
+    return out
+
+
+def claims_for(rows: dict[tuple[str, str], Row], s: Settings
+               ) -> list[Claim]:
+    claims = []
+    for method in METHODS:
+        ours = rows[("authors", method)]
+        for variant in s.variants:
+            if variant == "authors":
+                continue
+            other = rows[(variant, method)]
+            ev = verdicts.paired(
+                other.per_split, ours.per_split,
+                f"{variant} − authors per-class error (%), per run")
+            claims.append(Claim.of(
+                f"amtfl.table2_variants.{method}.authors_vs_{variant}",
+                f"{table2.PAPER_NAMES[method]}: the authors' Adam ε and "
+                f"cross-entropy give a lower error than {variant}",
+                ev, source="issue 18 (gap to the authors' TF1 code)",
+                statement="Ours trailed the authors' code by 0.3-1.0 points "
+                          "at equal epochs; which framework detail explains "
+                          "it?",
+                detail=f"authors {ours.mean:.2f}, {variant} "
+                       f"{other.mean:.2f}",
+                note=f"Paired t over {ev.n} run(s), {s.epochs} epochs, the "
+                     "same seed and data per run for every variant."))
+    return claims
+
+
+@uses_runtime
+def run(cfg: CommonConfig, **overrides) -> Results:
+    start = time.monotonic()
+    s = settings_for(cfg.profile, cfg.seed, **overrides)
+    workdir = os.path.join(cfg.workdir, "mnist_imbalanced")
+    fingerprint = {"experiment": cfg.experiment,
+                   "table2": {v: table2_settings(s, v, cfg.profile).to_dict()
+                              for v in s.variants}}
+    run_dir = RunDir(workdir, overwrite=cfg.overwrite,
+                     fingerprint=fingerprint)
+    run_dir.write_config({**cfg.to_dict(), "settings": s.to_dict()})
+    # run-major order: a stopped study has every variant for its first runs
+    keys = [f"run{r}.{v}" for r in range(1, s.runs + 1) for v in s.variants]
+    name = f"{cfg.experiment}/mnist_imbalanced"
+
+    def compute(key):
+        r, variant = key.split(".", 1)
+        print(f"[{name}] {key}: {variant}, {s.epochs} epochs", flush=True)
+        return fit_variant(cfg, s, variant, int(r[3:]),
+                           lambda msg: print(f"[{name}] {key} {msg}",
+                                             flush=True))
+
+    records = run_splits(run_dir, keys, compute, name)
+    rows = {}
+    for variant in s.variants:
+        for method in METHODS:
+            rows[(variant, method)] = Row.from_splits(
+                f"{table2.PAPER_NAMES[method]} ({variant})",
+                "error_pct_per_class",
+                [records[f"run{r}.{variant}"][method]["error_per_class"]
+                 for r in range(1, s.runs + 1)],
+                dataset="mnist_imbalanced", variant=variant,
+                **VARIANTS[variant])
+    notes = [f"{s.runs} run(s) (seeds {s.seed + 1}..{s.seed + s.runs}), "
+             f"{s.epochs} epochs; every other setting as Table 2 "
+             "(amtfl_tf.experiments.amtfl.table2)."]
+    results = Results(
+        experiment=cfg.experiment, profile=cfg.profile,
+        dataset="mnist_imbalanced", rows=list(rows.values()),
+        claims=claims_for(rows, s), wall_seconds=time.monotonic() - start,
+        notes=notes, extra={"settings": s.to_dict(),
+                            "variants": {v: VARIANTS[v] for v in s.variants}},
+        profile_changes=profiles.changes(s, PROFILES))
+    run_dir.write_results(results)
+    return results
