@@ -235,3 +235,19 @@ def test_overwrite_removes_the_old_results_at_once(tmp_path):
     assert not (tmp_path / "table.md").exists()
     assert (tmp_path / "plot.png").exists()  # rewritten when the run ends
     assert not again.has_split("split1")
+
+
+def test_adopt_copies_records_of_the_same_fingerprint_only(tmp_path):
+    a = RunDir(str(tmp_path / "paper" / "x"), fingerprint={"lr": 1})
+    a.save_split("run1", {"err": 1.0})
+    a.save_split("run2", {"err": 2.0})
+    a.save_split("run3", {"err": 3.0})
+    b = RunDir(str(tmp_path / "faithful" / "x"), fingerprint={"lr": 1})
+    b.save_split("run2", {"err": 9.0})           # kept: never overwritten
+    assert b.adopt(a.workdir, ["run1", "run2"]) == ["run1"]
+    assert b.load_split("run1") == {"err": 1.0}
+    assert b.load_split("run2") == {"err": 9.0} and not b.has_split("run3")
+    other = RunDir(str(tmp_path / "other"), fingerprint={"lr": 2})
+    assert other.adopt(a.workdir) == []
+    assert other.adopt(str(tmp_path / "absent")) == []
+    assert a.adopt(a.workdir) == []

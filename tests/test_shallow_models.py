@@ -367,3 +367,30 @@ def test_predict_own_task():
     assert full.shape == (len(x), 3)
     own = m.predict_own_task(x, task)
     np.testing.assert_allclose(own, full[np.arange(len(x)), task])
+
+
+def test_clipped_logistic_loss_is_the_authors_form():
+    """``logistic_clipped`` is -y log(1e-20 + σ) - (1-y) log(1e-20 + 1-σ)
+    (haebeom-lee/amtfl's layers.py): equal to the stable loss for moderate
+    logits, stopped at -log(1e-20) with a zero gradient once 1 - σ(o)
+    rounds to 0 in float32."""
+    import tensorflow as tf
+
+    o = tf.constant([[-3.0, 0.5, 4.0, 20.0, 20.0]])
+    y = tf.constant([[1.0, 0.0, 1.0, 0.0, 1.0]])
+    with tf.GradientTape() as tape:
+        tape.watch(o)
+        loss = objectives.elementwise_loss("logistic_clipped", y, o)
+    grad = tape.gradient(loss, o).numpy()[0]
+    got = loss.numpy()
+    stable = np.asarray(objectives.elementwise_loss("logistic", y, o))
+    np.testing.assert_allclose(got[0, :3], stable[0, :3], rtol=1e-5)
+    p = tf.sigmoid(o).numpy()
+    literal = -(y * np.log(1e-20 + p) + (1 - y) * np.log(1e-20 + (1 - p)))
+    np.testing.assert_allclose(got, literal, rtol=1e-6)
+    # a confidently wrong negative: loss capped at 46.05, no gradient,
+    # where the stable form keeps loss 20 and gradient 1
+    assert got[0, 3] == pytest.approx(-np.log(1e-20), rel=1e-6)
+    assert grad[3] == 0.0 and stable[0, 3] == pytest.approx(20.0)
+    np.testing.assert_allclose(grad[:3], (p - y.numpy())[0, :3], rtol=1e-4)
+    assert "logistic_clipped" in objectives.LOGISTIC_LOSSES

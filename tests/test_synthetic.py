@@ -181,3 +181,15 @@ def test_full_grid_search_tries_every_combination():
     assert res.best == {"a": 1e-2, "b": 0.0} and res.score == 0.0
     with pytest.raises(ValueError, match="search='random'"):
         sh.search(tr, lambda: 0.0, {"a": (1.0,)}, method="random")
+
+
+def test_search_ties_a_hyperparameter_to_another():
+    tr = _FakeTrainer()
+    res = sh.search(tr, lambda: abs(math.log10(tr.calls[-1]["lam"]) + 1),
+                    {"lam": sh.PAPER_GRID}, method="grid",
+                    tie={"mu": "lam"})
+    assert all(c["mu"] == c["lam"] for c in tr.calls)
+    assert res.best == {"lam": 0.1, "mu": 0.1}
+    assert all(h["mu"] == h["lam"] for h, _ in res.tried)
+    with pytest.raises(ValueError, match="tie="):
+        sh.search(tr, lambda: 0.0, {"lam": (1.0,)}, tie={"mu": "alpha"})

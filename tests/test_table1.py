@@ -148,3 +148,36 @@ def test_script_smoke(tmp_path, data_dir):
         table = (tmp_path / name / "table.md").read_text()
         assert "| AMTFL |" in table
     assert "skipping awa_a" in r.stdout
+
+
+def test_published_profiles_tie_mu_to_lambda_over_a_wide_grid():
+    s = table1.settings_for("faithful")
+    assert s.tie_mu_lam and s.grid == (1.0, 0.1, 1e-2, 1e-3, 1e-4)
+    grid = table1.grid_of("AMTFL", s)
+    assert set(grid) == {"alpha", "gamma", "lam"}   # μ follows λ
+    assert grid["alpha"] == s.grid and max(grid["lam"]) == 100.0
+    assert min(grid["lam"]) == 1e-6
+    # quick keeps its small grid for every hyper-parameter
+    q = table1.settings_for("quick")
+    assert table1.grid_of("GO-MTL", q) == {"mu": q.grid, "lam": q.grid}
+
+
+def test_at_edge_flags_the_ends_of_each_grid():
+    grid = {"alpha": (1.0, 0.1, 0.01), "lam": (10.0, 1.0, 0.1),
+            "gamma": (0.5,)}
+    chosen = {"alpha": 0.1, "lam": 10.0, "gamma": 0.5}
+    assert table1.at_edge(chosen, grid) == ["lam"]
+    assert table1.at_edge({**chosen, "alpha": 0.01}, grid) == [
+        "alpha", "lam"]
+
+
+def test_delta_on_the_authors_scale():
+    sizes = np.array([100.0, 25.0, 400.0])
+    s = table1.settings_for("faithful")
+    delta = table1._delta(sizes, "logistic", s)
+    # δ/√N_t = 0.001·√(N̄/N_t), the authors' 0.001/count
+    np.testing.assert_allclose(delta / np.sqrt(sizes),
+                               0.001 * np.sqrt(sizes.mean() / sizes))
+    q = table1.settings_for("quick")
+    assert table1._delta(sizes, "logistic", q) == pytest.approx(
+        10.0 * np.log(2.0))

@@ -336,12 +336,31 @@ def _format_hp(hp: Mapping[str, float]) -> str:
     return " ".join(f"{k}={v:g}" for k, v in hp.items())
 
 
+class _Tied:
+    """A trainer whose fits set every tied hyper-parameter to the value of
+    the one it is tied to (``tie = {"mu": "lam"}``: μ = λ)."""
+
+    def __init__(self, trainer, tie: Mapping[str, str]):
+        self.trainer, self.tie, self.model = trainer, dict(tie), trainer.model
+
+    def expand(self, hp: Mapping[str, float]) -> dict[str, float]:
+        return {**hp, **{a: hp[b] for a, b in self.tie.items()}}
+
+    def fit(self, **hp: float) -> float:
+        return self.trainer.fit(**self.expand(hp))
+
+
 def search(trainer: Trainer, score: Callable[[], float],
            grid: Mapping[str, Sequence[float]], method: str = "coordinate",
-           sweeps: int = 1, progress: str | None = None) -> SearchResult:
+           sweeps: int = 1, progress: str | None = None,
+           tie: Mapping[str, str] | None = None) -> SearchResult:
     """Hyper-parameter selection: ``"coordinate"`` (see
     :func:`coordinate_search`) or ``"grid"``: every combination of the
     grid (Π_h |grid_h| fits; the paper profile's choice).
+
+    ``tie``: hyper-parameters not searched but set equal to a searched one
+    in every fit, e.g. ``{"mu": "lam"}`` for the paper's μ = λ; the result
+    lists them with their values.
 
     ``progress``: a name (e.g. ``"table1 school split1 AMTFL"``) to print a
     line per fit to stderr: the grid point, its validation score, the fit's
@@ -351,6 +370,17 @@ def search(trainer: Trainer, score: Callable[[], float],
     if method not in SEARCHES:
         raise ValueError(f"search must be one of {SEARCHES}. Received: "
                          f"search={method!r}")
+    if tie:
+        bad = {a: b for a, b in tie.items() if b not in grid or a in grid}
+        if bad:
+            raise ValueError(
+                "tie must map hyper-parameters outside the grid to ones in "
+                f"it ({sorted(grid)}). Received: tie={dict(tie)!r}")
+        tied = _Tied(trainer, tie)
+        res = search(tied, score, grid, method, sweeps, progress)
+        return SearchResult(tied.expand(res.best), res.score,
+                            [(tied.expand(h), v) for h, v in res.tried],
+                            res.weights)
     on_fit = None
     if progress is not None:
         from amtfl_tf.experiments.progress import Progress
