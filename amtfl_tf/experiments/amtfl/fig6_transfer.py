@@ -145,10 +145,9 @@ def run(cfg: CommonConfig, source_workdir: str, **overrides) -> Results:
     table2.run_dataset(source_cfg, "mnist_imbalanced", **overrides)
     s = table2.settings_for(cfg.profile, cfg.seed, **overrides)
     records = RunDir(os.path.join(source_workdir, "mnist_imbalanced"),
-                     fingerprint={"experiment": "table2",
-                                  "dataset": "mnist_imbalanced",
-                                  **s.to_dict()}).completed()
-    keys = sorted(records, key=lambda k: int(k[3:]))
+                     fingerprint=table2.fingerprint("mnist_imbalanced", s)
+                     ).completed()
+    keys = [f"run{r}" for r in range(1, s.runs + 1)]
     acc = {m: np.array([records[k][m]["per_class_accuracy"] for k in keys])
            for m in table2.METHODS}
     gain = {m: 100.0 * (acc[m] - acc["cnn"]).mean(axis=0) for m in COMPARED}

@@ -298,6 +298,15 @@ def fit_run(problem: ImageProblem, dataset: str, s: Settings, run: int,
     return out
 
 
+def fingerprint(dataset: str, s: Settings) -> dict[str, Any]:
+    """What one run's record depends on: the settings and the seed, not
+    the profile's name or its number of runs, so the faithful profile
+    (runs 1-2) and the paper profile (runs 1-5) share their common runs."""
+    shared = {k: v for k, v in s.to_dict().items()
+              if k not in ("profile", "runs")}
+    return {"experiment": "table2", "dataset": dataset, **shared}
+
+
 def sibling_profile_dirs(cfg: CommonConfig, names) -> list[str]:
     """The default work folders (``figures/<name>/<experiment>``) of the
     profiles ``names`` other than ``cfg``'s, when ``cfg.workdir`` is the
@@ -380,14 +389,8 @@ def run_dataset(cfg: CommonConfig, dataset: str, **overrides) -> Results:
     if dataset != "mnist_imbalanced":
         _problem(dataset, cfg, s, 1)  # fail before any training if absent
     workdir = os.path.join(cfg.workdir, dataset)
-    # run r's record depends on the settings and the seed, not on the
-    # profile's name or number of runs, so the faithful profile (runs 1-2)
-    # and the paper profile (runs 1-5) share their common runs
-    shared = {k: v for k, v in s.to_dict().items()
-              if k not in ("profile", "runs")}
     run_dir = RunDir(workdir, overwrite=cfg.overwrite,
-                     fingerprint={"experiment": cfg.experiment,
-                                  "dataset": dataset, **shared})
+                     fingerprint=fingerprint(dataset, s))
     run_dir.write_config({**cfg.to_dict(), "dataset": dataset,
                           "settings": s.to_dict()})
     keys = [f"run{r}" for r in range(1, s.runs + 1)]
