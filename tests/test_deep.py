@@ -252,3 +252,60 @@ def test_table2_and_fig6_smoke(tmp_path, data_dir):
     res = json.loads((tmp_path / "f6" / "results.json").read_text())
     assert len(res["claims"]) == 4
     assert (tmp_path / "f6" / "fig6_transfer.png").stat().st_size > 5000
+
+
+@pytest.mark.parametrize("method,alpha,gamma", [("mt-cnn", 0.0, 0.0),
+                                                ("deep-amtfl", 0.1, 0.01)])
+def test_training_follows_the_authors_tf1_graph(method, alpha, gamma):
+    """From the same weights and batches, our model (with Table 2's
+    settings) and the authors' graph (authors_tf1, TF1 Adam) give the same
+    loss at every step: any gap between them is initialisation and data
+    order, not the objective or the optimiser."""
+    import tensorflow as tf
+
+    from amtfl_tf.experiments.amtfl import authors_tf1
+
+    rng = np.random.default_rng(0)
+    x = rng.uniform(size=(300, 28, 28, 1)).astype(np.float32)
+    labels = np.repeat(np.arange(10), 30)
+    y = np.eye(10, dtype=np.float32)[labels]
+    sizes = np.bincount(labels, minlength=10)
+    s = table2.settings_for("paper")
+    keras.utils.set_random_seed(3)
+    model = DeepMultiTaskModel(
+        10, (28, 28, 1), method=method, loss=s.loss, task_sizes=sizes,
+        delta=s.delta_scale * float(np.sqrt(sizes.mean())),
+        hyperparameters=dict(alpha=alpha or s.alpha, gamma=gamma or s.gamma,
+                             mu=s.mu, lam=s.lam))
+    start = {v.path: v.numpy() for v in model.trainable_variables}
+    schedule = keras.optimizers.schedules.PiecewiseConstantDecay(
+        [10], [1e-3, 1e-4])
+    model.compile(keras.optimizers.Adam(schedule, epsilon=s.adam_epsilon))
+    batches = [rng.choice(300, 100, replace=False) for _ in range(20)]
+    ours = [model.train_on_batch(x[b], y[b], return_dict=True)["loss"]
+            for b in batches]
+    ours_names = {"conv1/kernel": "conv1/kernel", "conv1/bias": "conv1/bias",
+                  "conv2/kernel": "conv2/kernel", "conv2/bias": "conv2/bias",
+                  "dense1/kernel": "fc/kernel", "dense1/bias": "fc/bias",
+                  "fc_last/SW": "task_layer/kernel",
+                  "fc_last/Sb": "task_layer/bias",
+                  "recon/AW": "feedback/feedback", "recon/Ab": "feedback/bias"}
+    graph = tf.Graph()
+    with graph.as_default():
+        xp, yp, _, loss = authors_tf1._graph(tf, alpha, gamma, s.mu, s.lam,
+                                             sizes, 0)
+        step = tf.compat.v1.train.get_or_create_global_step()
+        lr = tf.compat.v1.train.piecewise_constant(
+            tf.cast(step, tf.int32), [10], [1e-3, 1e-4])
+        train = tf.compat.v1.train.AdamOptimizer(lr).minimize(
+            loss, global_step=step)
+        with tf.compat.v1.Session() as sess:
+            sess.run(tf.compat.v1.global_variables_initializer())
+            for v in tf.compat.v1.trainable_variables():
+                ours_path = ours_names[v.op.name[len("lenet/"):]]
+                if ours_path in start:
+                    v.load(start[ours_path], sess)
+            theirs = [sess.run([train, loss], {xp: x[b], yp: y[b]})[1]
+                      for b in batches]
+    np.testing.assert_allclose(ours, theirs, rtol=2e-4)
+    assert theirs[-1] < 0.8 * theirs[0]   # it trained

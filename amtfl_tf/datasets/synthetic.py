@@ -36,7 +36,7 @@ import itertools
 import numpy as np
 from amtfl_tf.datasets.registry import compact_repr
 
-NOISE_ON = ("parameters", "outputs")
+NOISE_ON = ("parameters", "parameters_norm", "outputs")
 
 
 @compact_repr
@@ -144,6 +144,9 @@ def make_synthetic_amtfl(data_dir=None, seed: int = 0, num_tasks: int = 12,
     sigma = np.where(hard, noise_hard, noise_easy)
     if noise_on == "parameters":
         parameters = parameters + rng.normal(size=parameters.shape) * sigma
+    elif noise_on == "parameters_norm":
+        parameters = parameters + rng.normal(
+            size=parameters.shape) * sigma / np.sqrt(dim)
     splits = []
     for s in range(num_splits):
         srng = np.random.default_rng([seed, 1, s])
