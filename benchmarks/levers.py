@@ -252,7 +252,6 @@ def precision(repeats, quick):
 def authors_tf1(repeats, quick):
     import keras
     import tensorflow as tf
-    from tensorflow.core.protobuf import rewriter_config_pb2
 
     from amtfl_tf.experiments.amtfl import authors_tf1 as ref
     from amtfl_tf.models import DeepMultiTaskModel
@@ -275,11 +274,7 @@ def authors_tf1(repeats, quick):
         xp, yp, _, loss = ref._graph(tf, 0.1, 0.01, 1e-4, 1e-4, sizes, 0)
         train = tf.compat.v1.train.AdamOptimizer(1e-4).minimize(loss)
         init = tf.compat.v1.global_variables_initializer()
-    config = tf.compat.v1.ConfigProto()
-    off = rewriter_config_pb2.RewriterConfig.OFF
-    config.graph_options.rewrite_options.constant_folding = off
-    config.graph_options.rewrite_options.arithmetic_optimization = off
-    sess = tf.compat.v1.Session(graph=graph, config=config)
+    sess = tf.compat.v1.Session(graph=graph, config=ref.session_config())
     sess.run(init)
 
     def theirs():

@@ -299,7 +299,7 @@ def test_training_follows_the_authors_tf1_graph(method, alpha, gamma):
             tf.cast(step, tf.int32), [10], [1e-3, 1e-4])
         train = tf.compat.v1.train.AdamOptimizer(lr).minimize(
             loss, global_step=step)
-        with tf.compat.v1.Session() as sess:
+        with tf.compat.v1.Session(config=authors_tf1.session_config()) as sess:
             sess.run(tf.compat.v1.global_variables_initializer())
             for v in tf.compat.v1.trainable_variables():
                 ours_path = ours_names[v.op.name[len("lenet/"):]]

@@ -79,6 +79,19 @@ def _graph(tf, alpha, gamma, mu, lam, counts, seed):
     return x, y, o, loss
 
 
+def session_config():
+    """A ``ConfigProto`` with grappler's constant folding and arithmetic
+    optimiser off (see the module doc)."""
+    import tensorflow as tf
+    from tensorflow.core.protobuf import rewriter_config_pb2
+
+    config = tf.compat.v1.ConfigProto()
+    off = rewriter_config_pb2.RewriterConfig.OFF
+    config.graph_options.rewrite_options.constant_folding = off
+    config.graph_options.rewrite_options.arithmetic_optimization = off
+    return config
+
+
 def train_and_evaluate(problem, alpha: float = 0.1, gamma: float = 0.01,
                        epochs: int = 1000, seed: int = 1,
                        batch_size: int = 100, mu: float = 1e-4,
@@ -87,7 +100,6 @@ def train_and_evaluate(problem, alpha: float = 0.1, gamma: float = 0.01,
     :mod:`.table2`) and return the per-class and overall test errors, the
     per-class accuracies and the training seconds."""
     import tensorflow as tf
-    from tensorflow.core.protobuf import rewriter_config_pb2
 
     v1 = tf.compat.v1
     graph = tf.Graph()
@@ -102,13 +114,9 @@ def train_and_evaluate(problem, alpha: float = 0.1, gamma: float = 0.01,
         train_op = v1.train.AdamOptimizer(lr).minimize(loss,
                                                        global_step=step)
         init = v1.global_variables_initializer()
-    config = v1.ConfigProto()
-    off = rewriter_config_pb2.RewriterConfig.OFF
-    config.graph_options.rewrite_options.constant_folding = off
-    config.graph_options.rewrite_options.arithmetic_optimization = off
     onehot = np.eye(10, dtype=np.float32)[problem.y_train]
     rng = np.random.default_rng(seed)
-    with v1.Session(graph=graph, config=config) as sess:
+    with v1.Session(graph=graph, config=session_config()) as sess:
         sess.run(init)
         start = time.perf_counter()
         for _ in range(epochs):

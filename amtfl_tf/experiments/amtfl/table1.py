@@ -330,8 +330,7 @@ def fit_split(problem: Problem, dataset: str, s: Settings, seed: int
             progress=f"table1 {dataset} seed{seed} {method}", tie=tie)
         model.set_weights(res.weights)
         out[method] = {"test": score("test"), "val": res.score,
-                       "hyperparameters": res.best, "fits": len(res.tried),
-                       "at_grid_edge": at_edge(res.best, grid)}
+                       "hyperparameters": res.best, "fits": len(res.tried)}
     return out
 
 
@@ -480,6 +479,8 @@ def run_dataset(cfg: CommonConfig, dataset: str, **overrides) -> Results:
                             cfg.seed + int(k[5:])),
         f"{cfg.experiment}/{dataset}")
     metric = "rmse" if dataset == "school" else "error_pct"
+    edge = {m: [at_edge(records[k][m]["hyperparameters"], grid_of(m, s))
+                for k in keys] for m in METHODS}
     rows = {}
     for m in METHODS:
         rows[m] = Row.from_splits(
@@ -488,12 +489,10 @@ def run_dataset(cfg: CommonConfig, dataset: str, **overrides) -> Results:
             dataset=dataset,
             hyperparameters=[records[k][m]["hyperparameters"]
                              for k in keys],
-            at_grid_edge=[at_edge(records[k][m]["hyperparameters"],
-                                  grid_of(m, s)) for k in keys])
+            at_grid_edge=edge[m])
     edges = [f"{m} {h} = {records[k][m]['hyperparameters'][h]:g} ({k})"
-             for m in METHODS for k in keys
-             for h in at_edge(records[k][m]["hyperparameters"],
-                              grid_of(m, s))]
+             for m in METHODS for k, names in zip(keys, edge[m])
+             for h in names]
     lam_grid = list(s.lam_grid or s.grid)
     notes = [
         f"{s.num_splits} split(s); hyper-parameters per split by {s.search}"

@@ -278,10 +278,11 @@ def evaluate_model(model, problem, batch_size=500) -> dict[str, Any]:
 
 
 def fit_run(problem: ImageProblem, dataset: str, s: Settings, run: int,
-            progress=None) -> dict[str, Any]:
-    """All four methods for one run (seed ``s.seed + run``)."""
+            progress=None, methods=METHODS) -> dict[str, Any]:
+    """``methods`` (default: all four) for one run (seed ``s.seed +
+    run``)."""
     out, cnn = {}, None
-    for method in METHODS:
+    for method in methods:
         init = cnn if (dataset in FINETUNE and method != "cnn") else None
         model, seconds = train_model(method, problem, s, s.seed + run,
                                 BACKBONE[dataset], init)

@@ -87,29 +87,17 @@ def settings_for(profile: str, seed: int = 0, **overrides) -> Settings:
     return s
 
 
-def table2_settings(s: Settings, variant: str, profile: str
-                    ) -> table2.Settings:
-    extra = {"image_size": 32} if profile == "smoke" else {}
+def table2_settings(s: Settings, variant: str) -> table2.Settings:
     return table2.settings_for("paper", s.seed, epochs=s.epochs, runs=s.runs,
-                               **extra, **VARIANTS[variant])
+                               **VARIANTS[variant])
 
 
 def fit_variant(cfg: CommonConfig, s: Settings, variant: str, run: int,
                 progress=None) -> dict:
     """MT-CNN and Deep-AMTFL of run ``run`` under ``variant``."""
-    ts = table2_settings(s, variant, cfg.profile)
-    problem = table2.mnist_imbalanced_problem(cfg, ts, run)
-    out = {}
-    for method in METHODS:
-        model, seconds = table2.train_model(method, problem, ts,
-                                            ts.seed + run, "lenet_conv")
-        rec = table2.evaluate_model(model, problem)
-        rec["train_seconds"] = seconds
-        out[method] = rec
-        if progress:
-            progress(f"{method}: per-class error "
-                     f"{rec['error_per_class']:.2f}% ({seconds:.0f}s)")
-    return out
+    ts = table2_settings(s, variant)
+    return table2.fit_run(table2.mnist_imbalanced_problem(cfg, ts, run),
+                          "mnist_imbalanced", ts, run, progress, METHODS)
 
 
 TF1_ALPHA_GAMMA = {"mt-cnn": (0.0, 0.0), "deep-amtfl": (0.1, 0.01)}
@@ -119,7 +107,7 @@ def fit_tf1(cfg: CommonConfig, s: Settings, run: int, progress=None
             ) -> dict:
     """MT-CNN (α = γ = 0) and Deep-AMTFL of run ``run`` with the authors'
     graph (:mod:`.authors_tf1`), on the same data."""
-    ts = table2_settings(s, "authors", cfg.profile)
+    ts = table2_settings(s, "authors")
     problem = table2.mnist_imbalanced_problem(cfg, ts, run)
     out = {}
     for method, (alpha, gamma) in TF1_ALPHA_GAMMA.items():
@@ -185,7 +173,7 @@ def run(cfg: CommonConfig, **overrides) -> Results:
     s = settings_for(cfg.profile, cfg.seed, **overrides)
     workdir = os.path.join(cfg.workdir, "mnist_imbalanced")
     fingerprint = {"experiment": cfg.experiment,
-                   "table2": {v: table2_settings(s, v, cfg.profile).to_dict()
+                   "table2": {v: table2_settings(s, v).to_dict()
                               for v in s.variants}}
     run_dir = RunDir(workdir, overwrite=cfg.overwrite,
                      fingerprint=fingerprint)
@@ -216,8 +204,7 @@ def run(cfg: CommonConfig, **overrides) -> Results:
         tf1_dir = RunDir(os.path.join(cfg.workdir, "mnist_imbalanced_tf1"),
                          overwrite=cfg.overwrite,
                          fingerprint={"experiment": "table2_tf1",
-                                      "epochs": s.epochs, "seed": s.seed,
-                                      "profile_smoke": cfg.profile == "smoke"})
+                                      "epochs": s.epochs, "seed": s.seed})
         run_keys = [f"run{r}" for r in range(1, s.runs + 1)]
         tf1 = run_splits(
             tf1_dir, run_keys,
