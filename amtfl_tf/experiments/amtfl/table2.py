@@ -41,6 +41,7 @@ from amtfl_tf import datasets
 from amtfl_tf import distribute
 from amtfl_tf import metrics
 from amtfl_tf import objectives
+from amtfl_tf import precision as precision_lib
 from amtfl_tf import published
 from amtfl_tf import verdicts
 from amtfl_tf.callbacks import training_callbacks
@@ -84,9 +85,25 @@ class Settings:
     image_size: int = 224
     adam_epsilon: float = 1e-8
     loss: str = "logistic_clipped"
+    #: Keras dtype policy of the models (:mod:`amtfl_tf.precision`);
+    #: float32 as the paper, ``mixed_bfloat16`` is measured against it
+    #: by :mod:`.table2_variants`
+    precision: str = "float32"
+
+    def __post_init__(self):
+        precision_lib.check(self.precision)
 
     def to_dict(self):
         return dataclasses.asdict(self)
+
+    def key(self) -> dict[str, Any]:
+        """:meth:`to_dict` without ``precision`` when it is the default
+        float32, so records written before the field existed still match
+        their fingerprint."""
+        d = self.to_dict()
+        if d["precision"] == "float32":
+            del d["precision"]
+        return d
 
 
 PROFILES = {
@@ -219,7 +236,7 @@ def train_model(method, problem, s: Settings, seed: int, backbone: str,
     sizes = np.bincount(problem.y_train, minlength=problem.num_classes)
     sizes = np.maximum(sizes, 1)
     delta = s.delta_scale * float(np.sqrt(sizes.mean()))
-    with distribute.scope():
+    with distribute.scope(), precision_lib.policy(s.precision):
         model = DeepMultiTaskModel(
             problem.num_classes, problem.input_shape, method=method,
             backbone=backbone, l2_convention=s.l2_convention, delta=delta,
@@ -303,7 +320,7 @@ def fingerprint(dataset: str, s: Settings) -> dict[str, Any]:
     """What one run's record depends on: the settings and the seed, not
     the profile's name or its number of runs, so the faithful profile
     (runs 1-2) and the paper profile (runs 1-5) share their common runs."""
-    shared = {k: v for k, v in s.to_dict().items()
+    shared = {k: v for k, v in s.key().items()
               if k not in ("profile", "runs")}
     return {"experiment": "table2", "dataset": dataset, **shared}
 
