@@ -290,6 +290,30 @@ def test_task_blocked_batches_and_blocked_prediction():
         dc.TaskBlockedBatches(images, labels, np.minimum(task, 1), 3)
 
 
+def test_task_blocked_batches_rows_equal_a_copied_subset():
+    """``rows`` draws the same batches as the copied subset did, without
+    copying the images (a copy per fit leaked under Keras 3.15)."""
+    n = 30
+    images = RNG.normal(size=(n,) + SMALL).astype("float32")
+    task = np.tile([0, 1, 2], 10)
+    labels = np.arange(n) % 4
+    rows = np.array([0, 1, 2, 4, 5, 9, 13, 17, 20, 28, 29])
+    copied = dc.TaskBlockedBatches(images[rows], labels[rows], task[rows],
+                                   3, per_task=2, seed=3)
+    shared = dc.TaskBlockedBatches(images, labels, task, 3, per_task=2,
+                                   seed=3, rows=rows)
+    assert shared.images is images and len(shared) == len(copied)
+    for step in range(len(copied)):
+        for a, b in zip(copied[step], shared[step]):
+            np.testing.assert_array_equal(a, b)
+    copied.on_epoch_end()
+    shared.on_epoch_end()
+    for a, b in zip(copied[0], shared[0]):
+        np.testing.assert_array_equal(a, b)
+    with pytest.raises(ValueError, match="tasks \\[1\\]"):
+        dc.TaskBlockedBatches(images, labels, task, 3, rows=[0, 2, 3])
+
+
 def test_mnist_blocks():
     a = dmn.training_subset(60000, 0.01, 0, "frac0.01_rep1")
     b = dmn.training_subset(60000, 0.01, 0, "frac0.01_rep1")

@@ -275,20 +275,35 @@ class TaskBlockedBatches(keras.utils.PyDataset):
     often); labels ``(b, T)``. An epoch has ``ceil(max_t N_t / b)`` steps,
     so the largest task sees about its whole training set once.
 
+    The arrays are held by reference and indexed per batch; ``rows``
+    selects the samples to draw from without copying them. This matters
+    for memory, not just time: Keras 3.15's ``fit`` keeps every
+    ``PyDataset`` it was given alive until the process ends (tf.data's
+    generator registry holds the adapter), so a dataset that owned a copy
+    of its images leaked that copy per fit: DMTRL's faithful Omniglot
+    run (105 × 105) grew by gigabytes per draw until the kernel killed it
+    at 24 GB (``benchmarks/faithful_cost.py``, docs/performance.md).
+
     Args:
       images: ``(N, H, W, C)`` float32.
       labels: ``(N,)`` task-local class ids.
-      task: ``(N,)`` task ids in ``0..T-1`` (every task present).
+      task: ``(N,)`` task ids in ``0..T-1`` (every task present among
+        ``rows``).
       num_tasks: T.
       per_task: b.
       seed: the draws are a function of (seed, epoch, step).
+      rows: indices into the arrays of the samples to draw from (None:
+        all of them).
     """
 
     def __init__(self, images, labels, task, num_tasks, per_task=4, seed=0,
-                 **kwargs):
+                 rows=None, **kwargs):
         super().__init__(**kwargs)
         task = np.asarray(task)
-        self.groups = [np.flatnonzero(task == t) for t in range(num_tasks)]
+        rows = (np.arange(len(task)) if rows is None
+                else np.asarray(rows, dtype=np.int64))
+        sub = task[rows]
+        self.groups = [rows[sub == t] for t in range(num_tasks)]
         empty = [t for t, g in enumerate(self.groups) if len(g) == 0]
         if empty:
             raise ValueError(f"every task needs training samples; tasks "

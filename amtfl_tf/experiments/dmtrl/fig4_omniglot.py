@@ -139,9 +139,11 @@ def task_errors(model, data: OmniglotTasks, rows: np.ndarray) -> np.ndarray:
 
 
 def _batches(data, rows, s: Settings, seed: int):
-    return dc.TaskBlockedBatches(data.images[rows], data.label[rows],
-                                 data.task[rows], len(data.num_classes),
-                                 per_task=s.per_task, seed=seed)
+    # the arrays by reference (see TaskBlockedBatches: a copy per fit
+    # leaks under Keras 3.15)
+    return dc.TaskBlockedBatches(data.images, data.label, data.task,
+                                 len(data.num_classes), per_task=s.per_task,
+                                 seed=seed, rows=rows)
 
 
 def _network(method, data, s: Settings, ud=None):
