@@ -82,6 +82,17 @@ def test_bfloat16_is_opt_in():
     assert ts.precision == "mixed_bfloat16"
 
 
+def test_variants_fingerprint_does_not_depend_on_runs():
+    a = table2_variants.settings_for("paper", variants=("authors",
+                                                        "bfloat16"))
+    b = table2_variants.settings_for("paper", runs=3,
+                                     variants=("authors", "bfloat16"))
+    fp = table2_variants.fingerprint("table2_variants", a)
+    assert fp == table2_variants.fingerprint("table2_variants", b)
+    assert fp["table2"]["bfloat16"]["precision"] == "mixed_bfloat16"
+    assert "precision" not in fp["table2"]["authors"]
+
+
 def _row(values):
     return Row.from_splits("x", "error_pct_per_class", values)
 

@@ -217,16 +217,23 @@ def bfloat16_claim(method: str, fp32: Row, bf16: Row, s: Settings
              "benchmarks/levers.py --only precision, not by these fits.")
 
 
+def fingerprint(experiment: str, s: Settings) -> dict:
+    """What a run's records depend on: every variant's Table 2 settings,
+    not the number of runs, so a study stopped after some runs can be
+    finished with fewer (``--runs``)."""
+    return {"experiment": experiment,
+            "table2": {v: {k: val for k, val in
+                           table2_settings(s, v).key().items()
+                           if k != "runs"} for v in s.variants}}
+
+
 @uses_runtime
 def run(cfg: CommonConfig, **overrides) -> Results:
     start = time.monotonic()
     s = settings_for(cfg.profile, cfg.seed, **overrides)
     workdir = os.path.join(cfg.workdir, "mnist_imbalanced")
-    fingerprint = {"experiment": cfg.experiment,
-                   "table2": {v: table2_settings(s, v).key()
-                              for v in s.variants}}
     run_dir = RunDir(workdir, overwrite=cfg.overwrite,
-                     fingerprint=fingerprint)
+                     fingerprint=fingerprint(cfg.experiment, s))
     run_dir.write_config({**cfg.to_dict(), "settings": s.to_dict()})
     # run-major order: a stopped study has every variant for its first runs
     keys = [f"run{r}.{v}" for r in range(1, s.runs + 1) for v in s.variants]
