@@ -211,6 +211,17 @@ def main():
             old = json.load(f)
         if old.get("profile") == args.profile:
             items = old.get("items", {})
+
+    def save():  # after every script, so a stopped sequence keeps them
+        os.makedirs(os.path.dirname(args.json), exist_ok=True)
+        with open(args.json, "w") as f:
+            json.dump({"benchmark": "faithful_cost",
+                       "profile": args.profile,
+                       "probe_steps": args.probe_steps, "items": items,
+                       "machine": machine_info(),
+                       "versions": package_versions(),
+                       "command": " ".join(sys.argv)}, f, indent=2)
+
     for script in args.scripts:
         with tempfile.NamedTemporaryFile(suffix=".json") as tmp:
             cmd = [sys.executable, __file__, "--worker", script, "--profile",
@@ -226,6 +237,7 @@ def main():
                 print(f"{script}: dry run failed ({rc}) after "
                       f"{time.perf_counter() - t0:.0f}s", flush=True)
                 items[script] = {"script": script, "error": str(rc)}
+                save()
                 continue
             with open(tmp.name) as f:
                 items[script] = json.load(f)
@@ -235,13 +247,7 @@ def main():
               f"{r['fits']} fits / {r['steps']} steps + "
               f"{r['other_seconds']:.0f}s else); dry run "
               f"{r['dry_run_seconds']:.0f}s", flush=True)
-    os.makedirs(os.path.dirname(args.json), exist_ok=True)
-    with open(args.json, "w") as f:
-        json.dump({"benchmark": "faithful_cost", "profile": args.profile,
-                   "probe_steps": args.probe_steps, "items": items,
-                   "machine": machine_info(),
-                   "versions": package_versions(),
-                   "command": " ".join(sys.argv)}, f, indent=2)
+        save()
     print(f"-> {args.json}")
 
 
