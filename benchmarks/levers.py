@@ -29,6 +29,9 @@ go to benchmarks/results/levers.json.
   ≤ 0.8 × theirs (a ratio ≥ 1.25). Whether bfloat16 gives Table 2's
   result is measured by ``reproductions/table2_variants.py
   --variants=authors,bfloat16``, not here.
+- ``data_autotune``: the Table 2 LeNet ``fit`` on its tf.data pipeline
+  with tf.data's autotuning on (the default) and off
+  (``amtfl_tf.input_pipeline.untuned``, what the experiments use).
 
   python benchmarks/levers.py [--only feedback_order tt_gram ...]
                               [--repeats 7] [--quick]
@@ -47,7 +50,7 @@ import numpy as np
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 LEVERS = ("feedback_order", "train_loop", "tt_gram", "precision",
-          "authors_tf1")
+          "authors_tf1", "data_autotune")
 
 
 def _interleaved(fns, repeats):
@@ -312,6 +315,40 @@ def authors_tf1(repeats, quick):
                    meets_target=res["ratio_old_over_new"] >= 1.25)
         out[policy] = res
     return out
+
+
+def data_autotune(repeats, quick):
+    import keras
+    import tensorflow as tf
+
+    from amtfl_tf import input_pipeline
+    from amtfl_tf.models import DeepMultiTaskModel
+
+    steps = 11 if quick else 55
+    rng = np.random.default_rng(0)
+    x = rng.random((1100, 28, 28, 1), dtype=np.float32)
+    y = np.eye(10, dtype=np.float32)[rng.integers(0, 10, 1100)]
+    base = tf.data.Dataset.from_tensor_slices((x, y)).shuffle(
+        1100, seed=0, reshuffle_each_iteration=True).batch(100).repeat()
+    fns = {}
+    for name, ds in (("autotuned", base),
+                     ("untuned", input_pipeline.untuned(base))):
+        keras.utils.set_random_seed(0)
+        m = DeepMultiTaskModel(10, (28, 28, 1), method="deep-amtfl",
+                               backbone="lenet_conv", delta=0.01,
+                               task_sizes=[110] * 10)
+        m.compile(keras.optimizers.Adam(1e-4), steps_per_execution=11)
+        m.fit(ds, epochs=1, steps_per_epoch=11, verbose=0)
+        fns[name] = (lambda m=m, ds=ds: m.fit(ds, epochs=1,
+                                              steps_per_epoch=steps,
+                                              verbose=0))
+    res = _summary(_interleaved(fns, repeats), "autotuned", "untuned",
+                   per=steps)
+    res.update(setting=f"Table 2 LeNet Deep-AMTFL, batch 100, fit of {steps}"
+               " steps (11 per execution), float32",
+               old="tf.data autotuning on (the default)",
+               new="autotuning off (input_pipeline.untuned)")
+    return res
 
 
 def main():

@@ -25,6 +25,13 @@ flags.DEFINE_enum("imb_selection", "first", ["first", "random"],
                   "MNIST-Imbalanced training images: the first N_t of each "
                   "class (authors' code) or a random sample per run.")
 flags.DEFINE_integer("epochs", None, "Override the profile's epochs.")
+flags.DEFINE_enum("precision", "float32", ["float32", "mixed_bfloat16"],
+                  "Keras dtype policy of the models. float32 is the paper's; "
+                  "mixed_bfloat16 is faster on a CPU with AVX512-BF16 "
+                  "(benchmarks/levers.py) and is measured against float32 "
+                  "by reproductions/table2_variants.py "
+                  "--variants=authors,bfloat16 (docs/performance.md); "
+                  "profile_changes lists it.")
 flags.DEFINE_integer("ramp_steps", 0,
                      "Raise α and γ linearly from 0 over this many steps "
                      "(the paper's CUB setting); 0 = off.")
@@ -32,7 +39,8 @@ flags.DEFINE_integer("ramp_steps", 0,
 
 def report(cfg, name):
     overrides = {"selection": FLAGS.imb_selection,
-                 "ramp_steps": FLAGS.ramp_steps}
+                 "ramp_steps": FLAGS.ramp_steps,
+                 "precision": FLAGS.precision}
     if FLAGS.epochs:
         overrides["epochs"] = FLAGS.epochs
     cli.report(cfg, table2.run_dataset(cfg, name, **overrides),

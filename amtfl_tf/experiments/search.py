@@ -17,6 +17,7 @@ from typing import Callable, Mapping, Sequence
 import numpy as np
 
 from amtfl_tf import distribute
+from amtfl_tf import input_pipeline
 
 PAPER_GRID = (1.0, 0.1, 1e-2, 1e-3, 1e-4)
 LOOPS = ("auto", "fit", "graph")
@@ -157,6 +158,8 @@ class Trainer:
             self.dataset = tf.data.Dataset.from_tensor_slices(data).shuffle(
                 n, seed=0, reshuffle_each_iteration=True).repeat().batch(
                 config.batch_size, drop_remainder=True)
+        if self.dataset is not None:
+            self.dataset = input_pipeline.untuned(self.dataset)
         self._data = data
         self._graph_fit = None
         self.initial = model.get_weights()

@@ -39,6 +39,7 @@ import numpy as np
 
 from amtfl_tf import datasets
 from amtfl_tf import distribute
+from amtfl_tf import input_pipeline
 from amtfl_tf import metrics
 from amtfl_tf import objectives
 from amtfl_tf import precision as precision_lib
@@ -256,9 +257,10 @@ def train_model(method, problem, s: Settings, seed: int, backbone: str,
                       steps_per_execution=distribute.steps_per_execution(
                           steps_per_epoch))
     y = np.eye(problem.num_classes, dtype=np.float32)[problem.y_train]
-    ds = tf.data.Dataset.from_tensor_slices((problem.x_train, y)).shuffle(
+    ds = input_pipeline.untuned(tf.data.Dataset.from_tensor_slices(
+        (problem.x_train, y)).shuffle(
         n, seed=seed, reshuffle_each_iteration=True).batch(
-        s.batch_size).repeat()
+        s.batch_size).repeat())
     callbacks = [HyperparameterRamp(ramp_steps=s.ramp_steps)] \
         if s.ramp_steps and method in ("deep-amtl", "deep-amtfl") else []
     callbacks += training_callbacks(

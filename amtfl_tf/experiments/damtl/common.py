@@ -24,6 +24,7 @@ from typing import Any, Callable, Sequence
 import numpy as np
 
 from amtfl_tf import distribute
+from amtfl_tf import input_pipeline
 from amtfl_tf.callbacks import training_callbacks
 from amtfl_tf.results import atomic_write_json
 
@@ -209,9 +210,9 @@ def pretrain_auxiliary(x, y, num_classes: int, conv_blocks, fc_units,
                       keras.losses.SparseCategoricalCrossentropy(
                           from_logits=True), metrics=["accuracy"])
     n = len(y)
-    ds = tf.data.Dataset.from_tensor_slices((x, y)).shuffle(
-        n, seed=seed, reshuffle_each_iteration=True).batch(
-        s.aux_batch_size)
+    ds = input_pipeline.untuned(tf.data.Dataset.from_tensor_slices(
+        (x, y)).shuffle(n, seed=seed, reshuffle_each_iteration=True).batch(
+        s.aux_batch_size))
     log(f"auxiliary network: {num_classes} classes, {n} images, "
         f"{s.aux_epochs} epochs")
     start = time.perf_counter()
@@ -313,6 +314,7 @@ def train_model(model, problem: TaskProblem, s: TrainSettings, seed: int):
             n, seed=seed, reshuffle_each_iteration=True).batch(
             s.batch_size).repeat()
         steps = -(-n // s.batch_size)
+    ds = input_pipeline.untuned(ds)
     start = time.perf_counter()
     hist = model.fit(ds, epochs=s.epochs, steps_per_epoch=steps, verbose=0,
                      shuffle=False, callbacks=training_callbacks(
