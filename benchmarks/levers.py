@@ -217,6 +217,7 @@ def precision(repeats, quick):
     import keras
     import tensorflow as tf
 
+    from amtfl_tf import input_pipeline
     from amtfl_tf import precision as prec
 
     from amtfl_tf.models import DeepMultiTaskModel
@@ -225,7 +226,9 @@ def precision(repeats, quick):
     rng = np.random.default_rng(0)
     x = rng.random((1100, 28, 28, 1), dtype=np.float32)
     y = np.eye(10, dtype=np.float32)[rng.integers(0, 10, 1100)]
-    ds = tf.data.Dataset.from_tensor_slices((x, y)).batch(100).repeat()
+    # the experiments' pipeline: autotuning off (the data_autotune lever)
+    ds = input_pipeline.untuned(
+        tf.data.Dataset.from_tensor_slices((x, y)).batch(100).repeat())
     fns, flops = {}, None
     for policy in prec.PRECISIONS:
         keras.utils.set_random_seed(0)
@@ -258,6 +261,7 @@ def authors_tf1(repeats, quick):
     import keras
     import tensorflow as tf
 
+    from amtfl_tf import input_pipeline
     from amtfl_tf import precision as prec
     from amtfl_tf.experiments.amtfl import authors_tf1 as ref
     from amtfl_tf.models import DeepMultiTaskModel
@@ -267,7 +271,9 @@ def authors_tf1(repeats, quick):
     x = rng.random((1100, 28, 28, 1), dtype=np.float32)
     y = np.eye(10, dtype=np.float32)[rng.integers(0, 10, 1100)]
     sizes = [110] * 10
-    ds = tf.data.Dataset.from_tensor_slices((x, y)).batch(100).repeat()
+    # the experiments' pipeline: autotuning off (the data_autotune lever)
+    ds = input_pipeline.untuned(
+        tf.data.Dataset.from_tensor_slices((x, y)).batch(100).repeat())
     ours = {}
     for policy in prec.PRECISIONS:
         keras.utils.set_random_seed(0)
