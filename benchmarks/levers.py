@@ -187,6 +187,35 @@ def tt_gram(repeats, quick):
     return res
 
 
+def _lenet_problem():
+    """Table 2's LeNet input shapes: 1,100 random images and one-hot
+    labels of 10 tasks."""
+    rng = np.random.default_rng(0)
+    x = rng.random((1100, 28, 28, 1), dtype=np.float32)
+    y = np.eye(10, dtype=np.float32)[rng.integers(0, 10, 1100)]
+    return x, y
+
+
+def _warm_deep_amtfl(ds, policy="float32", epsilon=None, **kwargs):
+    """A Deep-AMTFL LeNet (Table 2's) at ``policy``, compiled with 11
+    steps per execution and traced by one fit of 11 steps on ``ds``."""
+    import keras
+
+    from amtfl_tf import precision as prec
+    from amtfl_tf.models import DeepMultiTaskModel
+
+    keras.utils.set_random_seed(0)
+    with prec.policy(policy):
+        m = DeepMultiTaskModel(10, (28, 28, 1), method="deep-amtfl",
+                               backbone="lenet_conv", delta=0.01,
+                               task_sizes=[110] * 10, **kwargs)
+    opt = (keras.optimizers.Adam(1e-4) if epsilon is None
+           else keras.optimizers.Adam(1e-4, epsilon=epsilon))
+    m.compile(opt, steps_per_execution=11)
+    m.fit(ds, epochs=1, steps_per_epoch=11, verbose=0)
+    return m
+
+
 def _lenet_flops(model):
     """Forward multiply-adds ×2 of the conv and dense layers, per sample."""
     import keras
@@ -214,30 +243,19 @@ def _matmul_peak(dtype, n, repeats):
 
 
 def precision(repeats, quick):
-    import keras
     import tensorflow as tf
 
     from amtfl_tf import input_pipeline
     from amtfl_tf import precision as prec
 
-    from amtfl_tf.models import DeepMultiTaskModel
-
     steps = 11 if quick else 55
-    rng = np.random.default_rng(0)
-    x = rng.random((1100, 28, 28, 1), dtype=np.float32)
-    y = np.eye(10, dtype=np.float32)[rng.integers(0, 10, 1100)]
+    x, y = _lenet_problem()
     # the experiments' pipeline: autotuning off (the data_autotune lever)
     ds = input_pipeline.untuned(
         tf.data.Dataset.from_tensor_slices((x, y)).batch(100).repeat())
     fns, flops = {}, None
     for policy in prec.PRECISIONS:
-        keras.utils.set_random_seed(0)
-        with prec.policy(policy):
-            m = DeepMultiTaskModel(10, (28, 28, 1), method="deep-amtfl",
-                                   backbone="lenet_conv", delta=0.01,
-                                   task_sizes=[110] * 10)
-        m.compile(keras.optimizers.Adam(1e-4), steps_per_execution=11)
-        m.fit(ds, epochs=1, steps_per_epoch=11, verbose=0)
+        m = _warm_deep_amtfl(ds, policy)
         flops = flops or _lenet_flops(m.backbone) + 2 * 500 * 10 * 2
         fns[policy] = (lambda m=m: m.fit(ds, epochs=1, steps_per_epoch=steps,
                                          verbose=0))
@@ -258,33 +276,21 @@ def precision(repeats, quick):
 
 
 def authors_tf1(repeats, quick):
-    import keras
     import tensorflow as tf
 
     from amtfl_tf import input_pipeline
     from amtfl_tf import precision as prec
     from amtfl_tf.experiments.amtfl import authors_tf1 as ref
-    from amtfl_tf.models import DeepMultiTaskModel
 
     epochs = 1 if quick else 5
-    rng = np.random.default_rng(0)
-    x = rng.random((1100, 28, 28, 1), dtype=np.float32)
-    y = np.eye(10, dtype=np.float32)[rng.integers(0, 10, 1100)]
+    x, y = _lenet_problem()
     sizes = [110] * 10
     # the experiments' pipeline: autotuning off (the data_autotune lever)
     ds = input_pipeline.untuned(
         tf.data.Dataset.from_tensor_slices((x, y)).batch(100).repeat())
-    ours = {}
-    for policy in prec.PRECISIONS:
-        keras.utils.set_random_seed(0)
-        with prec.policy(policy):
-            m = DeepMultiTaskModel(10, (28, 28, 1), method="deep-amtfl",
-                                   backbone="lenet_conv", delta=0.01,
-                                   task_sizes=sizes, loss="logistic_clipped")
-        m.compile(keras.optimizers.Adam(1e-4, epsilon=1e-8),
-                  steps_per_execution=11)
-        m.fit(ds, epochs=1, steps_per_epoch=11, verbose=0)
-        ours[policy] = m
+    ours = {policy: _warm_deep_amtfl(ds, policy, epsilon=1e-8,
+                                     loss="logistic_clipped")
+            for policy in prec.PRECISIONS}
     graph = tf.Graph()
     with graph.as_default():
         xp, yp, _, loss = ref._graph(tf, 0.1, 0.01, 1e-4, 1e-4, sizes, 0)
@@ -324,27 +330,18 @@ def authors_tf1(repeats, quick):
 
 
 def data_autotune(repeats, quick):
-    import keras
     import tensorflow as tf
 
     from amtfl_tf import input_pipeline
-    from amtfl_tf.models import DeepMultiTaskModel
 
     steps = 11 if quick else 55
-    rng = np.random.default_rng(0)
-    x = rng.random((1100, 28, 28, 1), dtype=np.float32)
-    y = np.eye(10, dtype=np.float32)[rng.integers(0, 10, 1100)]
+    x, y = _lenet_problem()
     base = tf.data.Dataset.from_tensor_slices((x, y)).shuffle(
         1100, seed=0, reshuffle_each_iteration=True).batch(100).repeat()
     fns = {}
     for name, ds in (("autotuned", base),
                      ("untuned", input_pipeline.untuned(base))):
-        keras.utils.set_random_seed(0)
-        m = DeepMultiTaskModel(10, (28, 28, 1), method="deep-amtfl",
-                               backbone="lenet_conv", delta=0.01,
-                               task_sizes=[110] * 10)
-        m.compile(keras.optimizers.Adam(1e-4), steps_per_execution=11)
-        m.fit(ds, epochs=1, steps_per_epoch=11, verbose=0)
+        m = _warm_deep_amtfl(ds)
         fns[name] = (lambda m=m, ds=ds: m.fit(ds, epochs=1,
                                               steps_per_epoch=steps,
                                               verbose=0))

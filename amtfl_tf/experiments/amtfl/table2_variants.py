@@ -13,7 +13,7 @@ The variants (every other setting is Table 2's, :mod:`.table2`):
 | ``bfloat16`` | the authors' | the authors', at Keras' ``mixed_bfloat16`` policy |
 
 ``bfloat16`` is not one of the framework details: it asks whether the
-``mixed_bfloat16`` policy (up to 2× faster per LeNet step on a CPU with
+``mixed_bfloat16`` policy (about 1.5× faster per LeNet step on a CPU with
 AVX512-BF16, ``benchmarks/levers.py --only precision``) gives Table 2's
 result at the published length. It runs only when named
 (``--variants=authors,bfloat16``); its claim is that bfloat16's per-run
