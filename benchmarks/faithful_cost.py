@@ -158,8 +158,9 @@ def worker(script: str, profile: str, probe_steps: int, out: str,
         status = 0
         try:
             runpy.run_path(path, run_name="__main__")
-        except SystemExit as e:
-            status = e.code if isinstance(e.code, int) else 1
+        except SystemExit as e:  # absl's app.run always exits
+            status = 0 if e.code is None else (
+                e.code if isinstance(e.code, int) else 1)
         wall = time.perf_counter() - start
     train = sum(f["steps"] * step_seconds[f["signature"]] for f in fits)
     other = wall - probe_seconds[0]

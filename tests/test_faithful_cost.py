@@ -58,12 +58,13 @@ def test_dry_run_counts_table2s_steps(tmp_path, data_dir):
     out = tmp_path / "cost.json"
     env = dict(os.environ, AMTFL_TF_DATA_DIR=data_dir,
                PYTHONPATH=REPO_ROOT)
-    subprocess.run([sys.executable, SCRIPT, "--scripts", "table2",
-                    "--profile", "smoke", "--probe_steps", "2",
-                    "--json", str(out)], check=True, env=env,
-                   capture_output=True, timeout=600)
+    r = subprocess.run([sys.executable, SCRIPT, "--scripts", "table2",
+                        "--profile", "smoke", "--probe_steps", "2",
+                        "--json", str(out)], env=env, capture_output=True,
+                       text=True, timeout=600)
+    assert r.returncode == 0, r.stderr[-3000:]
     item = json.loads(out.read_text())["items"]["table2"]
-    assert item["exit_status"] == 0
+    assert item["exit_status"] == 0, r.stderr[-3000:]
     assert item["fits"] == 4 and item["steps"] == 4 * 2 * 11
     assert all(d["seconds_per_step"] > 0
                for d in item["by_signature"].values())
