@@ -154,6 +154,8 @@ def worker(script: str, profile: str, probe_steps: int, out: str,
     with tempfile.TemporaryDirectory() as workdir:
         sys.argv = [path, f"--profile={profile}", f"--workdir={workdir}",
                     *extra]
+        if script == "dmtrl_table_a2":  # it reads (or trains) A1's records
+            sys.argv.append(f"--source_workdir={workdir}/dmtrl_table_a1")
         start = time.perf_counter()
         status = 0
         try:
