@@ -5,7 +5,7 @@ here are in-memory tensors sliced, shuffled and batched, with no parallel
 ``map`` whose parallelism autotuning could choose, yet its background
 thread still runs. On the project's 2-core CPU it competes with the
 training step: a Keras ``fit`` of the Table 2 LeNet then lands on about
-23 ms per step in most calls instead of about 14 ms (the bimodal step
+23 ms per step in most calls instead of 14–17 ms (the bimodal step
 times of docs/performance.md). With autotuning off the slow mode is gone
 (``benchmarks/levers.py --only data_autotune``). The elements, their order
 and so every result are unchanged: autotuning only sizes buffers and
