@@ -47,14 +47,3 @@ def policy(precision: str) -> Iterator[None]:
     finally:
         keras.config.set_dtype_policy(previous)
 
-
-def hardware_bfloat16() -> bool:
-    """Whether this CPU has native bfloat16 dot products (AVX512-BF16 or
-    AMX-BF16), read from ``/proc/cpuinfo`` (False where it cannot be
-    read, e.g. not Linux)."""
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8") as f:
-            flags = f.read()
-    except OSError:
-        return False
-    return "avx512_bf16" in flags or "amx_bf16" in flags

@@ -2,8 +2,11 @@
 without training it to the end: a *dry run* of the real script.
 
 Each script runs in its own process, unchanged, at the profile asked for
-(``faithful`` by default) into a temporary work folder, with one thing
-replaced: ``keras.Model.fit``. The replacement
+(``faithful`` by default), with two things replaced:
+``amtfl_tf.cli.default_workdir`` points every default run folder (the
+script's own and any it reads, e.g. Table A2's Appendix A records) into a
+temporary folder, so a dry run never writes into ``figures/`` nor adopts
+real records; and ``keras.Model.fit``. The replacement fit
 
 1. counts the steps the call asked for (``epochs × steps per epoch``, the
    steps per epoch from ``steps_per_epoch``, a ``PyDataset``'s length, a
@@ -33,7 +36,7 @@ measured by ``./run_all.sh --profile=faithful`` (``run_all.json``), not
 here.
 
     python benchmarks/faithful_cost.py [--scripts dmtrl_fig4_omniglot ...]
-        [--profile faithful] [--precision float32] [--probe_steps 10]
+        [--profile faithful] [--probe_steps 10]
 
 Needs the datasets (``AMTFL_TF_DATA_DIR``). Run it on a quiet machine.
 Writes ``benchmarks/results/faithful_cost.json`` (per script: the
@@ -58,24 +61,29 @@ SCRIPTS = ("table2", "dmtrl_fig2_mnist", "dmtrl_table_a1",
            "dmtrl_table_a2", "dmtrl_fig4_omniglot", "damtl_omniglot")
 
 
-def steps_per_epoch(x, y, batch_size, steps):
-    """The steps one epoch of ``fit(x, y, ...)`` takes (see the module
-    doc), or None when it cannot be known without iterating."""
+def _first_array(x):
+    """The first array of a (nested) ``fit`` input, in insertion order."""
+    while isinstance(x, (list, tuple, dict)):
+        x = next(iter(x.values())) if isinstance(x, dict) else x[0]
+    return x
+
+
+def epoch_steps(x, batch_size, steps_per_epoch):
+    """The steps one epoch of ``fit(x, ..., batch_size, steps_per_epoch)``
+    takes (see the module doc), or None when it cannot be known without
+    iterating."""
     import keras
     import numpy as np
     import tensorflow as tf
 
-    if steps:
-        return int(steps)
+    if steps_per_epoch:
+        return int(steps_per_epoch)
     if isinstance(x, keras.utils.PyDataset):
         return len(x)
     if isinstance(x, tf.data.Dataset):
         n = int(x.cardinality())
         return n if n >= 0 else None
-    leaf = x
-    while isinstance(leaf, (list, tuple, dict)):
-        leaf = list(leaf.values())[0] if isinstance(leaf, dict) else leaf[0]
-    return math.ceil(len(np.asarray(leaf)) / (batch_size or 32))
+    return math.ceil(len(np.asarray(_first_array(x))) / (batch_size or 32))
 
 
 def batch_shape(x, batch_size):
@@ -85,21 +93,13 @@ def batch_shape(x, batch_size):
     import tensorflow as tf
 
     if isinstance(x, keras.utils.PyDataset):
-        first = x[0][0]
-    elif isinstance(x, tf.data.Dataset):
+        return tuple(np.shape(_first_array(x[0][0])))
+    if isinstance(x, tf.data.Dataset):
         spec = x.element_spec
         first = spec[0] if isinstance(spec, tuple) else spec
         return tf.nest.map_structure(lambda t: tuple(t.shape.as_list()),
                                      first)
-    else:
-        first = x
-    while isinstance(first, (list, tuple, dict)):
-        first = list(first.values())[0] if isinstance(first, dict) \
-            else first[0]
-    shape = tuple(np.shape(first))
-    if not isinstance(x, keras.utils.PyDataset):
-        shape = (batch_size or 32,) + shape[1:]
-    return shape
+    return (batch_size or 32,) + tuple(np.shape(_first_array(x)))[1:]
 
 
 def worker(script: str, profile: str, probe_steps: int, out: str,
@@ -109,16 +109,23 @@ def worker(script: str, profile: str, probe_steps: int, out: str,
 
     import keras
 
+    from amtfl_tf import cli
+
     original_fit = keras.Model.fit
     fits, step_seconds = [], {}
-    probe_seconds = [0.0]
+    probe_seconds = 0.0
 
     def counting_fit(self, x=None, y=None, batch_size=None, epochs=1,
                      verbose="auto", callbacks=None, validation_split=0.0,
                      validation_data=None, shuffle=True, class_weight=None,
                      sample_weight=None, initial_epoch=0,
                      steps_per_epoch=None, **kwargs):
-        per_epoch = steps_per_epoch_of(x, y, batch_size, steps_per_epoch)
+        nonlocal probe_seconds
+        per_epoch = epoch_steps(x, batch_size, steps_per_epoch)
+        if per_epoch is None:
+            raise ValueError("faithful_cost cannot count the steps of a fit "
+                             "on an infinite dataset without "
+                             "steps_per_epoch")
         total = per_epoch * max(0, int(epochs) - int(initial_epoch))
         sig = (f"{type(self).__name__}, {self.count_params()} params, "
                f"batch {batch_shape(x, batch_size)}")
@@ -138,24 +145,25 @@ def worker(script: str, profile: str, probe_steps: int, out: str,
                 t0 = time.perf_counter()
                 hist = call(k)
                 times.append(time.perf_counter() - t0)
-            probe_seconds[0] += sum(times)
+            probe_seconds += sum(times)
             step_seconds[sig] = statistics.median(times) / k
             print(f"[faithful_cost] {sig}: {1e3 * step_seconds[sig]:.1f} "
                   f"ms/step", file=sys.stderr, flush=True)
         else:
             hist = call(1)
-        fits.append({"signature": sig, "steps": int(total),
-                     "epochs": int(epochs), "steps_per_epoch": per_epoch})
+        fits.append((sig, int(total)))
         return hist
 
-    steps_per_epoch_of = steps_per_epoch
     keras.Model.fit = counting_fit
+    real_default_workdir = cli.default_workdir
     path = os.path.join(ROOT, "reproductions", f"{script}.py")
-    with tempfile.TemporaryDirectory() as workdir:
-        sys.argv = [path, f"--profile={profile}", f"--workdir={workdir}",
-                    *extra]
-        if script == "dmtrl_table_a2":  # it reads (or trains) A1's records
-            sys.argv.append(f"--source_workdir={workdir}/dmtrl_table_a1")
+    with tempfile.TemporaryDirectory() as root:
+        def default_workdir(experiment, profile="quick"):
+            real_default_workdir(experiment, profile)  # its checks
+            return os.path.join(root, profile, experiment)
+
+        cli.default_workdir = default_workdir
+        sys.argv = [path, f"--profile={profile}", *extra]
         start = time.perf_counter()
         status = 0
         try:
@@ -164,22 +172,22 @@ def worker(script: str, profile: str, probe_steps: int, out: str,
             status = 0 if e.code is None else (
                 e.code if isinstance(e.code, int) else 1)
         wall = time.perf_counter() - start
-    train = sum(f["steps"] * step_seconds[f["signature"]] for f in fits)
-    other = wall - probe_seconds[0]
     by_sig = {}
-    for f in fits:
-        d = by_sig.setdefault(f["signature"], {"fits": 0, "steps": 0})
+    for sig, steps in fits:
+        d = by_sig.setdefault(sig, {"fits": 0, "steps": 0,
+                                    "seconds_per_step": step_seconds[sig]})
         d["fits"] += 1
-        d["steps"] += f["steps"]
-    for sig, d in by_sig.items():
-        d["seconds_per_step"] = step_seconds[sig]
-        d["estimated_seconds"] = d["steps"] * step_seconds[sig]
+        d["steps"] += steps
+    for d in by_sig.values():
+        d["estimated_seconds"] = d["steps"] * d["seconds_per_step"]
+    train = sum(d["estimated_seconds"] for d in by_sig.values())
+    other = wall - probe_seconds
     res = {"script": script, "profile": profile, "exit_status": status,
-           "dry_run_seconds": wall, "probe_seconds": probe_seconds[0],
+           "dry_run_seconds": wall, "probe_seconds": probe_seconds,
            "other_seconds": other, "estimated_training_seconds": train,
            "estimated_seconds": other + train,
            "estimated_hours": (other + train) / 3600,
-           "fits": len(fits), "steps": sum(f["steps"] for f in fits),
+           "fits": len(fits), "steps": sum(n for _, n in fits),
            "by_signature": by_sig, "argv": sys.argv[1:]}
     with open(out, "w") as f:
         json.dump(res, f, indent=2)
@@ -215,15 +223,15 @@ def main():
         if old.get("profile") == args.profile:
             items = old.get("items", {})
 
+    out = {"benchmark": "faithful_cost", "profile": args.profile,
+           "probe_steps": args.probe_steps, "items": items,
+           "machine": machine_info(), "versions": package_versions(),
+           "command": " ".join(sys.argv)}
+    os.makedirs(os.path.dirname(args.json), exist_ok=True)
+
     def save():  # after every script, so a stopped sequence keeps them
-        os.makedirs(os.path.dirname(args.json), exist_ok=True)
         with open(args.json, "w") as f:
-            json.dump({"benchmark": "faithful_cost",
-                       "profile": args.profile,
-                       "probe_steps": args.probe_steps, "items": items,
-                       "machine": machine_info(),
-                       "versions": package_versions(),
-                       "command": " ".join(sys.argv)}, f, indent=2)
+            json.dump(out, f, indent=2)
 
     for script in args.scripts:
         with tempfile.NamedTemporaryFile(suffix=".json") as tmp:

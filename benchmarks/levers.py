@@ -188,15 +188,22 @@ def tt_gram(repeats, quick):
 
 
 def _lenet_problem():
-    """Table 2's LeNet input shapes: 1,100 random images and one-hot
-    labels of 10 tasks."""
+    """Table 2's LeNet input shapes: 1,100 random images, one-hot labels
+    of 10 tasks, and the experiments' pipeline over them in batches of 100
+    (autotuning off, the data_autotune lever)."""
+    import tensorflow as tf
+
+    from amtfl_tf import input_pipeline
+
     rng = np.random.default_rng(0)
     x = rng.random((1100, 28, 28, 1), dtype=np.float32)
     y = np.eye(10, dtype=np.float32)[rng.integers(0, 10, 1100)]
-    return x, y
+    ds = input_pipeline.untuned(
+        tf.data.Dataset.from_tensor_slices((x, y)).batch(100).repeat())
+    return x, y, ds
 
 
-def _warm_deep_amtfl(ds, policy="float32", epsilon=None, **kwargs):
+def _warm_deep_amtfl(ds, policy="float32", epsilon=1e-7, **kwargs):
     """A Deep-AMTFL LeNet (Table 2's) at ``policy``, compiled with 11
     steps per execution and traced by one fit of 11 steps on ``ds``."""
     import keras
@@ -209,9 +216,8 @@ def _warm_deep_amtfl(ds, policy="float32", epsilon=None, **kwargs):
         m = DeepMultiTaskModel(10, (28, 28, 1), method="deep-amtfl",
                                backbone="lenet_conv", delta=0.01,
                                task_sizes=[110] * 10, **kwargs)
-    opt = (keras.optimizers.Adam(1e-4) if epsilon is None
-           else keras.optimizers.Adam(1e-4, epsilon=epsilon))
-    m.compile(opt, steps_per_execution=11)
+    m.compile(keras.optimizers.Adam(1e-4, epsilon=epsilon),
+              steps_per_execution=11)
     m.fit(ds, epochs=1, steps_per_epoch=11, verbose=0)
     return m
 
@@ -245,14 +251,10 @@ def _matmul_peak(dtype, n, repeats):
 def precision(repeats, quick):
     import tensorflow as tf
 
-    from amtfl_tf import input_pipeline
     from amtfl_tf import precision as prec
 
     steps = 11 if quick else 55
-    x, y = _lenet_problem()
-    # the experiments' pipeline: autotuning off (the data_autotune lever)
-    ds = input_pipeline.untuned(
-        tf.data.Dataset.from_tensor_slices((x, y)).batch(100).repeat())
+    _, _, ds = _lenet_problem()
     fns, flops = {}, None
     for policy in prec.PRECISIONS:
         m = _warm_deep_amtfl(ds, policy)
@@ -278,16 +280,12 @@ def precision(repeats, quick):
 def authors_tf1(repeats, quick):
     import tensorflow as tf
 
-    from amtfl_tf import input_pipeline
     from amtfl_tf import precision as prec
     from amtfl_tf.experiments.amtfl import authors_tf1 as ref
 
     epochs = 1 if quick else 5
-    x, y = _lenet_problem()
+    x, y, ds = _lenet_problem()
     sizes = [110] * 10
-    # the experiments' pipeline: autotuning off (the data_autotune lever)
-    ds = input_pipeline.untuned(
-        tf.data.Dataset.from_tensor_slices((x, y)).batch(100).repeat())
     ours = {policy: _warm_deep_amtfl(ds, policy, epsilon=1e-8,
                                      loss="logistic_clipped")
             for policy in prec.PRECISIONS}
@@ -335,7 +333,7 @@ def data_autotune(repeats, quick):
     from amtfl_tf import input_pipeline
 
     steps = 11 if quick else 55
-    x, y = _lenet_problem()
+    x, y, _ = _lenet_problem()
     base = tf.data.Dataset.from_tensor_slices((x, y)).shuffle(
         1100, seed=0, reshuffle_each_iteration=True).batch(100).repeat()
     fns = {}

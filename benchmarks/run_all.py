@@ -117,10 +117,8 @@ def summarise(runs):
                              ">= 0.4 (issue 17)"))
     # the dry-run estimate of each deep item's profile (an hour or more to
     # measure, so not run by this script: benchmarks/faithful_cost.py)
-    path = os.path.join(RESULTS, "faithful_cost.json")
-    if os.path.exists(path):
-        with open(path) as f:
-            r = json.load(f)
+    if os.path.exists(os.path.join(RESULTS, "faithful_cost.json")):
+        r = load("faithful_cost")
         for script, item in r["items"].items():
             if "estimated_hours" not in item:
                 continue

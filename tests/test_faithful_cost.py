@@ -29,13 +29,13 @@ def test_steps_per_epoch_of_every_input_kind():
 
     fc = _module()
     x = np.zeros((1100, 3), np.float32)
-    assert fc.steps_per_epoch(x, None, 100, None) == 11
-    assert fc.steps_per_epoch(x, None, None, None) == 35  # Keras' 32
-    assert fc.steps_per_epoch({"x": x}, None, 64, None) == 18
-    assert fc.steps_per_epoch(x, None, 100, 7) == 7
+    assert fc.epoch_steps(x, 100, None) == 11
+    assert fc.epoch_steps(x, None, None) == 35  # Keras' 32
+    assert fc.epoch_steps({"x": x}, 64, None) == 18
+    assert fc.epoch_steps(x, 100, 7) == 7
     ds = tf.data.Dataset.from_tensor_slices(x).batch(100)
-    assert fc.steps_per_epoch(ds, None, None, None) == 11
-    assert fc.steps_per_epoch(ds.repeat(), None, None, None) is None
+    assert fc.epoch_steps(ds, None, None) == 11
+    assert fc.epoch_steps(ds.repeat(), None, None) is None
 
     class Seq(keras.utils.PyDataset):
         def __len__(self):
@@ -45,7 +45,7 @@ def test_steps_per_epoch_of_every_input_kind():
             return np.zeros((4, 2, 6, 6, 1), np.float32), np.zeros((4, 2))
 
     seq = Seq()
-    assert fc.steps_per_epoch(seq, None, None, None) == 5
+    assert fc.epoch_steps(seq, None, None) == 5
     assert fc.batch_shape(seq, None) == (4, 2, 6, 6, 1)
     assert fc.batch_shape(x, 100) == (100, 3)
     assert fc.batch_shape(ds, None) == (None, 3)

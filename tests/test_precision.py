@@ -117,6 +117,3 @@ def test_bfloat16_claim_decides_from_the_paired_differences():
                                          _row([9.1]), s)
     assert one.verdict == "inconclusive" and "not tested" in one.test
 
-
-def test_hardware_bfloat16_reads_cpuinfo():
-    assert isinstance(precision.hardware_bfloat16(), bool)

@@ -152,14 +152,12 @@ class Trainer:
         # the graph loop steps on the tensors themselves; only fit needs a
         # tf.data pipeline
         self.dataset = None
-        if self.loop == "fit" and full_batch:
-            self.dataset = tf.data.Dataset.from_tensors(data).repeat()
-        elif self.loop == "fit":
-            self.dataset = tf.data.Dataset.from_tensor_slices(data).shuffle(
-                n, seed=0, reshuffle_each_iteration=True).repeat().batch(
-                config.batch_size, drop_remainder=True)
-        if self.dataset is not None:
-            self.dataset = input_pipeline.untuned(self.dataset)
+        if self.loop == "fit":
+            ds = (tf.data.Dataset.from_tensors(data).repeat() if full_batch
+                  else tf.data.Dataset.from_tensor_slices(data).shuffle(
+                      n, seed=0, reshuffle_each_iteration=True).repeat()
+                  .batch(config.batch_size, drop_remainder=True))
+            self.dataset = input_pipeline.untuned(ds)
         self._data = data
         self._graph_fit = None
         self.initial = model.get_weights()

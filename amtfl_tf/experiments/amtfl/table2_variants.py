@@ -42,6 +42,8 @@ import dataclasses
 import os
 import time
 
+import numpy as np
+
 from amtfl_tf import verdicts
 from amtfl_tf.experiments import profiles
 from amtfl_tf.experiments.amtfl import authors_tf1
@@ -187,8 +189,6 @@ def bfloat16_claim(method: str, fp32: Row, bf16: Row, s: Settings
     fp32 lies within ± the float32 runs' standard deviation (two
     one-sided t tests, joined by :func:`verdicts.all_of`; undecided below
     two runs)."""
-    import numpy as np
-
     diffs = np.subtract(bf16.per_split, fp32.per_split)
     spread = (float(np.std(fp32.per_split, ddof=1))
               if len(fp32.per_split) > 1 else 0.0)
