@@ -18,7 +18,7 @@ from conftest import REPO_ROOT
 
 
 def test_generator_follows_the_paper():
-    d = datasets.load("synthetic_amtfl", seed=3)
+    d = datasets.load("synthetic_amtfl", seed=3, noise_on="outputs")
     assert d.bases.shape == (30, 6) and d.parameters.shape == (30, 12)
     assert d.hard.tolist() == [False] * 6 + [True] * 6
     assert len(d.splits) == 5
@@ -50,9 +50,16 @@ def test_generator_is_seeded_and_literal_option():
     c = datasets.load("synthetic_amtfl", seed=2)
     np.testing.assert_array_equal(a.splits[4].y_val, b.splits[4].y_val)
     assert not np.allclose(a.bases, c.bases)
-    lit = datasets.load("synthetic_amtfl", seed=1, noise_on="parameters")
+    # the default is the text's reading: N(0, σ²) on every coordinate of
+    # w_t (σ = 1 easy, 2 hard) and noise-free targets
+    lit = datasets.load("synthetic_amtfl", seed=1)
     noise = lit.parameters - lit.bases @ lit.coefficients
     assert 0.7 < noise[:, :6].std() < 1.3 and 1.5 < noise[:, 6:].std() < 2.5
+    s = lit.splits[0]
+    np.testing.assert_allclose(
+        s.y_test, np.einsum("nd,dn->n", s.x_test,
+                            lit.parameters[:, s.task_test]), atol=1e-4)
+    assert np.linalg.matrix_rank(lit.parameters) == 12
     big = datasets.load("synthetic_amtfl", seed=1, num_tasks=48,
                         num_splits=1)
     assert big.hard.sum() == 24 and big.num_tasks == 48
@@ -152,8 +159,24 @@ def test_amtfl_learns_on_synthetic():
     assert 0 < summary["basis_cosine"] <= 1
 
 
+def test_latent_units_follow_the_rank_of_the_true_parameters():
+    """k defaults to rank W*: 12 (then 30 = d) with the noise on the
+    parameters, 6 with it on the outputs; an explicit k wins."""
+    s = syn.settings_for("smoke")
+    assert s.num_latent is None and s.noise_on == "parameters"
+    assert syn.latent_units(s, syn.make_data(s)) == 12
+    assert syn.latent_units(s, syn.make_data(s, num_tasks=48)) == 30
+    out = syn.settings_for("smoke", noise_on="outputs")
+    assert out.num_latent == 6  # the fingerprint of the earlier runs
+    assert syn.latent_units(out, syn.make_data(out)) == 6
+    assert syn.latent_units(syn.settings_for("smoke", num_latent=4),
+                            syn.make_data(s)) == 4
+    model = syn._model("GO-MTL", syn.make_data(s), s, 0)
+    assert model.num_latent == 12
+
+
 @pytest.mark.parametrize("script,claims", [
-    ("fig4_synthetic_bases", 2), ("fig5_synthetic", 7)])
+    ("fig4_synthetic_bases", 2), ("fig5_synthetic", 8)])
 @pytest.mark.large
 def test_script_smoke(tmp_path, script, claims):
     r = subprocess.run(

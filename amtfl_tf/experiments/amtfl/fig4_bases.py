@@ -149,7 +149,10 @@ def run(cfg: CommonConfig, **overrides) -> Results:
             "columns matched to the true bases (Hungarian); no published "
             "numbers (the paper shows plots only).",
             f"Synthetic noise on the {settings.noise_on} (see "
-            "amtfl_tf/datasets/synthetic.py for every generator choice).",
+            "amtfl_tf/datasets/synthetic.py for every generator choice); "
+            f"GO-MTL and AMTFL have k = {syn.latent_units(settings, data)} "
+            "latent bases (their learned L columns are matched to the six "
+            "true bases).",
         ],
         extra={"settings": settings.to_dict()})
     run_dir.write_results(results)
