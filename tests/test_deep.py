@@ -309,3 +309,25 @@ def test_training_follows_the_authors_tf1_graph(method, alpha, gamma):
                       for b in batches]
     np.testing.assert_allclose(ours, theirs, rtol=2e-4)
     assert theirs[-1] < 0.8 * theirs[0]   # it trained
+
+
+def test_authors_tf1_graph_reports_progress():
+    """A long TF1-graph fit is not silent: one line per ~5% of the epochs,
+    the last one at the final epoch, and a finite result."""
+    import types
+
+    from amtfl_tf.experiments.amtfl import authors_tf1
+
+    rng = np.random.default_rng(0)
+    problem = types.SimpleNamespace(
+        x_train=rng.random((200, 28, 28, 1), dtype=np.float32),
+        y_train=np.arange(200) % 10,
+        x_test=rng.random((50, 28, 28, 1), dtype=np.float32),
+        y_test=np.arange(50) % 10)
+    lines = []
+    rec = authors_tf1.train_and_evaluate(problem, epochs=3,
+                                         progress=lines.append)
+    assert [line.split(" (")[0] for line in lines] == [
+        "epoch 1/3", "epoch 2/3", "epoch 3/3"]
+    assert "left)" in lines[-1]
+    assert 0 <= rec["error_per_class"] <= 100 and rec["train_seconds"] > 0

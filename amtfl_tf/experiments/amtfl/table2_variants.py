@@ -124,9 +124,13 @@ def fit_tf1(cfg: CommonConfig, s: Settings, run: int, progress=None
     problem = table2.mnist_imbalanced_problem(cfg, ts, run)
     out = {}
     for method, (alpha, gamma) in TF1_ALPHA_GAMMA.items():
+        def epochs_done(line, method=method):
+            progress(f"{method} (authors' TF1 graph): {line}")
+
         rec = authors_tf1.train_and_evaluate(
             problem, alpha=alpha, gamma=gamma, epochs=s.epochs,
-            seed=ts.seed + run, mu=ts.mu, lam=ts.lam)
+            seed=ts.seed + run, mu=ts.mu, lam=ts.lam,
+            progress=epochs_done if progress else None)
         out[method] = rec
         if progress:
             progress(f"{method} (authors' TF1 graph): per-class error "
