@@ -247,6 +247,10 @@ _DMTRL_FLAGS = (
     ("tt_eps_split", "enum:per_unfolding,oseledets",
      "TT-SVD error split: the same eps per unfolding (authors' code) or "
      "eps/sqrt(N-1) (Oseledets)."),
+    ("rank_rule", "enum:frobenius,interpolative",
+     "How eps picks each DMTRL rank: the smallest rank whose Frobenius "
+     "error is <= eps (ours) or scipy's interpolative SVD at precision eps "
+     "per unfolding (the authors' toolbox)."),
     ("init", "enum:stl,random",
      "DMTRL initialisation: decompose the trained STL networks (paper) or "
      "a random draw at full rank."),

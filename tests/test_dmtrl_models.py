@@ -220,6 +220,25 @@ def test_dmtrl_from_stl_compresses_correlated_tasks():
                                1.0, atol=1e-6)
 
 
+@pytest.mark.parametrize("method", ["dmtrl-laf", "dmtrl-tucker",
+                                    "dmtrl-tt"])
+def test_dmtrl_from_stl_interpolative_rank_rule(method):
+    """rank_rule='interpolative' gives each layer the ranks of the tensor
+    module's interpolative rule on the stacked STL kernels."""
+    stl = _tiny("stl")
+    d = dm.dmtrl_from_stl(stl, method, eps=0.1, rank_rule="interpolative")
+    mode = method.split("-")[1]
+    for layer, found, m in zip(stl.param_layers, d.ranks, d.sharing):
+        if m != mode:
+            continue
+        stacked = np.asarray(layer.recompose(), dtype=np.float64)
+        want = dec.initial_factors(mode, stacked, eps=0.1,
+                                   rank_rule="interpolative")[0]
+        assert found == [int(v) for v in np.atleast_1d(want)]
+    with pytest.raises(ValueError, match="rank_rule='qr'"):
+        dm.dmtrl_from_stl(stl, method, rank_rule="qr")
+
+
 def test_dmtrl_from_stl_rejects_bad_input():
     ud = _tiny("ud-mtl")
     with pytest.raises(ValueError, match="every layer 'task'"):

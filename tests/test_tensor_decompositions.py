@@ -410,3 +410,48 @@ def test_left_truncation_rank_check_names_the_limit():
     from amtfl_tf.tensor.svd import left_truncation
     with pytest.raises(ValueError, match="rank must be <= min"):
         left_truncation(np.ones((3, 20)), rank=4)
+
+
+def _spectrum_matrix(values, seed=1, shape=(40, 30)):
+    rng = np.random.default_rng(seed)
+    k = len(values)
+    u, _ = np.linalg.qr(rng.normal(size=(shape[0], k)))
+    v, _ = np.linalg.qr(rng.normal(size=(shape[1], k)))
+    return u @ np.diag(values) @ v.T
+
+
+def test_interpolative_rank_is_scipys_and_scale_free():
+    from scipy.linalg import interpolative
+
+    few = _spectrum_matrix([1.0, 0.2, 0.11, 0.11, 0.01])
+    many = _spectrum_matrix([1.0] + [0.09] * 20)
+    for a in (few, many):
+        assert tn.interpolative_rank(a, 0.1) == len(
+            interpolative.svd(a, 0.1, rand=False)[1])
+        assert tn.interpolative_rank(1e3 * a, 0.1) == \
+            tn.interpolative_rank(a, 0.1)
+        assert tn.interpolative_rank(a, 0.01) >= tn.interpolative_rank(a, 0.3)
+    assert tn.interpolative_rank(np.zeros((4, 3)), 0.1) == 1
+
+
+def test_initial_factors_interpolative_rule_ranks_each_unfolding():
+    rng = np.random.default_rng(0)
+    base = rng.normal(size=(5, 5, 1, 20, 1))
+    w = base + 0.15 * rng.normal(size=(5, 5, 1, 20, 10))
+    ranks, f = tn.initial_factors("tucker", w, eps=0.1,
+                               rank_rule="interpolative")
+    assert ranks == tuple(tn.interpolative_rank(tn.unfold(w, n), 0.1)
+                          for n in range(w.ndim))
+    assert ranks[-1] == 1  # one shared direction dominates the task mode
+    rank, f = tn.initial_factors("laf", w, eps=0.1, rank_rule="interpolative")
+    assert rank == tn.interpolative_rank(w.reshape(-1, 10), 0.1) == 10
+    # the rules differ: the Frobenius tail keeps 5 of the 10 directions
+    assert tn.initial_factors("laf", w, eps=0.1)[0] == 5
+    ranks, f = tn.initial_factors("tt", w, eps=0.1, rank_rule="interpolative")
+    assert ranks[0] == tn.interpolative_rank(w.reshape(5, -1), 0.1)
+    full = tn.factors_to_tensor("tt", f, w.shape)
+    assert np.linalg.norm(full - w) / np.linalg.norm(w) < 0.2
+    with pytest.raises(ValueError, match="rank_rule='svd'"):
+        tn.initial_factors("laf", w, rank_rule="svd")
+    with pytest.raises(ValueError, match="eps_split='oseledets'"):
+        tn.tt_svd(w, eps=0.1, eps_split="oseledets", rank_rule="interpolative")

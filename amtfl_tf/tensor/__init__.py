@@ -5,11 +5,13 @@ the sharing-strength / parameter-count diagnostics. No TensorFlow import.
 """
 
 from amtfl_tf.tensor.decompositions import METHODS
+from amtfl_tf.tensor.decompositions import RANK_RULES
 from amtfl_tf.tensor.decompositions import TT_EPS_SPLITS
 from amtfl_tf.tensor.decompositions import factors_to_tensor
 from amtfl_tf.tensor.decompositions import fold
 from amtfl_tf.tensor.decompositions import hosvd
 from amtfl_tf.tensor.decompositions import initial_factors
+from amtfl_tf.tensor.decompositions import interpolative_rank
 from amtfl_tf.tensor.decompositions import laf_svd
 from amtfl_tf.tensor.decompositions import laf_to_tensor
 from amtfl_tf.tensor.decompositions import layer_factor_shapes
@@ -37,8 +39,9 @@ from amtfl_tf.tensor.sharing import stl_param_count
 from amtfl_tf.tensor.sharing import task_similarity
 
 __all__ = [
-    "METHODS", "TT_EPS_SPLITS", "factorised_param_count",
-    "factors_to_tensor", "fold", "hosvd", "initial_factors", "laf_svd",
+    "METHODS", "RANK_RULES", "TT_EPS_SPLITS", "factorised_param_count",
+    "factors_to_tensor", "fold", "hosvd", "initial_factors",
+    "interpolative_rank", "laf_svd",
     "laf_to_tensor", "layer_factor_shapes", "layer_param_counts",
     "layer_ranks", "mode_dot", "multi_mode_dot", "network_param_counts",
     "normalize_task_factor", "sharing_strength",

@@ -74,6 +74,8 @@ from amtfl_tf.tensor.ranks import tucker_rank_bounds
 from amtfl_tf.tensor.ranks import validate_laf_rank
 from amtfl_tf.tensor.ranks import validate_tt_rank
 from amtfl_tf.tensor.ranks import validate_tucker_rank
+from amtfl_tf.tensor.svd import RANK_RULES
+from amtfl_tf.tensor.svd import interpolative_rank
 from amtfl_tf.tensor.svd import truncated_svd
 from amtfl_tf.tensor.svd import truncation_rank
 from amtfl_tf.tensor.tensor_train import TT_EPS_SPLITS
@@ -85,8 +87,9 @@ from amtfl_tf.tensor.tucker import tucker_to_tensor
 METHODS = ("tucker", "tt", "laf")
 
 __all__ = [
-    "METHODS", "TT_EPS_SPLITS", "check_method", "check_rank_sequence",
-    "factors_to_tensor", "fold", "hosvd", "initial_factors", "laf_svd",
+    "METHODS", "RANK_RULES", "TT_EPS_SPLITS", "check_method",
+    "check_rank_sequence", "factors_to_tensor", "fold", "hosvd",
+    "initial_factors", "interpolative_rank", "laf_svd",
     "laf_to_tensor", "layer_factor_shapes", "layer_ranks", "mode_dot",
     "multi_mode_dot", "truncated_svd", "truncation_rank", "tt_rank_bounds",
     "tt_svd", "tt_to_tensor", "tucker_rank_bounds", "tucker_to_tensor",
@@ -155,7 +158,7 @@ def layer_ranks(method, shape, ranks):
 
 
 def initial_factors(method, stacked, eps=0.1, ranks=None,
-                    tt_eps_split="per_unfolding"):
+                    tt_eps_split="per_unfolding", rank_rule="frobenius"):
     """Decomposes a stacked kernel tensor into a layer's initial factors.
 
     This is DMTRL's initialisation (Sec. 4): (i) from trained single-task
@@ -171,6 +174,10 @@ def initial_factors(method, stacked, eps=0.1, ranks=None,
       ranks: explicit ranks (they take precedence over ``eps``): N ints for
         Tucker, N − 1 interior ranks for TT, one int for LAF.
       tt_eps_split: ``"per_unfolding"`` (authors) or ``"oseledets"``.
+      rank_rule: how ``eps`` picks a rank from each unfolding:
+        ``"frobenius"`` (the smallest rank whose Frobenius error is ≤ ε) or
+        ``"interpolative"`` (scipy's interpolative SVD at precision ε, the
+        authors' toolbox; :data:`~amtfl_tf.tensor.svd.RANK_RULES`).
 
     Returns:
       ``(ranks, factors)``: ranks in the layer's format and a dict weight
@@ -182,12 +189,14 @@ def initial_factors(method, stacked, eps=0.1, ranks=None,
         ranks = layer_ranks(method, arr.shape, ranks)
         eps = None
     if method == "tucker":
-        core, factors = hosvd(arr, eps=eps, ranks=ranks)
+        core, factors = hosvd(arr, eps=eps, ranks=ranks,
+                              rank_rule=rank_rule)
         out = {"core": core}
         out.update({f"factor_{n}": f for n, f in enumerate(factors)})
         return tuple(core.shape), out
     if method == "tt":
-        cores = tt_svd(arr, eps=eps, ranks=ranks, eps_split=tt_eps_split)
+        cores = tt_svd(arr, eps=eps, ranks=ranks, eps_split=tt_eps_split,
+                       rank_rule=rank_rule)
         out = {}
         for k, core in enumerate(cores):
             if k == 0:
@@ -196,7 +205,7 @@ def initial_factors(method, stacked, eps=0.1, ranks=None,
                 core = core[..., 0]
             out[f"tt_core_{k}"] = core
         return tuple(c.shape[-1] for c in cores[:-1]), out
-    shared, task = laf_svd(arr, eps=eps, rank=ranks)
+    shared, task = laf_svd(arr, eps=eps, rank=ranks, rank_rule=rank_rule)
     return int(task.shape[0]), {"shared_factor": shared,
                                 "task_factor": task}
 

@@ -10,25 +10,31 @@ from amtfl_tf.tensor.algebra import as_array
 from amtfl_tf.tensor.algebra import check_shape
 from amtfl_tf.tensor.ranks import validate_laf_rank
 from amtfl_tf.tensor.svd import check_eps_or_rank
+from amtfl_tf.tensor.svd import check_rank_rule
+from amtfl_tf.tensor.svd import interpolative_rank
 from amtfl_tf.tensor.svd import truncated_svd
 
 
-def laf_svd(tensor, eps=None, rank=None):
+def laf_svd(tensor, eps=None, rank=None, rank_rule="frobenius"):
     """DMTRL-LAF (Eq. 2): ``W_(N)ᵀ = L S`` by a truncated SVD.
 
     ``W_(N)ᵀ`` is the ``(Π_{n<N} D_n) × T`` matrix whose column t is task
     t's flattened kernel (C order). With ``W_(N)ᵀ ≈ U diag(s) Vt``:
     ``L = U`` (shared, orthonormal columns) and ``S = diag(s) Vt`` (task
-    factor, K × T), as in the authors' code.
+    factor, K × T), as in the authors' code. ``rank_rule`` is how ``eps``
+    picks K (:data:`amtfl_tf.tensor.svd.RANK_RULES`).
 
     Returns:
       ``(shared, task)`` of shapes ``(Π D_n, K)`` and ``(K, T)``.
     """
     check_eps_or_rank(eps, rank)
+    check_rank_rule(rank_rule)
     arr = as_array(tensor, min_ndim=2)
     if rank is not None:
         rank = validate_laf_rank(arr.shape, rank)
     mat = np.reshape(arr, (-1, arr.shape[-1]))
+    if rank is None and rank_rule == "interpolative":
+        rank, eps = interpolative_rank(mat, eps), None
     u, s, vt = truncated_svd(mat, eps=eps, rank=rank)
     return u, s[:, None] * vt
 

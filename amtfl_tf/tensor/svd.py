@@ -11,6 +11,12 @@ import numpy as np
 from amtfl_tf.tensor.algebra import as_array
 from amtfl_tf.validation import check_int
 
+#: How ε picks a rank. ``"frobenius"``: the smallest rank whose Frobenius
+#: error is ≤ ε ||A||_F (:func:`truncation_rank`). ``"interpolative"``: the
+#: rank of scipy's interpolative-decomposition SVD at relative precision ε
+#: (:func:`interpolative_rank`), the rule of the authors' DMTRL toolbox.
+RANK_RULES = ("frobenius", "interpolative")
+
 
 def check_eps_or_rank(eps, rank, rank_name="rank"):
     """Exactly one of ``eps`` (a relative error in [0, 1)) and ``rank``."""
@@ -24,6 +30,34 @@ def check_eps_or_rank(eps, rank, rank_name="rank"):
             raise ValueError(
                 f"eps must be a relative error in [0, 1). Received: "
                 f"eps={eps!r}")
+
+
+def check_rank_rule(rank_rule):
+    if rank_rule not in RANK_RULES:
+        raise ValueError(f"rank_rule must be one of {RANK_RULES}. Received: "
+                         f"rank_rule={rank_rule!r}")
+
+
+def interpolative_rank(matrix, eps):
+    """The rank ``scipy.linalg.interpolative.svd(matrix, eps, rand=False)``
+    keeps: its column-pivoted QR stops once the columns left over are
+    within relative precision ``eps`` (measured against the largest
+    column), so the rank follows the columns' residual norms rather than a
+    share of ||A||_F. This is how the authors' toolbox (wOOL/DMTRL) picks
+    each unfolding's rank. It can differ from :func:`truncation_rank`
+    either way: on ten task columns that each deviate 15% from a shared
+    one it keeps all ten where the Frobenius rule keeps five
+    (tests/test_tensor_decompositions.py). scipy's deterministic routine is
+    used (``rand=False``), so a rank does not depend on a random state. A
+    zero matrix gets rank 1.
+    """
+    from scipy.linalg import interpolative
+
+    a = np.asarray(matrix, dtype=np.float64)
+    if not np.any(a):
+        return 1
+    _, s, _ = interpolative.svd(a, float(eps), rand=False)
+    return int(min(max(len(s), 1), min(a.shape)))
 
 
 def truncation_rank(singular_values, eps, abs_tol=None):

@@ -9,13 +9,15 @@ import numpy as np
 from amtfl_tf.tensor.algebra import as_array
 from amtfl_tf.tensor.ranks import validate_tt_rank
 from amtfl_tf.tensor.svd import check_eps_or_rank
+from amtfl_tf.tensor.svd import check_rank_rule
+from amtfl_tf.tensor.svd import interpolative_rank
 from amtfl_tf.tensor.svd import left_truncation
 
 TT_EPS_SPLITS = ("per_unfolding", "oseledets")
 
 
 def tt_svd(tensor, eps=None, ranks=None, eps_split="per_unfolding",
-           return_errors=False):
+           return_errors=False, rank_rule="frobenius"):
     """TT-SVD (Oseledets 2011, Alg. 1): sequential truncated SVDs.
 
     Step k (k = 1..N−1) reshapes the remainder to ``(r_{k−1} D_k) × rest``,
@@ -33,6 +35,10 @@ def tt_svd(tensor, eps=None, ranks=None, eps_split="per_unfolding",
       eps_split: ``"per_unfolding"`` or ``"oseledets"``.
       return_errors: also return each step's relative error
         ``||C_k − Ĉ_k||_F / ||C_k||_F`` (C_k the step-k matrix).
+      rank_rule: how ``eps`` picks each step's rank
+        (:data:`amtfl_tf.tensor.svd.RANK_RULES`); ``"interpolative"`` (the
+        authors' toolbox) applies ε to each step matrix, so it needs
+        ``eps_split="per_unfolding"``.
 
     Returns:
       ``cores``: list of N arrays ``(r_{k−1}, D_k, r_k)`` with
@@ -43,6 +49,12 @@ def tt_svd(tensor, eps=None, ranks=None, eps_split="per_unfolding",
     if eps_split not in TT_EPS_SPLITS:
         raise ValueError(
             f"eps_split must be one of {TT_EPS_SPLITS}. Received: "
+            f"eps_split={eps_split!r}")
+    check_rank_rule(rank_rule)
+    if rank_rule == "interpolative" and eps_split != "per_unfolding":
+        raise ValueError(
+            "rank_rule='interpolative' applies ε to each step matrix, so it "
+            "needs eps_split='per_unfolding'. Received: "
             f"eps_split={eps_split!r}")
     arr = as_array(tensor, min_ndim=2)
     shape = arr.shape
@@ -62,6 +74,9 @@ def tt_svd(tensor, eps=None, ranks=None, eps_split="per_unfolding",
         # 1024 × 5120) takes the Gram route (svd.left_truncation)
         if ranks is not None:
             u, s, carry, err = left_truncation(mat, rank=ranks[k])
+        elif rank_rule == "interpolative":
+            u, s, carry, err = left_truncation(
+                mat, rank=interpolative_rank(mat, eps))
         elif eps_split == "per_unfolding":
             u, s, carry, err = left_truncation(mat, abs_tol=eps * norm)
         else:

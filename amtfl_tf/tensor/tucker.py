@@ -7,10 +7,12 @@ from amtfl_tf.tensor.algebra import multi_mode_dot
 from amtfl_tf.tensor.algebra import unfold
 from amtfl_tf.tensor.ranks import validate_tucker_rank
 from amtfl_tf.tensor.svd import check_eps_or_rank
+from amtfl_tf.tensor.svd import check_rank_rule
+from amtfl_tf.tensor.svd import interpolative_rank
 from amtfl_tf.tensor.svd import left_truncation
 
 
-def hosvd(tensor, eps=None, ranks=None):
+def hosvd(tensor, eps=None, ranks=None, rank_rule="frobenius"):
     """Truncated higher-order SVD (De Lathauwer et al. 2000; DMTRL Eq. 5).
 
     ``U^(n)`` = leading left singular vectors of the mode-n unfolding, for
@@ -22,13 +24,21 @@ def hosvd(tensor, eps=None, ranks=None):
       eps: relative error; each mode's rank is chosen by
         :func:`truncation_rank` on its own unfolding at this ε.
       ranks: explicit ranks ``(K_1, …, K_N)`` instead.
+      rank_rule: how ``eps`` picks each mode's rank (:data:`RANK_RULES
+        <amtfl_tf.tensor.svd.RANK_RULES>`): ``"frobenius"`` or
+        ``"interpolative"`` (the authors' toolbox).
 
     Returns:
       ``(core, factors)``: core ``(K_1, …, K_N)``, factors ``[U^(n)]`` of
       shape ``(D_n, K_n)`` with orthonormal columns.
     """
     check_eps_or_rank(eps, ranks, "ranks")
+    check_rank_rule(rank_rule)
     arr = as_array(tensor, min_ndim=2)
+    if ranks is None and rank_rule == "interpolative":
+        ranks = [interpolative_rank(unfold(arr, n), eps)
+                 for n in range(arr.ndim)]
+        eps = None
     if ranks is not None:
         ranks = validate_tucker_rank(arr.shape, ranks)
     factors = []

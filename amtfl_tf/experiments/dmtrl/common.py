@@ -16,6 +16,10 @@ Every choice the paper leaves open is a field of :class:`TrainSettings`
   keeps every rank (papers-spec pitfall 4): a DMTRL layer then has more
   parameters than STL, against the paper's ratios of 0.38–0.50, which imply
   correlated STL weights.
+- ``rank_rule``: how ε picks each rank, ``"frobenius"`` (default: the
+  smallest rank whose Frobenius error is ≤ ε) or ``"interpolative"`` (the
+  authors' toolbox: scipy's interpolative SVD at precision ε per
+  unfolding; :func:`amtfl_tf.tensor.interpolative_rank`);
 - ``init``: ``"stl"`` (paper: decompose the trained STL weights at ε) or
   ``"random"`` (the recommended random initialisation: decompose a random
   draw at full rank);
@@ -39,6 +43,7 @@ from amtfl_tf import distribute
 from amtfl_tf.callbacks import training_callbacks
 from amtfl_tf.models import dmtrl as dm
 from amtfl_tf.results import Row
+from amtfl_tf.tensor import RANK_RULES
 
 OPTIMIZERS = ("adam", "sgd", "momentum")
 STL_INITS = ("shared", "independent")
@@ -53,6 +58,9 @@ class TrainSettings:
     optimizer: str = "adam"
     eps: float = 0.1
     tt_eps_split: str = "per_unfolding"
+    #: how ε picks each rank: "frobenius" (ours) or "interpolative" (the
+    #: authors' toolbox: scipy's interpolative SVD per unfolding)
+    rank_rule: str = "frobenius"
     init: str = "stl"
     init_unshared: str = "stl"
     stl_init: str = "shared"
@@ -81,6 +89,7 @@ class TrainSettings:
                              f"eps={self.eps!r}")
         for name, allowed in (("optimizer", OPTIMIZERS),
                               ("stl_init", STL_INITS), ("init", INITS),
+                              ("rank_rule", RANK_RULES),
                               ("init_unshared", ("stl", "random")),
                               ("task_reduction", dm.TASK_REDUCTIONS)):
             if getattr(self, name) not in allowed:
@@ -92,6 +101,10 @@ class TrainSettings:
         d = dataclasses.asdict(self)
         d["ud_options"] = (None if self.ud_options is None
                            else list(self.ud_options))
+        if self.rank_rule == "frobenius":
+            # the default leaves the records made before the option existed
+            # valid (their fingerprints have no rank_rule)
+            del d["rank_rule"]
         return d
 
 
@@ -204,7 +217,8 @@ def _dmtrl_network(method, stl, s):
     if s.init == "stl":
         model = dm.dmtrl_from_stl(stl, method, eps=s.eps,
                                   tt_eps_split=s.tt_eps_split,
-                                  init_unshared=s.init_unshared)
+                                  init_unshared=s.init_unshared,
+                                  rank_rule=s.rank_rule)
     else:
         model = dm.build_network(
             method, stl.num_tasks, stl.image_shape, stl.architecture,

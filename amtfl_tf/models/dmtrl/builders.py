@@ -36,7 +36,8 @@ def build_network(method: str, num_tasks: int, input_shape,
 def dmtrl_from_stl(stl: DMTRLNetwork, method: str, eps: float = 0.1,
                    ranks: Sequence[Any] | None = None,
                    tt_eps_split: str = "per_unfolding",
-                   init_unshared: str = "stl") -> DMTRLNetwork:
+                   init_unshared: str = "stl",
+                   rank_rule: str = "frobenius") -> DMTRLNetwork:
     """A DMTRL network initialised from T trained STL networks (Sec. 4).
 
     Every shareable layer's T kernels are stacked (task axis last) and
@@ -55,6 +56,9 @@ def dmtrl_from_stl(stl: DMTRLNetwork, method: str, eps: float = 0.1,
       tt_eps_split: TT only, ``"per_unfolding"`` (authors) or
         ``"oseledets"``.
       init_unshared: ``"stl"`` or ``"random"``.
+      rank_rule: how ``eps`` picks a rank from each unfolding:
+        ``"frobenius"`` or ``"interpolative"`` (scipy's interpolative SVD,
+        the authors' toolbox; :data:`amtfl_tf.tensor.RANK_RULES`).
     """
     if not isinstance(stl, DMTRLNetwork) or any(
             m != "task" for m in stl.sharing):
@@ -87,7 +91,8 @@ def dmtrl_from_stl(stl: DMTRLNetwork, method: str, eps: float = 0.1,
                              dtype=np.float64)
         k, v = dec.initial_factors(
             mode, stacked, eps=eps, ranks=r,
-            tt_eps_split=tt_eps_split if mode == "tt" else "per_unfolding")
+            tt_eps_split=tt_eps_split if mode == "tt" else "per_unfolding",
+            rank_rule=rank_rule)
         found.append([int(v) for v in np.atleast_1d(k)])
         values.append(v)
     config = stl.get_config()
