@@ -198,6 +198,28 @@ def test_sharing_strengths_of_stl_and_ud():
         ud.task_similarity("conv9")
 
 
+def test_kernel_sharing_of_stl_ud_and_a_factorised_copy():
+    """Kernel-based sharing: 1 for tied STL kernels and hard-shared layers,
+    and the same for a DMTRL network decomposed exactly from the STL one
+    (same weights, another parametrisation)."""
+    stl = _tiny("stl")
+    free = stl.kernel_sharing("cosine")
+    assert all(abs(v) < 0.5 for v in free.values())
+    ud = _tiny("ud-mtl")
+    assert ud.kernel_sharing()["conv1"] == 1.0
+    for method in ("dmtrl-tucker", "dmtrl-tt"):
+        d = dm.dmtrl_from_stl(stl, method, eps=1e-6)
+        for measure in ("cosine", "spectrum"):
+            got, want = d.kernel_sharing(measure), stl.kernel_sharing(measure)
+            for name in want:
+                assert got[name] == pytest.approx(want[name], abs=1e-4)
+    dc.tie_initial_kernels(stl)
+    tied = stl.kernel_sharing("spectrum")
+    assert tied["conv1"] == pytest.approx(1.0) and tied["fc1"] == \
+        pytest.approx(1.0)
+    assert set(dc.describe(stl)) >= {"kernel_cosine", "kernel_spectrum"}
+
+
 @pytest.mark.parametrize("method", ["dmtrl-laf", "dmtrl-tucker",
                                     "dmtrl-tt"])
 def test_dmtrl_from_stl_reproduces_the_stl_networks(method):

@@ -455,3 +455,42 @@ def test_initial_factors_interpolative_rule_ranks_each_unfolding():
         tn.initial_factors("laf", w, rank_rule="svd")
     with pytest.raises(ValueError, match="eps_split='oseledets'"):
         tn.tt_svd(w, eps=0.1, eps_split="oseledets", rank_rule="interpolative")
+
+
+def test_kernel_sharing_is_gauge_free_with_the_right_end_points():
+    rng = np.random.default_rng(3)
+    # identical tasks: 1; a sign flip counts as shared for the spectrum
+    one = rng.normal(size=(5, 5, 3, 8, 1))
+    same = np.repeat(one, 6, axis=-1)
+    assert tn.kernel_sharing(same, "cosine") == pytest.approx(1.0)
+    assert tn.kernel_sharing(same, "spectrum") == pytest.approx(1.0)
+    flipped = same * np.array([1, -1, 1, -1, 1, -1])
+    assert tn.kernel_sharing(flipped, "spectrum") == pytest.approx(1.0)
+    # independent zero-mean draws: about 0 (O(sqrt(T / D)), D = 2,000)
+    indep = rng.normal(size=(50, 40, 10))
+    assert abs(tn.kernel_sharing(indep, "cosine")) < 0.02
+    assert tn.kernel_sharing(indep, "spectrum") < 0.1
+    # orthogonal kernels of equal norm: exactly 0 on both
+    eye = np.eye(6).reshape(2, 3, 6)
+    assert tn.kernel_sharing(eye, "cosine") == pytest.approx(0.0, abs=1e-12)
+    assert tn.kernel_sharing(eye, "spectrum") == pytest.approx(0.0,
+                                                               abs=1e-12)
+    # the gauge: rotate a Tucker task factor by Q and the core by Qᵀ. The
+    # weights are unchanged and so is kernel_sharing; ρ is not.
+    w = one + 0.5 * rng.normal(size=(5, 5, 3, 8, 6))
+    core, factors = tn.hosvd(w, eps=0.0)
+    q, _ = np.linalg.qr(rng.normal(size=(6, 6)))
+    rotated = factors[:-1] + [factors[-1] @ q]
+    core_q = tn.mode_dot(core, q.T, w.ndim - 1)
+    w_q = tn.tucker_to_tensor(core_q, rotated)
+    np.testing.assert_allclose(w_q, w, atol=1e-9)
+    for measure in tn.KERNEL_MEASURES:
+        assert tn.kernel_sharing(w_q, measure) == pytest.approx(
+            tn.kernel_sharing(w, measure), abs=1e-9)
+    rho = tn.sharing_strength(factors[-1].T, "l1")
+    rho_q = tn.sharing_strength(rotated[-1].T, "l1")
+    assert abs(rho - rho_q) > 0.01
+    with pytest.raises(ValueError, match="measure='rho'"):
+        tn.kernel_sharing(w, "rho")
+    with pytest.raises(ValueError, match="zero kernels for tasks \\[1\\]"):
+        tn.kernel_sharing(np.stack([np.ones(4), np.zeros(4)], -1))

@@ -29,7 +29,9 @@ from amtfl_tf.tensor.decompositions import unfold
 from amtfl_tf.tensor.decompositions import validate_laf_rank
 from amtfl_tf.tensor.decompositions import validate_tt_rank
 from amtfl_tf.tensor.decompositions import validate_tucker_rank
+from amtfl_tf.tensor.sharing import KERNEL_MEASURES
 from amtfl_tf.tensor.sharing import factorised_param_count
+from amtfl_tf.tensor.sharing import kernel_sharing
 from amtfl_tf.tensor.sharing import layer_param_counts
 from amtfl_tf.tensor.sharing import network_param_counts
 from amtfl_tf.tensor.sharing import normalize_task_factor
@@ -39,9 +41,9 @@ from amtfl_tf.tensor.sharing import stl_param_count
 from amtfl_tf.tensor.sharing import task_similarity
 
 __all__ = [
-    "METHODS", "RANK_RULES", "TT_EPS_SPLITS", "factorised_param_count",
-    "factors_to_tensor", "fold", "hosvd", "initial_factors",
-    "interpolative_rank", "laf_svd",
+    "KERNEL_MEASURES", "METHODS", "RANK_RULES", "TT_EPS_SPLITS",
+    "factorised_param_count", "factors_to_tensor", "fold", "hosvd",
+    "initial_factors", "interpolative_rank", "kernel_sharing", "laf_svd",
     "laf_to_tensor", "layer_factor_shapes", "layer_param_counts",
     "layer_ranks", "mode_dot", "multi_mode_dot", "network_param_counts",
     "normalize_task_factor", "sharing_strength",

@@ -89,6 +89,61 @@ def softmax_identity_strength(num_tasks):
 
 
 # --------------------------------------------------------------------------
+# Sharing measured on the synthesised kernels (gauge-free)
+
+KERNEL_MEASURES = ("cosine", "spectrum")
+
+
+def kernel_sharing(stacked, measure="cosine"):
+    """How much T tasks share at one layer, measured on their kernels.
+
+    ρ (Eq. 9) reads the task factor of a decomposition, which a change of
+    gauge alters without changing a single weight (rotate a Tucker factor
+    by Q and its core by Qᵀ: the same W, another ρ). This measure reads only
+    the synthesised kernels, so it is the same for every factorisation of
+    the same weights and can compare STL, UD-MTL and the three DMTRL
+    variants on one scale.
+
+    Args:
+      stacked: the layer's kernels, task axis last, ``(…, T)`` with T ≥ 2.
+      measure: ``"cosine"``: the mean over task pairs of the cosine between
+        two tasks' flattened kernels (1 for identical kernels, about 0 for
+        independent zero-mean draws, at least −1/(T − 1));
+        ``"spectrum"``: ``(T s_1² / Σ s_i² − 1) / (T − 1)`` of the D × T
+        matrix of flattened kernels, the share of their energy on one
+        common direction rescaled to 1 when every kernel is a multiple
+        (either sign) of one, 0 for orthogonal kernels of equal norm, and
+        O(√(T / D)) for independent draws.
+
+    Returns:
+      The measure as a float.
+    """
+    if measure not in KERNEL_MEASURES:
+        raise ValueError(f"measure must be one of {KERNEL_MEASURES}. "
+                         f"Received: measure={measure!r}")
+    w = np.asarray(stacked, dtype=np.float64)
+    if w.ndim < 2 or w.shape[-1] < 2:
+        raise ValueError(
+            "stacked must hold T >= 2 task kernels on its last axis. "
+            f"Received: stacked with shape {w.shape}")
+    mat = np.reshape(w, (-1, w.shape[-1]))
+    norms = np.linalg.norm(mat, axis=0)
+    if np.any(norms == 0):
+        raise ValueError(
+            "every task's kernel must be non-zero. Received: zero kernels "
+            f"for tasks {np.nonzero(norms == 0)[0].tolist()}")
+    t = mat.shape[1]
+    if measure == "cosine":
+        unit = mat / norms
+        sim = unit.T @ unit
+        i, j = np.triu_indices(t, k=1)
+        return float(np.mean(sim[i, j]))
+    s = np.linalg.svd(mat, compute_uv=False)
+    share = float(s[0] ** 2 / np.sum(s ** 2))
+    return (t * share - 1.0) / (t - 1.0)
+
+
+# --------------------------------------------------------------------------
 # Parameter counts
 
 

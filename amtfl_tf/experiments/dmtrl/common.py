@@ -236,6 +236,9 @@ def describe(model: dm.DMTRLNetwork) -> dict[str, Any]:
     if model.num_tasks > 1:
         out["rho_softmax"] = model.sharing_strengths("softmax")
         out["rho_l1"] = model.sharing_strengths("l1")
+        # gauge-free: read from the synthesised kernels, not a factor
+        out["kernel_cosine"] = model.kernel_sharing("cosine")
+        out["kernel_spectrum"] = model.kernel_sharing("spectrum")
     return out
 
 

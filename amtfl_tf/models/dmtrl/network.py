@@ -334,6 +334,23 @@ class DMTRLNetwork(MultiTaskModel):
                                                          normalization)
         return out
 
+    def kernel_sharing(self, measure="cosine") -> dict[str, float]:
+        """Sharing of every parametrised layer measured on the tasks'
+        synthesised kernels (:func:`amtfl_tf.tensor.kernel_sharing`): the
+        same for any factorisation of the same weights, unlike ρ. 1 for
+        hard-shared layers; NaN with a single task."""
+        out = {}
+        for name, layer, mode in zip(self.layer_names(), self.param_layers,
+                                     self.sharing):
+            if mode == "shared":
+                out[name] = 1.0
+            elif self.num_tasks < 2:
+                out[name] = float("nan")
+            else:
+                out[name] = sharing_lib.kernel_sharing(
+                    ops.convert_to_numpy(layer.recompose()), measure)
+        return out
+
     def task_similarity(self, layer: str,
                         normalization="softmax") -> np.ndarray:
         """T × T cosine similarities of the tasks' columns at one layer."""
