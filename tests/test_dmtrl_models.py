@@ -368,6 +368,16 @@ def test_mnist_blocks():
     # the last sample: task 1 says no (wrong), task 2 says yes (wrong)
     assert e["binary_error"] == pytest.approx(100 * 2 / 40)
     assert e["multiclass_error"] == pytest.approx(25.0)
+    # balanced: task 1 misses one of its 2 positives (50%), task 2 has one
+    # false positive among its 3 negatives (33.3%); the others are exact
+    assert e["balanced_error_per_task"][1] == pytest.approx(25.0)
+    assert e["balanced_error_per_task"][2] == pytest.approx(50 / 3)
+    assert e["balanced_error"] == pytest.approx((25.0 + 50 / 3) / 10)
+    # always "no": 10% binary error on balanced classes, 50% balanced
+    digits = np.repeat(np.arange(10), 3)
+    never = dmn.errors(-np.ones((30, 10)), digits)
+    assert never["binary_error"] == pytest.approx(10.0)
+    assert never["balanced_error"] == pytest.approx(50.0)
     s = dmn.settings_for("quick", epochs=3, fractions=(0.01,))
     assert s.train.epochs == 3 and s.fractions == (0.01,)
     with pytest.raises(ValueError, match="profile must be"):

@@ -29,7 +29,8 @@ def test_fig2_mnist_smoke_and_resume(tmp_path, data_dir):
     assert methods == {"STL", "UD-MTL", "DMTRL-LAF", "DMTRL-Tucker",
                        "DMTRL-TT"}
     assert {r["metric"] for r in res["rows"]} == {
-        "binary_error_pct@0.002", "multiclass_error_pct@0.002"}
+        "binary_error_pct@0.002", "balanced_error_pct@0.002",
+        "multiclass_error_pct@0.002"}
     assert res["claims"] and all(
         c["verdict"] in ("holds", "contradicted", "inconclusive")
         and c["holds"] == (c["verdict"] == "holds") and c["source"]

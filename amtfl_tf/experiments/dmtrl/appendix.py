@@ -257,6 +257,21 @@ def claims_a1(records: dict[str, dict], keys: list[str],
     ]
 
 
+def _error_rows(name: str, recs: list[dict[str, Any]], dataset: str,
+                paper=None) -> list[Row]:
+    """The binary error row of ``recs`` and, where every record has it,
+    the balanced one beside it with the same published value (which of
+    the two the paper's numbers are is what the comparison shows)."""
+    rows = [Row.from_splits(name, "binary_error_pct",
+                            [r["binary_error"] for r in recs],
+                            dataset=dataset, paper=paper)]
+    if all("balanced_error" in r for r in recs):
+        rows.append(Row.from_splits(name, "balanced_error_pct",
+                                    [r["balanced_error"] for r in recs],
+                                    dataset=dataset, paper=paper))
+    return rows
+
+
 @uses_runtime
 def run_table_a1(cfg: CommonConfig, **overrides) -> Results:
     start = time.monotonic()
@@ -266,22 +281,18 @@ def run_table_a1(cfg: CommonConfig, **overrides) -> Results:
     for col, part in (("PCA feature", "classic_pca"),
                       ("CNN feature", "classic_cnn")):
         for m in CLASSIC:
-            v = [records[k][part][m]["binary_error"] for k in keys]
-            rows.append(Row.from_splits(
-                CLASSIC_PAPER[m], "binary_error_pct", v,
-                dataset=f"mnist/{col}", paper=published.get(
-                    "dmtrl", "appendix_table1", CLASSIC_PAPER[m],
-                    col)))
+            rows += _error_rows(
+                CLASSIC_PAPER[m], [records[k][part][m] for k in keys],
+                f"mnist/{col}", published.get(
+                    "dmtrl", "appendix_table1", CLASSIC_PAPER[m], col))
     for m in DEEP[1:]:
-        v = [records[k][m]["binary_error"] for k in keys]
-        rows.append(Row.from_splits(
-            dm.PAPER_NAMES[m], "binary_error_pct", v,
-            dataset="mnist/CNN feature", paper=published.get(
+        rows += _error_rows(
+            dm.PAPER_NAMES[m], [records[k][m] for k in keys],
+            "mnist/CNN feature", published.get(
                 "dmtrl", "appendix_table1", dm.PAPER_NAMES[m],
-                "CNN feature")))
-    v = [records[k]["stl"]["binary_error"] for k in keys]
-    rows.append(Row.from_splits("STL (deep)", "binary_error_pct", v,
-                                dataset="mnist/end-to-end"))
+                "CNN feature"))
+    rows += _error_rows("STL (deep)", [records[k]["stl"] for k in keys],
+                        "mnist/end-to-end")
     claims = claims_a1(records, keys, s)
     results = Results(
         experiment=cfg.experiment, profile=cfg.profile, dataset="mnist",
@@ -371,14 +382,11 @@ def _table_a2_rows(records: dict[str, dict[str, Any]],
     for m, paper_name in table:
         recs = ([large[k] for k in keys] if m == "ud-large"
                 else [records[k][m] for k in keys])
-        err = [r["binary_error"] for r in recs]
         params = [r["params"] / 1000.0 for r in recs]
         counts[m] = float(np.mean(params))
         pub = {c: published.get("dmtrl", "appendix_table2", paper_name, c)
                for c in ("error_pct", "num_params_k", "param_ratio")}
-        rows.append(Row.from_splits(paper_name, "binary_error_pct", err,
-                                    dataset="mnist",
-                                    paper=pub["error_pct"]))
+        rows += _error_rows(paper_name, recs, "mnist", pub["error_pct"])
         rows.append(Row.from_splits(paper_name, "num_params_k", params,
                                     dataset="mnist",
                                     paper=pub["num_params_k"]))
