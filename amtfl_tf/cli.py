@@ -251,6 +251,11 @@ _DMTRL_FLAGS = (
      "How eps picks each DMTRL rank: the smallest rank whose Frobenius "
      "error is <= eps (ours) or scipy's interpolative SVD at precision eps "
      "per unfolding (the authors' toolbox)."),
+    ("stopping", "enum:fixed,holdout",
+     "Train every fit for --epochs (fixed) or stop each one on held-out "
+     "data (holdout: patience --patience, at most --epochs)."),
+    ("patience", "int",
+     "Epochs without a better held-out loss before a fit stops."),
     ("init", "enum:stl,random",
      "DMTRL initialisation: decompose the trained STL networks (paper) or "
      "a random draw at full rank."),

@@ -441,3 +441,68 @@ def test_omniglot_character_folds():
     ((tr, va),) = dmot.character_folds(D, rows, 1, 0)
     assert np.bincount(D.character[va]).tolist() == [4, 4, 4]
 
+
+
+def test_holdout_stopping_keeps_the_best_epoch_on_the_same_samples():
+    """stopping='holdout': every method of train_methods stops on the same
+    held-out data, keeps its best epoch and records it; without held-out
+    data it refuses clearly."""
+    s = dc.TrainSettings(epochs=6, batch_size=16, lr=0.05, patience=1,
+                         stopping="holdout", stl_init="independent")
+    x = RNG.random((48,) + SMALL).astype("float32")
+    y = np.where(RNG.random((48, 3)) > 0.5, 1.0, -1.0).astype("float32")
+    calls = []
+
+    def validation():
+        calls.append(1)
+        return x[:16], -y[:16]  # labels the training data contradicts
+
+    def new(method, n):
+        net = dm.build_network(method, 3, SMALL, _small_arch(),
+                               ud_shared_layers=n)
+        net.compile(dc.make_optimizer(s))
+        return net
+
+    seen = []
+    for method, m, secs in dc.train_methods(
+            new, lambda finetune: (x[16:], y[16:]), s, lambda: 1,
+            validation):
+        rec = dc.stopping_record(m)
+        seen.append(method)
+        assert 1 <= rec["best_epoch"] <= rec["epochs_run"] <= 6
+        # patience 1: at most one epoch after the best one
+        assert rec["epochs_run"] <= rec["best_epoch"] + 1
+        best = m.evaluate(x[:16], -y[:16], verbose=0, return_dict=True)
+        assert best["forward_loss"] == pytest.approx(
+            rec["best_holdout_loss"], rel=1e-4)
+    assert seen == list(dm.METHODS) and calls == [1]
+    assert dc.stopping_record(new("stl", None)) == {}
+    with pytest.raises(ValueError, match="needs held-out data"):
+        next(dc.train_methods(new, lambda f: (x, y), s, lambda: 1))
+    fixed = dc.TrainSettings().to_dict()
+    assert "stopping" not in fixed and "patience" not in fixed
+    assert s.to_dict()["stopping"] == "holdout"
+
+
+def test_holdout_images_and_drawings_are_disjoint_from_train_and_test():
+    idx = dmn.training_subset(60000, 0.01, 0, "frac0.01_rep1")
+    fit, held = dmn.holdout_images(60000, idx, 0, "frac0.01_rep1")
+    assert np.array_equal(fit, idx) and len(held) == 120
+    assert not np.intersect1d(held, idx).size
+    everything = np.arange(60000)
+    fit, held = dmn.holdout_images(60000, everything, 0, "frac1_rep1")
+    assert len(held) == 12000 and len(fit) == 48000
+    assert not np.intersect1d(fit, held).size
+    data = dmot.OmniglotTasks(
+        images=np.zeros((60, 4, 4, 1), "float32"),
+        label=np.tile(np.repeat(np.arange(3), 20), 1) % 3,
+        task=np.zeros(60, int), character=np.repeat(np.arange(3), 20),
+        num_classes=[3], names=("a",), raw=None)
+    train, test = dmot.split_drawings(data, 0.9, 0, "k")
+    held, test2 = dmot.holdout_drawings(data, test, 0, "k")
+    assert len(held) == 3 and len(test2) == 3  # 2 test drawings per char
+    assert not np.intersect1d(held, test2).size
+    assert not np.intersect1d(held, train).size
+    train, test = dmot.split_drawings(data, 0.05, 0, "k")
+    held, test2 = dmot.holdout_drawings(data, test, 0, "k")
+    assert len(held) == 27 and len(test2) == 30

@@ -38,6 +38,7 @@ from amtfl_tf.experiments.dmtrl.mnist import fit_deep
 from amtfl_tf.experiments.dmtrl.mnist import load_tasks
 from amtfl_tf.experiments.dmtrl.mnist import predict
 from amtfl_tf.experiments.dmtrl.mnist import settings_for
+from amtfl_tf.experiments.dmtrl.mnist import stopping_split
 from amtfl_tf.experiments.dmtrl.mnist import training_subset
 from amtfl_tf.experiments import profiles
 from amtfl_tf.experiments import search as sh
@@ -70,9 +71,12 @@ def fc1_features(model: dm.DMTRLNetwork, x) -> np.ndarray:
 
 
 def fit_classic(train_x, train_y, val_x, val_y, test_x, test_labels,
-                s: Settings, seed: int) -> dict[str, dict[str, Any]]:
+                s: Settings, seed: int, refit: bool = False
+                ) -> dict[str, dict[str, Any]]:
     """The classic shallow methods on fixed features, hyper-parameters
-    chosen on the validation part (mean binary error)."""
+    chosen on the validation part (mean binary error); with ``refit``,
+    then trained again from the same start on train + validation with the
+    chosen values (so they see the same images as the deep methods)."""
     y01 = {"train": (train_y > 0).astype(np.float32),
            "val": (val_y > 0).astype(np.float32)}
     out = {}
@@ -94,6 +98,13 @@ def fit_classic(train_x, train_y, val_x, val_y, test_x, test_labels,
                         {h: s.classic_grid for h in CLASSIC_SEARCHED[method]},
                         "coordinate", 1, progress=f"appendix {method}")
         model.set_weights(res.weights)
+        if refit:
+            model = sh.build_model(method, NUM_TASKS, train_x.shape[1],
+                                   loss="logistic",
+                                   hidden_units=s.classic_latent, seed=seed)
+            sh.Trainer(model, np.concatenate([train_x, val_x]),
+                       np.concatenate([y01["train"], y01["val"]]), None,
+                       trainer.config).fit(**res.best)
         out[method] = {**errors(sh.predict(model, test_x), test_labels),
                        "hyperparameters": res.best}
     return out
@@ -116,10 +127,12 @@ def appendix_records(cfg: CommonConfig, **overrides) -> tuple[
         def log(msg):
             print(f"[{name}] {key} {msg}", flush=True)
 
-        idx = training_subset(len(data.labels_train), s.appendix_fraction,
-                              s.seed, key)
+        idx, held = stopping_split(data, training_subset(
+            len(data.labels_train), s.appendix_fraction, s.seed, key), s,
+            key)
         log(f"{len(idx)} training images")
-        rec = fit_deep(data, idx, s, s.seed, log, keep_models=True)
+        rec = fit_deep(data, idx, s, s.seed, log, keep_models=True,
+                       validation=held)
         models = rec.pop("_models")
         t = s.train
         ud = models["ud-mtl"]
@@ -127,7 +140,8 @@ def appendix_records(cfg: CommonConfig, **overrides) -> tuple[
         if ud.sharing[2] != "shared":
             ud = dc.new_network("ud-mtl", NUM_TASKS, IMAGE, ARCH, t,
                                 ud_shared_layers=3)
-            secs = dc.train(ud, (x, MnistTasks.signs(labels)), t)
+            secs = dc.train(ud, (x, MnistTasks.signs(labels)), t,
+                            validation=held)
             # the paper's UD-MTL (N = 3): UD-MTL-Large's like-with-like
             # reference when CV chose another N
             rec["ud-mtl-n3"] = {
@@ -144,14 +158,21 @@ def appendix_records(cfg: CommonConfig, **overrides) -> tuple[
         pca = sh.pca_features(flat_tr, [x[va].reshape(len(va), -1),
                              data.x_test.reshape(len(data.x_test), -1)],
                    s.pca_dim)
+        if s.appendix_fair:
+            # a feature network that never saw the classic methods'
+            # validation (or test) images
+            ud = dc.new_network("ud-mtl", NUM_TASKS, IMAGE, ARCH, t,
+                                ud_shared_layers=3)
+            dc.train(ud, (x[tr], y[tr]), t, validation=held)
         feats = [fc1_features(ud, a) for a in (x[tr], x[va], data.x_test)]
         mu, sd = feats[0].mean(0), feats[0].std(0) + 1e-6
         feats = [((f - mu) / sd).astype(np.float32) for f in feats]
         rec["classic_pca"] = fit_classic(pca[0], y[tr], pca[1], y[va],
-                                         pca[2], data.labels_test, s, s.seed)
+                                         pca[2], data.labels_test, s, s.seed,
+                                         refit=s.appendix_fair)
         rec["classic_cnn"] = fit_classic(feats[0], y[tr], feats[1], y[va],
                                          feats[2], data.labels_test, s,
-                                         s.seed)
+                                         s.seed, refit=s.appendix_fair)
         log("classic: " + ", ".join(
             f"{m} PCA {rec['classic_pca'][m]['binary_error']:.2f}% / CNN "
             f"{rec['classic_cnn'][m]['binary_error']:.2f}%"
@@ -355,13 +376,14 @@ def _ud_large_records(cfg: CommonConfig, s: Settings, data: MnistTasks,
                       "ud_large_width": width})
 
     def compute(key):
-        idx = training_subset(len(data.labels_train), s.appendix_fraction,
-                              s.seed, key)
+        idx, held = stopping_split(data, training_subset(
+            len(data.labels_train), s.appendix_fraction, s.seed, key), s,
+            key)
         seed_everything(s.seed)
         m = ud_large_network(s.train, width)
         secs = dc.train(m, (data.x_train[idx],
                             MnistTasks.signs(data.labels_train[idx])),
-                        s.train)
+                        s.train, validation=held)
         return {**errors(predict(m, data.x_test), data.labels_test),
                 "params": m.effective_param_count(), "seconds": secs}
 

@@ -48,6 +48,9 @@ from amtfl_tf.tensor import RANK_RULES
 OPTIMIZERS = ("adam", "sgd", "momentum")
 STL_INITS = ("shared", "independent")
 INITS = ("stl", "random")
+STOPPINGS = ("fixed", "holdout")
+#: the held-out data term the stopping rule watches (the penalty aside)
+STOP_MONITOR = "val_forward_loss"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -69,9 +72,16 @@ class TrainSettings:
     ud_folds: int = 5   # k of k-fold CV; 1 = one 80/20 hold-out split
     loss: str = "hinge"
     task_reduction: str = "mean"
+    #: "fixed": every fit trains ``epochs``. "holdout": STL, UD-MTL and the
+    #: DMTRL fine-tuning each stop once the data loss on held-out samples
+    #: (the experiment says which) has not improved for ``patience``
+    #: epochs, at most ``epochs``, and keep their best epoch's weights
+    #: (keras.callbacks.EarlyStopping).
+    stopping: str = "fixed"
+    patience: int = 5
 
     def __post_init__(self):
-        for name in ("epochs", "batch_size", "ud_folds"):
+        for name in ("epochs", "batch_size", "ud_folds", "patience"):
             v = getattr(self, name)
             if not isinstance(v, int) or isinstance(v, bool) or v < 1:
                 raise ValueError(f"{name} must be an int >= 1. Received: "
@@ -90,6 +100,7 @@ class TrainSettings:
         for name, allowed in (("optimizer", OPTIMIZERS),
                               ("stl_init", STL_INITS), ("init", INITS),
                               ("rank_rule", RANK_RULES),
+                              ("stopping", STOPPINGS),
                               ("init_unshared", ("stl", "random")),
                               ("task_reduction", dm.TASK_REDUCTIONS)):
             if getattr(self, name) not in allowed:
@@ -101,10 +112,12 @@ class TrainSettings:
         d = dataclasses.asdict(self)
         d["ud_options"] = (None if self.ud_options is None
                            else list(self.ud_options))
+        # the defaults leave the records made before these options existed
+        # valid (their fingerprints have none of them)
         if self.rank_rule == "frobenius":
-            # the default leaves the records made before the option existed
-            # valid (their fingerprints have no rank_rule)
             del d["rank_rule"]
+        if self.stopping == "fixed":
+            del d["stopping"], d["patience"]
         return d
 
 
@@ -164,24 +177,50 @@ def _new_network(method, num_tasks, image_shape, architecture, s,
 
 
 def train(model, data, s: TrainSettings, epochs: int | None = None,
-          verbose: int = 0) -> float:
+          verbose: int = 0, validation=None) -> float:
     """Fit ``model`` on ``data`` (``(x, y)`` arrays or a
-    ``keras.utils.PyDataset``); returns the seconds taken."""
+    ``keras.utils.PyDataset``); returns the seconds taken.
+
+    ``validation`` (held-out data of the same kind): stop once its data
+    loss has not improved for ``s.patience`` epochs and keep the best
+    epoch's weights; ``epochs`` is then the most it trains
+    (:func:`stopping_record` reads what happened from ``model.history``).
+    """
     epochs = s.epochs if epochs is None else epochs
     start = time.monotonic()
     if not epochs:
         return 0.0
     stop = training_callbacks(model.name, f"lower --lr (lr={s.lr})")
+    kwargs = {}
+    if validation is not None:
+        stop.append(keras.callbacks.EarlyStopping(
+            monitor=STOP_MONITOR, mode="min", patience=s.patience,
+            restore_best_weights=True))
+        kwargs["validation_data"] = validation
     if isinstance(data, keras.utils.PyDataset):
-        model.fit(data, epochs=epochs, verbose=verbose, callbacks=stop)
+        model.fit(data, epochs=epochs, verbose=verbose, callbacks=stop,
+                  **kwargs)
     else:
         x, y = data
         model.fit(x, y, epochs=epochs, batch_size=s.batch_size,
-                  verbose=verbose, shuffle=True, callbacks=stop)
+                  verbose=verbose, shuffle=True, callbacks=stop, **kwargs)
     return time.monotonic() - start
 
 
-def train_methods(new_network, data, s: TrainSettings, ud_layers):
+def stopping_record(model) -> dict[str, Any]:
+    """Epochs trained and the best held-out epoch (1-based) of the last
+    fit with a stopping rule; empty without one."""
+    history = getattr(getattr(model, "history", None), "history", {})
+    losses = history.get(STOP_MONITOR)
+    if not losses:
+        return {}
+    return {"epochs_run": len(losses),
+            "best_epoch": int(np.argmin(losses)) + 1,
+            "best_holdout_loss": float(np.min(losses))}
+
+
+def train_methods(new_network, data, s: TrainSettings, ud_layers,
+                  validation=None):
     """Train the paper's methods in order: STL, UD-MTL, then every DMTRL
     variant initialised from the trained STL networks (``dm.METHODS``).
     Yields ``(method, model, seconds)`` after each fit, so the caller
@@ -194,15 +233,25 @@ def train_methods(new_network, data, s: TrainSettings, ud_layers):
       s: the training settings.
       ud_layers: ``() -> N`` of UD-MTL, called after STL is yielded (MNIST
         cross-validates N on each subset there).
+      validation: ``() -> held-out data`` for ``s.stopping="holdout"``
+        (every fit stops on the same samples); required then, unused
+        otherwise.
     """
+    held_out = None
+    if s.stopping == "holdout":
+        if validation is None:
+            raise ValueError("stopping='holdout' needs held-out data: pass "
+                             "validation= to train_methods.")
+        held_out = validation()
     stl = new_network("stl", None)
-    yield "stl", stl, train(stl, data(False), s)
+    yield "stl", stl, train(stl, data(False), s, validation=held_out)
     ud = new_network("ud-mtl", ud_layers())
-    yield "ud-mtl", ud, train(ud, data(False), s)
+    yield "ud-mtl", ud, train(ud, data(False), s, validation=held_out)
     for method in dm.METHODS[2:]:
         model = dmtrl_network(method, stl, s)
         yield method, model, train(model, data(True), s,
-                                   epochs=s.finetune_epochs)
+                                   epochs=s.finetune_epochs,
+                                   validation=held_out)
 
 
 def dmtrl_network(method: str, stl: dm.DMTRLNetwork,
@@ -421,6 +470,14 @@ def random_factor_rho(k: int, num_tasks: int, normalization: str,
 
 def budget_note(s: TrainSettings) -> str:
     """What a reader must know when DMTRL is compared with STL/UD-MTL."""
+    if s.stopping == "holdout":
+        return (f"Every fit stops on held-out data (patience {s.patience}, "
+                f"at most {s.epochs} epochs) and keeps its best epoch; "
+                + ("DMTRL starts from the trained STL networks (the "
+                   "paper's initialisation), so its fine-tuning adds to "
+                   "STL's epochs: an advantage by design."
+                   if s.init == "stl" else
+                   "DMTRL starts from a random draw (equal budget)."))
     if s.init == "stl":
         fine = s.epochs if s.finetune_epochs is None else s.finetune_epochs
         return (f"DMTRL starts from the trained STL networks (the paper's "

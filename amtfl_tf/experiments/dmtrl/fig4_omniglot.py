@@ -42,6 +42,7 @@ from amtfl_tf.experiments.config import uses_runtime
 from amtfl_tf.experiments.dmtrl import common as dc
 from amtfl_tf.experiments.dmtrl.omniglot_tasks import OmniglotTasks
 from amtfl_tf.experiments.dmtrl.omniglot_tasks import character_folds
+from amtfl_tf.experiments.dmtrl.omniglot_tasks import holdout_drawings
 from amtfl_tf.experiments.dmtrl.omniglot_tasks import split_drawings
 from amtfl_tf.experiments.runner import run_splits
 from amtfl_tf.experiments.runner import seed_everything
@@ -78,6 +79,12 @@ class Settings:
         return d
 
 
+#: "First train the DNNs independently in single task learning mode"
+#: (Sec. 4): one random draw per alphabet; every fit stops on held-out
+#: drawings (:func:`holdout_drawings`) so that none merely memorises the
+#: one-shot training data.
+FAITHFUL_TRAIN = {"stl_init": "independent", "stopping": "holdout"}
+
 PROFILES = {
     "smoke": {"fractions": (0.1,), "repeats": 1, "image_size": 28,
               "per_task": 2,
@@ -86,9 +93,9 @@ PROFILES = {
               "ud_cv_fraction": 0.2,
               "train": {"epochs": 15, "ud_folds": 1}},
     # every run as the paper profile (all seven fractions, 105 x 105,
-    # 30 epochs, 5-fold CV for UD-MTL's N); 2 draws per fraction
-    "faithful": {"repeats": 2},
-    "paper": {},
+    # at most 30 epochs, 5-fold CV for UD-MTL's N); 2 draws per fraction
+    "faithful": {"repeats": 2, "train": FAITHFUL_TRAIN},
+    "paper": {"train": FAITHFUL_TRAIN},
 }
 
 
@@ -178,16 +185,25 @@ def fit_record(data: OmniglotTasks, fraction: float, key: str, s: Settings,
     seed_everything(s.seed)
     train_rows, test_rows = split_drawings(data, fraction, s.seed, key)
     t = s.train
+    validation = None
+    if t.stopping == "holdout":
+        held, test_rows = holdout_drawings(data, test_rows, s.seed, key)
+
+        def validation():
+            return _batches(data, held, s, s.seed + 2)
     out: dict[str, Any] = {"n_train": int(len(train_rows)),
                            "n_test": int(len(test_rows))}
+    if validation is not None:
+        out["n_holdout"] = int(len(held))
     keep_sim = abs(fraction - s.rho_fraction) < 1e-9
     for method, m, secs in dc.train_methods(
             lambda method, n: _network(method, data, s, n),
             lambda finetune: _batches(data, train_rows, s,
                                       s.seed + int(finetune)),
-            t, lambda: n_ud):
+            t, lambda: n_ud, validation):
         err = task_errors(m, data, test_rows)
-        rec = {"error": float(err.mean()), "task_error": err.tolist()}
+        rec = {"error": float(err.mean()), "task_error": err.tolist(),
+               **dc.stopping_record(m)}
         name = dm.PAPER_NAMES[method]
         if method in DMTRL:
             rec.update(**dc.describe(m), seconds=secs)

@@ -65,12 +65,29 @@ class Settings:
     classic_steps: int = 1000
     classic_latent: int = 10
     ud_large_width: int | None = None  # None: match DMTRL's mean count
+    #: Appendix A like with like. False (the first protocol): the classic
+    #: methods train on 80% of the subset and choose their
+    #: hyper-parameters on the other 20%, while the deep methods train on
+    #: all of it, and the classic "CNN features" come from the UD-MTL
+    #: network trained on the whole subset (it saw the classic methods'
+    #: validation images). True: the classic methods are refit on the whole
+    #: subset with the chosen hyper-parameters, and their CNN features come
+    #: from a UD-MTL (N = 3) network trained on the 80% only.
+    appendix_fair: bool = False
 
     def to_dict(self) -> dict[str, Any]:
         d = dataclasses.asdict(self)
         d["train"] = self.train.to_dict()
+        if not self.appendix_fair:
+            del d["appendix_fair"]  # the fingerprint of the earlier records
         return d
 
+
+#: The paper: "First train the DNNs independently in single task learning
+#: mode" (Sec. 4), so one random draw per task; every fit stops on
+#: held-out images (at most 50 epochs) instead of a fixed length.
+FAITHFUL_TRAIN = {"epochs": 50, "stl_init": "independent",
+                  "stopping": "holdout"}
 
 PROFILES = {
     "smoke": {"fractions": (0.002,), "repeats": 1, "test_size": 200,
@@ -83,9 +100,9 @@ PROFILES = {
               "train": {"epochs": 10, "ud_folds": 1}},
     # every run as the paper profile; 2 repeats per fraction (paper: 5)
     # and 3 appendix subsets (paper: "10-fold CV")
-    "faithful": {"repeats": 2, "appendix_folds": 3,
-                 "train": {"epochs": 50}},
-    "paper": {"train": {"epochs": 50}},
+    "faithful": {"repeats": 2, "appendix_folds": 3, "appendix_fair": True,
+                 "train": FAITHFUL_TRAIN},
+    "paper": {"appendix_fair": True, "train": FAITHFUL_TRAIN},
 }
 
 
@@ -187,14 +204,55 @@ def _ud_cv(x, y, s: dc.TrainSettings, seed: int, log) -> dict[str, Any]:
     return dc.ud_cross_validation(options, folds, fold_error, log)
 
 
+#: held-out images of the stopping rule per training image (at least
+#: :data:`MIN_HOLDOUT`)
+HOLDOUT_RATIO = 0.2
+MIN_HOLDOUT = 100
+
+
+def holdout_images(n_total: int, idx: np.ndarray, seed: int, key: str
+                   ) -> tuple[np.ndarray, np.ndarray]:
+    """``(fit, held_out)`` for the stopping rule: ``HOLDOUT_RATIO`` × |idx|
+    images (at least ``MIN_HOLDOUT``) drawn from the 60k split *outside*
+    the training subset, so every method still trains on all of ``idx``
+    and nothing is tested on them; where the split has too few left
+    (fractions near 1), the subset itself gives them up."""
+    n_val = max(MIN_HOLDOUT, int(round(HOLDOUT_RATIO * len(idx))))
+    rng = np.random.default_rng([seed, 31, *map(ord, key)])
+    pool = np.setdiff1d(np.arange(n_total), idx)
+    if len(pool) >= n_val:
+        return idx, np.sort(rng.choice(pool, n_val, replace=False))
+    n_val = min(n_val, len(idx) // 5)
+    held = np.sort(rng.choice(idx, n_val, replace=False))
+    return np.setdiff1d(idx, held), held
+
+
+def stopping_split(data: MnistTasks, idx: np.ndarray, s: Settings,
+                   key: str) -> tuple[np.ndarray, Any]:
+    """``(training images, held-out data)`` of one record: with
+    ``s.train.stopping="holdout"`` the held-out ``(x, y)`` of
+    :func:`holdout_images` (every fit of the record stops on them),
+    otherwise ``idx`` unchanged and None."""
+    if s.train.stopping != "holdout":
+        return idx, None
+    idx, held = holdout_images(len(data.labels_train), idx, s.seed, key)
+    return idx, (data.x_train[held], MnistTasks.signs(data.labels_train[held]))
+
+
 def fit_deep(data: MnistTasks, idx: np.ndarray, s: Settings, seed: int,
-             log=print, keep_models: bool = False) -> dict[str, Any]:
+             log=print, keep_models: bool = False, validation=None
+             ) -> dict[str, Any]:
     """Every deep method on one training subset; returns the record (and,
-    with ``keep_models``, the trained networks under ``"_models"``)."""
+    with ``keep_models``, the trained networks under ``"_models"``).
+
+    ``validation``: the held-out ``(x, y)`` every fit stops on
+    (:func:`stopping_split`; needed with ``stopping="holdout"``)."""
     seed_everything(seed)
-    x, y = data.x_train[idx], MnistTasks.signs(data.labels_train[idx])
     t = s.train
     out: dict[str, Any] = {"n_train": int(len(idx))}
+    if validation is not None:
+        out["n_holdout"] = int(len(validation[1]))
+    x, y = data.x_train[idx], MnistTasks.signs(data.labels_train[idx])
     models, cv = {}, {}
 
     def ud_layers():
@@ -204,10 +262,11 @@ def fit_deep(data: MnistTasks, idx: np.ndarray, s: Settings, seed: int,
     for method, m, secs in dc.train_methods(
             lambda method, n: dc.new_network(method, NUM_TASKS, IMAGE, ARCH,
                                              t, ud_shared_layers=n),
-            lambda finetune: (x, y), t, ud_layers):
+            lambda finetune: (x, y), t, ud_layers,
+            None if validation is None else (lambda: validation)):
         models[method] = m
         rec = {**errors(predict(m, data.x_test), data.labels_test),
-               **dc.describe(m), "seconds": secs}
+               **dc.describe(m), **dc.stopping_record(m), "seconds": secs}
         name = dm.PAPER_NAMES[method]
         if method == "ud-mtl":
             rec.update(ud_shared_layers=cv["ud_shared_layers"],
@@ -328,11 +387,12 @@ def run_fig2(cfg: CommonConfig, **overrides) -> Results:
 
     def compute(key):
         frac = float(key[4:].split("_")[0])
-        idx = training_subset(len(data.labels_train), frac, s.seed, key)
+        idx, held = stopping_split(data, training_subset(
+            len(data.labels_train), frac, s.seed, key), s, key)
         print(f"[{name}] {key}: {len(idx)} training images", flush=True)
         return fit_deep(data, idx, s, s.seed,
                         lambda msg: print(f"[{name}] {key} {msg}",
-                                          flush=True))
+                                          flush=True), validation=held)
 
     records = run_splits(run, keys, compute, name)
     rows, curves = [], {}

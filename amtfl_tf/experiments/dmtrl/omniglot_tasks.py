@@ -40,6 +40,24 @@ def split_drawings(data: OmniglotTasks, fraction: float, seed: int,
     return np.sort(np.concatenate(train)), np.sort(np.concatenate(test))
 
 
+def holdout_drawings(data: OmniglotTasks, test: np.ndarray, seed: int,
+                     key: str) -> tuple[np.ndarray, np.ndarray]:
+    """``(held_out, test)``: per character, half of its test drawings
+    (rounded down, none when it has one) become held-out drawings for the
+    stopping rule, neither trained on nor tested."""
+    rng = np.random.default_rng([seed, 41, *map(ord, key)])
+    held, rest = [], []
+    chars = data.character[test]
+    order = np.argsort(chars, kind="stable")
+    bounds = np.flatnonzero(np.diff(chars[order])) + 1
+    for rows in np.split(test[order], bounds):
+        perm = rng.permutation(rows)
+        k = len(rows) // 2
+        held.append(perm[:k])
+        rest.append(perm[k:])
+    return np.sort(np.concatenate(held)), np.sort(np.concatenate(rest))
+
+
 def character_folds(data: OmniglotTasks, rows: np.ndarray, folds: int,
                     seed: int) -> list[tuple[np.ndarray, np.ndarray]]:
     """k folds stratified by character: every character's drawings in
