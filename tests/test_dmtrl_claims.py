@@ -204,6 +204,11 @@ def test_faithful_keeps_every_run_and_cuts_only_repeats(module, cut):
     for name in cut:
         assert 1 < getattr(faithful, name) < getattr(paper, name)
     assert faithful.train == paper.train  # epochs, lr, CV folds, ε
+    if module in (mn, fo):
+        # "First train the DNNs independently", to a stopping rule
+        assert faithful.train.stl_init == "independent"
+        assert faithful.train.stopping == "holdout"
+        assert module.settings_for("quick").train.stopping == "fixed"
     assert faithful.fractions == module.PAPER_FRACTIONS
     if hasattr(paper, "image_size"):
         assert faithful.image_size == {fo: 105, da: 227}[module]

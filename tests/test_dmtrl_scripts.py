@@ -89,13 +89,21 @@ def test_tables_a1_a2_smoke(tmp_path, data_dir):
 # 55-245 s on the 2-core CPU: the slow tier keeps the default under 10 min
 @pytest.mark.slow
 def test_fig4_omniglot_smoke(tmp_path, data_dir):
+    # the faithful profile's training rules, at smoke size
+    faithful = ["--stl_init=independent", "--stopping=holdout",
+                "--patience=1", "--rank_rule=interpolative"]
     r = _run([sys.executable, "reproductions/dmtrl_fig4_omniglot.py",
               "--profile=smoke", f"--workdir={tmp_path}",
-              f"--data_dir={data_dir}", "--deterministic"])
+              f"--data_dir={data_dir}", "--deterministic", *faithful])
     assert r.returncode == 0, r.stderr[-3000:]
     res = _results(tmp_path)
     metrics = {r["metric"] for r in res["rows"]}
     assert "error_pct@0.1" in metrics
+    for measure in ("kernel_cosine", "kernel_spectrum"):
+        assert f"{measure}_conv1" in metrics and f"{measure}_fc1" in metrics
+    record = json.loads((tmp_path / "splits" / "frac0.1_rep1.json"
+                         ).read_text())["record"]
+    assert record["n_holdout"] > 0 and record["stl"]["best_epoch"] >= 1
     for norm in ("softmax", "l1"):
         for layer in ("conv1", "conv2", "conv3", "fc1"):
             assert f"rho_{norm}_{layer}" in metrics
@@ -104,7 +112,7 @@ def test_fig4_omniglot_smoke(tmp_path, data_dir):
     ids = [c["id"].split(".")[-1] for c in res["claims"]]
     # the rho claim is removed (artefacts, see the notes)
     assert ids == ["dmtrl_beats_stl", "udmtl_poor_at_smallest",
-                   "udmtl_helps_above_half"]
+                   "udmtl_helps_above_half", "more_sharing_at_conv"]
     assert res["claims"][2]["test"].startswith("not tested")
     assert any(n.startswith("Claim removed") for n in res["notes"])
     pairs = res["extra"]["pairs"]
@@ -118,7 +126,7 @@ def test_fig4_omniglot_smoke(tmp_path, data_dir):
     cv.unlink()
     r = _run([sys.executable, "reproductions/dmtrl_fig4_omniglot.py",
               "--profile=smoke", f"--workdir={tmp_path}",
-              f"--data_dir={data_dir}", "--deterministic"])
+              f"--data_dir={data_dir}", "--deterministic", *faithful])
     assert r.returncode == 0, r.stderr[-3000:]
     assert json.loads(cv.read_text())["record"] == first
 
