@@ -49,8 +49,9 @@ OPTIMIZERS = ("adam", "sgd", "momentum")
 STL_INITS = ("shared", "independent")
 INITS = ("stl", "random")
 STOPPINGS = ("fixed", "holdout")
-#: the held-out data term the stopping rule watches (the penalty aside)
-STOP_MONITOR = "val_forward_loss"
+#: what the stopping rule watches: the training objective on the held-out
+#: data (the DMTRL networks add no penalty, so this is their data loss)
+STOP_MONITOR = "val_loss"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -73,7 +74,7 @@ class TrainSettings:
     loss: str = "hinge"
     task_reduction: str = "mean"
     #: "fixed": every fit trains ``epochs``. "holdout": STL, UD-MTL and the
-    #: DMTRL fine-tuning each stop once the data loss on held-out samples
+    #: DMTRL fine-tuning each stop once the loss on held-out samples
     #: (the experiment says which) has not improved for ``patience``
     #: epochs, at most ``epochs``, and keep their best epoch's weights
     #: (keras.callbacks.EarlyStopping).
