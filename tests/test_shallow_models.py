@@ -394,3 +394,32 @@ def test_clipped_logistic_loss_is_the_authors_form():
     assert grad[3] == 0.0 and stable[0, 3] == pytest.approx(20.0)
     np.testing.assert_allclose(grad[:3], (p - y.numpy())[0, :3], rtol=1e-4)
     assert "logistic_clipped" in objectives.LOGISTIC_LOSSES
+
+
+def test_progress_line_of_a_many_task_model_leaves_out_per_task_losses(
+        capsys):
+    """Above CONSOLE_TASK_LIMIT tasks the console line drops task_loss_<t>
+    (139 tasks made it 3,304 characters); the history keeps them; a few
+    tasks keep them on the line; verbose=0 stays silent."""
+    from amtfl_tf.models import base
+
+    rng = np.random.default_rng(0)
+
+    def fit(num_tasks, verbose):
+        model = models.METHODS["STL"](num_tasks, 3)
+        model.compile(keras.optimizers.SGD(0.01))
+        task = np.arange(40) % num_tasks
+        x = {"x": rng.normal(size=(40, 3)).astype("float32"), "task": task}
+        y = rng.normal(size=40).astype("float32")
+        history = model.fit(x, y, epochs=1, batch_size=40, verbose=verbose)
+        model.evaluate(x, y, verbose=verbose)
+        return history.history, capsys.readouterr().out
+
+    many = base.CONSOLE_TASK_LIMIT + 2
+    history, out = fit(many, 1)
+    assert f"task_loss_{many - 1}" in history and "loss" in history
+    assert "task_loss_" not in out and "loss:" in out
+    history, out = fit(3, 1)
+    assert "task_loss_0" in out
+    _, out = fit(many, 0)
+    assert out == ""

@@ -33,6 +33,35 @@ import numpy as np
 from keras import ops
 
 from amtfl_tf.models.replicas import distribution
+
+#: above this many tasks the console progress line leaves out the per-task
+#: losses (``task_loss_<t>``; they stay in the history and TensorBoard):
+#: with 139 tasks Keras' line was 3,304 characters
+CONSOLE_TASK_LIMIT = 10
+
+
+class CompactProgbarLogger(keras.callbacks.ProgbarLogger):
+    """Keras' progress bar without the per-task losses, which a model with
+    many tasks would print by the hundred on every update. Only the
+    console line is filtered: the history and every other callback see
+    the full logs."""
+
+    @staticmethod
+    def _compact(logs):
+        return {k: v for k, v in (logs or {}).items()
+                if not k.startswith(("task_loss_", "val_task_loss_"))}
+
+    def on_train_batch_end(self, batch, logs=None):
+        super().on_train_batch_end(batch, self._compact(logs))
+
+    def on_test_batch_end(self, batch, logs=None):
+        super().on_test_batch_end(batch, self._compact(logs))
+
+    def on_epoch_end(self, epoch, logs=None):
+        super().on_epoch_end(epoch, self._compact(logs))
+
+    def on_test_end(self, logs=None):
+        super().on_test_end(self._compact(logs))
 from amtfl_tf.validation import check_finite_array
 from amtfl_tf.validation import check_id_array
 from amtfl_tf.validation import check_nonnegative
@@ -140,11 +169,24 @@ class MultiTaskBase(keras.Model):
         validation = kwargs.get("validation_data")
         if isinstance(validation, (tuple, list)) and len(validation) >= 2:
             self.check_data(validation[0], validation[1], "validation_data ")
+        self._compact_progress(kwargs)
         return super().fit(x, y, *args, **kwargs)
 
     def evaluate(self, x=None, y=None, *args, **kwargs):
         self.check_data(x, y)
+        self._compact_progress(kwargs)
         return super().evaluate(x, y, *args, **kwargs)
+
+    def _compact_progress(self, kwargs) -> None:
+        """Give a many-task model's ``fit``/``evaluate`` the compact
+        progress bar (:class:`CompactProgbarLogger`) unless the caller
+        passed a progress bar of their own."""
+        callbacks = list(kwargs.get("callbacks") or [])
+        if self.num_tasks <= CONSOLE_TASK_LIMIT or any(
+                isinstance(c, keras.callbacks.ProgbarLogger)
+                for c in callbacks):
+            return
+        kwargs["callbacks"] = callbacks + [CompactProgbarLogger()]
 
     def predict(self, x, *args, **kwargs):
         feats = x.get("x") if isinstance(x, Mapping) else x
