@@ -411,13 +411,15 @@ def test_progress_line_of_a_many_task_model_leaves_out_per_task_losses(
         task = np.arange(40) % num_tasks
         x = {"x": rng.normal(size=(40, 3)).astype("float32"), "task": task}
         y = rng.normal(size=40).astype("float32")
-        history = model.fit(x, y, epochs=1, batch_size=40, verbose=verbose)
+        history = model.fit(x, y, epochs=1, batch_size=40, verbose=verbose,
+                            validation_data=(x, y))
         model.evaluate(x, y, verbose=verbose)
         return history.history, capsys.readouterr().out
 
     many = base.CONSOLE_TASK_LIMIT + 2
     history, out = fit(many, 1)
     assert f"task_loss_{many - 1}" in history and "loss" in history
+    assert f"val_task_loss_{many - 1}" in history
     assert "task_loss_" not in out and "loss:" in out
     history, out = fit(3, 1)
     assert "task_loss_0" in out

@@ -181,7 +181,10 @@ class MultiTaskBase(keras.Model):
         """Give a many-task model's ``fit``/``evaluate`` the compact
         progress bar (:class:`CompactProgbarLogger`) unless the caller
         passed a progress bar of their own."""
-        callbacks = list(kwargs.get("callbacks") or [])
+        callbacks = kwargs.get("callbacks") or []
+        if isinstance(callbacks, keras.callbacks.CallbackList):
+            return  # fit's own validation pass: its progress bar is set
+        callbacks = list(callbacks)
         if self.num_tasks <= CONSOLE_TASK_LIMIT or any(
                 isinstance(c, keras.callbacks.ProgbarLogger)
                 for c in callbacks):
