@@ -271,6 +271,25 @@ _DMTRL_FLAGS = (
 )
 
 
+def define_synthetic_flags(flag_values) -> None:
+    """Define Deep-AMTFL's synthetic-data flags (``--noise_on``,
+    ``--num_latent``) of the Fig. 4 and Fig. 5 scripts."""
+    from absl import flags
+
+    flags.DEFINE_enum(
+        "noise_on", "parameters", ["parameters", "parameters_norm",
+                                   "outputs"],
+        "Where the easy/hard noise σ goes: 'parameters' (the paper's text: "
+        "N(0, σ²) on every coordinate of w_t), 'parameters_norm' "
+        "(‖ε‖ ≈ σ) or 'outputs' (y = x·w_t + N(0, σ²)); see "
+        "amtfl_tf/datasets/synthetic.py.", flag_values=flag_values)
+    flags.DEFINE_integer(
+        "num_latent", None,
+        "Latent bases k of GO-MTL and AMTFL (default: the rank of the true "
+        "parameters W*: min(T, 30) with the noise on the parameters, 6 on "
+        "the outputs).", lower_bound=1, flag_values=flag_values)
+
+
 def define_dmtrl_flags(flag_values, extra: Sequence[str] = ()) -> None:
     """Define the DMTRL flags (and the ``extra`` ones of ``image_size``,
     ``test_size``, ``per_task``) on ``flag_values``."""

@@ -11,17 +11,7 @@ from amtfl_tf.experiments.amtfl import fig5_synthetic
 
 FLAGS = flags.FLAGS
 cli.define_common_flags(FLAGS)
-flags.DEFINE_enum("noise_on", "parameters",
-                  ["parameters", "parameters_norm", "outputs"],
-                  "Where the easy/hard noise σ goes: 'parameters' (the "
-                  "paper's text: N(0, σ²) on every coordinate of w_t), "
-                  "'parameters_norm' (‖ε‖ ≈ σ) or 'outputs' (y = x·w_t + "
-                  "N(0, σ²)); see amtfl_tf/datasets/synthetic.py.")
-flags.DEFINE_integer("num_latent", None,
-                     "Latent bases k of GO-MTL and AMTFL (default: the "
-                     "rank of the true parameters W*: min(T, 30) with the "
-                     "noise on the parameters, 6 on the outputs).",
-                     lower_bound=1)
+cli.define_synthetic_flags(FLAGS)
 flags.DEFINE_string("scaling_json", None,
                     "The side-by-side timing JSON of benchmarks/"
                     "amtl_scaling.py that Fig. 5(c)'s time claim reads "
