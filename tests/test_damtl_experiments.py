@@ -56,7 +56,13 @@ def test_proxy_tasks_follow_the_protocol(data_dir, tmp_path):
     for setting, shared in (("po", 3), ("no", 0)):
         p = do.make_problem(data, s, setting, 1)
         chars = p.info["task_characters"]
+        # PO: the two label sets share `overlap` classes, NO: none; the
+        # auxiliary task's classes cover both in either setting (Sec. 3.1)
         assert len(set(chars[0]) & set(chars[1])) == shared
+        assert p.info["shared_characters"] == sorted(
+            set(chars[0]) & set(chars[1]))
+        assert set(chars[0]) | set(chars[1]) <= set(
+            data.characters[np.unique(y)].tolist())
         d0, d1 = p.info["task_drawers"]
         assert set(d0).isdisjoint(d1) and len(d0) == len(d1) == 7
         assert set(d0 + d1) <= set(data.task_drawers.tolist())
