@@ -381,6 +381,10 @@ _DAMTL_FLAGS = (
     ("baseline_init", "enum:aux,random",
      "Baselines fine-tune the auxiliary network (aux) or start from "
      "scratch (random)."),
+    ("baseline_head_init", "enum:aux,random",
+     "Baselines' output layers: random (N(0, head_stddev^2)) or the "
+     "auxiliary classifier's columns of each task's classes (aux, DAMTL's "
+     "start: the controlled comparison)."),
     ("cross_stitch_granularity", "enum:channel,layer",
      "Cross-stitch α per channel or per layer."),
     ("cross_stitch_positions", "enum:conv,fc,all",

@@ -87,6 +87,48 @@ def test_baselines_fine_tune_the_auxiliary_trunk(aux):
             assert np.asarray(head.kernel).std() < 0.05
 
 
+def test_baselines_can_start_from_damtls_heads(aux, batch):
+    """class_map: each baseline's output layers start from the auxiliary
+    classifier's columns of its task's classes, DAMTL's head_init='aux'
+    start, so a Single-Task network's logits equal DAMTL's (Ψ = 1) before
+    training: the controlled comparison (issue 20)."""
+    x, _, _ = batch
+    d = _damtl(mask_init_range=(1.0, 1.0))
+    d.load_auxiliary(aux)
+    kernel, bias = aux.get_layer("logits").get_weights()
+    for method in ("single", "cross_stitch", "nddr", "mtal"):
+        m = _baseline(method)
+        m.load_auxiliary(aux, class_map=CLASS_MAP)
+        for t, cmap in enumerate(CLASS_MAP):
+            np.testing.assert_array_equal(np.asarray(m.heads[t].kernel),
+                                          kernel[:, cmap])
+            np.testing.assert_array_equal(np.asarray(m.heads[t].bias),
+                                          bias[cmap])
+    single = _baseline("single")
+    single.load_auxiliary(aux, class_map=CLASS_MAP)
+    np.testing.assert_allclose(np.asarray(single(x)), np.asarray(d(x)),
+                               rtol=1e-5, atol=1e-5)
+    with pytest.raises(ValueError, match="class_map must list"):
+        _baseline("single").load_auxiliary(aux, class_map=[[0, 1, 2]])
+
+
+def test_baseline_head_init_setting():
+    from amtfl_tf.experiments.damtl import common as dc
+    from amtfl_tf.experiments.damtl import omniglot as do
+
+    s = do.settings_for("smoke")
+    fp = dc.fingerprint_settings(s)
+    # the default leaves the earlier records' fingerprints as they were
+    assert "baseline_head_init" not in fp["train"] and "time_json" not in fp
+    aux = do.settings_for("smoke", baseline_head_init="aux")
+    assert dc.fingerprint_settings(aux)["train"]["baseline_head_init"] == \
+        "aux"
+    with pytest.raises(ValueError, match="baseline_init='random'"):
+        dc.TrainSettings(baseline_init="random", baseline_head_init="aux")
+    with pytest.raises(ValueError, match="baseline_head_init='x'"):
+        dc.TrainSettings(baseline_head_init="x")
+
+
 def _np_forward_features(aux, x):
     feat = keras.Model(aux.input, aux.get_layer("flatten").output)
     return feat.predict(x, verbose=0).astype(np.float64)

@@ -77,6 +77,10 @@ class TrainSettings:
     cmmd_num_kernels: int = 5
     cmmd_kernel_mul: float = 2.0
     baseline_init: str = "aux"
+    #: the baselines' output layers: "random" (N(0, head_stddev²), the
+    #: first protocol) or "aux" (the auxiliary classifier's columns of each
+    #: task's classes, DAMTL's start: the controlled comparison)
+    baseline_head_init: str = "random"
     cross_stitch_granularity: str = "channel"
     cross_stitch_positions: str = "all"
     nddr_positions: str = "conv"
@@ -100,10 +104,16 @@ class TrainSettings:
         if self.optimizer not in OPTIMIZERS:
             raise ValueError(f"optimizer must be one of {OPTIMIZERS}. "
                              f"Received: optimizer={self.optimizer!r}")
-        if self.baseline_init not in BASELINE_INITS:
+        for name in ("baseline_init", "baseline_head_init"):
+            if getattr(self, name) not in BASELINE_INITS:
+                raise ValueError(
+                    f"{name} must be one of {BASELINE_INITS}. Received: "
+                    f"{name}={getattr(self, name)!r}")
+        if self.baseline_head_init == "aux" and self.baseline_init != "aux":
             raise ValueError(
-                f"baseline_init must be one of {BASELINE_INITS}. Received: "
-                f"baseline_init={self.baseline_init!r}")
+                "baseline_head_init='aux' needs baseline_init='aux' (an "
+                "auxiliary head on a random backbone means nothing). "
+                f"Received: baseline_init={self.baseline_init!r}")
         for name in ("learning_rate", "aux_learning_rate"):
             if not getattr(self, name) > 0:
                 raise ValueError(f"{name} must be > 0. Received: "
@@ -111,6 +121,19 @@ class TrainSettings:
 
 
 TRAIN_FIELDS = tuple(f.name for f in dataclasses.fields(TrainSettings))
+
+
+def fingerprint_settings(settings) -> dict[str, Any]:
+    """An experiment's settings (a dataclass with ``time_json`` and a
+    ``train`` :class:`TrainSettings`) as its run fingerprint: without
+    ``time_json`` (read by the claims only, after the draws) and without
+    ``train.baseline_head_init`` at its default, so the records made before
+    that option existed stay valid."""
+    out = dataclasses.asdict(settings)
+    out.pop("time_json")
+    if out["train"]["baseline_head_init"] == "random":
+        del out["train"]["baseline_head_init"]
+    return out
 
 
 @dataclasses.dataclass
@@ -283,7 +306,9 @@ def build_method(method: str, problem: TaskProblem, aux_model,
         hyperparameters=dict(alpha=s.alpha),
         name=method, **common)
     if s.baseline_init == "aux":
-        model.load_auxiliary(aux_model)
+        model.load_auxiliary(
+            aux_model, class_map=problem.class_map
+            if s.baseline_head_init == "aux" else None)
     return model
 
 

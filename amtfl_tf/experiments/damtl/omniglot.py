@@ -251,10 +251,8 @@ def make_problem(data: ProxyData, s: Settings, setting: str,
 
 
 def _fingerprint(cfg: CommonConfig, s: Settings, setting: str):
-    settings = s.to_dict()
-    settings.pop("time_json")  # read after the draws, by the claims only
     return {"experiment": cfg.experiment, "setting": setting,
-            "methods": list(dc.METHODS), **settings}
+            "methods": list(dc.METHODS), **dc.fingerprint_settings(s)}
 
 
 def time_shapes(s: Settings) -> dict:

@@ -191,12 +191,10 @@ def run(cfg: CommonConfig, group: str, **overrides) -> Results:
     aux_model, aux_info, lookup, notes_aux = _auxiliary_network(
         cfg, group, data, s, conv_blocks, fc_units, log)
     workdir = os.path.join(cfg.workdir, group)
-    settings = s.to_dict()
-    settings.pop("time_json")  # read by the claims only
     run_dir = RunDir(workdir, overwrite=cfg.overwrite,
                      fingerprint={"experiment": cfg.experiment,
-                                  "group": group,
-                                  "methods": list(dc.METHODS), **settings})
+                                  "group": group, "methods": list(dc.METHODS),
+                                  **dc.fingerprint_settings(s)})
     run_dir.write_config({**cfg.to_dict(), "group": group,
                           "settings": s.to_dict()})
     keys = [f"draw{d}" for d in range(1, s.draws + 1)]

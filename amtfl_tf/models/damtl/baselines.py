@@ -232,10 +232,14 @@ class DAMTLBaseline(TaskNetworksModel):
 
     # -- auxiliary initialisation ------------------------------------------
 
-    def load_auxiliary(self, aux_model):
+    def load_auxiliary(self, aux_model, class_map=None):
         """Every stream's conv and hidden FC layers ← the auxiliary
-        network's (the pre-trained VGG the baselines fine-tune); output
-        layers keep their random initial values."""
+        network's (the pre-trained VGG the baselines fine-tune). The output
+        layers keep their random initial values, or, with ``class_map``
+        (task t's classes as auxiliary class ids, as DAMTL's
+        ``head_init="aux"`` uses them), each task's output layer ← the
+        auxiliary output columns of its classes: the start DAMTL gets, so
+        that both can be compared from the same initialisation."""
         n_conv = sum(len(b) for b in self.conv_blocks)
         for convs, fcs in zip(self.stream_convs, self.stream_fcs):
             for k in range(n_conv):
@@ -244,6 +248,16 @@ class DAMTLBaseline(TaskNetworksModel):
             for h in range(len(self.fc_units)):
                 copy_layer_weights(aux_model.get_layer(f"fc{h + 1}"),
                                    fcs[h], f"fc{h + 1}")
+        if class_map is None:
+            return
+        if len(class_map) != self.num_tasks or any(
+                len(m) != c for m, c in zip(class_map, self.num_classes)):
+            raise ValueError(
+                "class_map must list each task's classes (num_classes="
+                f"{self.num_classes}). Received: class_map={class_map!r}")
+        kernel, bias = aux_model.get_layer("logits").get_weights()
+        for t, m in enumerate(class_map):
+            self.heads[t].set_weights([kernel[:, m], bias[m]])
 
     # -- forward ---------------------------------------------------------
 
