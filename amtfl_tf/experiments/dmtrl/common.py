@@ -20,6 +20,10 @@ Every choice the paper leaves open is a field of :class:`TrainSettings`
   smallest rank whose Frobenius error is ≤ ε) or ``"interpolative"`` (the
   authors' toolbox: scipy's interpolative SVD at precision ε per
   unfolding; :func:`amtfl_tf.tensor.interpolative_rank`);
+- ``stopping`` / ``patience``: ``"fixed"`` trains every fit for
+  ``epochs``; ``"holdout"`` (the faithful and paper profiles) stops each
+  fit on held-out samples the experiment provides and keeps its best
+  epoch (:func:`train`);
 - ``init``: ``"stl"`` (paper: decompose the trained STL weights at ε) or
   ``"random"`` (the recommended random initialisation: decompose a random
   draw at full rank);
@@ -182,9 +186,9 @@ def train(model, data, s: TrainSettings, epochs: int | None = None,
     """Fit ``model`` on ``data`` (``(x, y)`` arrays or a
     ``keras.utils.PyDataset``); returns the seconds taken.
 
-    ``validation`` (held-out data of the same kind): stop once its data
-    loss has not improved for ``s.patience`` epochs and keep the best
-    epoch's weights; ``epochs`` is then the most it trains
+    ``validation`` (held-out data of the same kind): stop once the loss on
+    it (:data:`STOP_MONITOR`) has not improved for ``s.patience`` epochs
+    and keep the best epoch's weights; ``epochs`` is then the most it trains
     (:func:`stopping_record` reads what happened from ``model.history``).
     """
     epochs = s.epochs if epochs is None else epochs

@@ -316,11 +316,10 @@ class DMTRLNetwork(MultiTaskModel):
     def layer_names(self) -> tuple[str, ...]:
         return param_layer_names(self.architecture)
 
-    def sharing_strengths(self, normalization="softmax") -> dict[str, float]:
-        """ρ (Eq. 9) of every parametrised layer: from the learned task
-        factor of factorised layers, 1 for hard-shared layers and the value
-        of S = I_T for task-specific ones (0 with ``"l1"``, > 0 with the
-        paper's softmax, see ``softmax_identity_strength``)."""
+    def _per_layer(self, measure) -> dict[str, float]:
+        """``measure(layer)`` of every parametrised layer: 1 for
+        hard-shared layers (every task the same weights), NaN with a single
+        task."""
         out = {}
         for name, layer, mode in zip(self.layer_names(), self.param_layers,
                                      self.sharing):
@@ -329,27 +328,24 @@ class DMTRLNetwork(MultiTaskModel):
             elif self.num_tasks < 2:
                 out[name] = float("nan")
             else:
-                factor = ops.convert_to_numpy(layer.task_factor())
-                out[name] = sharing_lib.sharing_strength(factor,
-                                                         normalization)
+                out[name] = measure(layer)
         return out
+
+    def sharing_strengths(self, normalization="softmax") -> dict[str, float]:
+        """ρ (Eq. 9) of every parametrised layer: from the learned task
+        factor of factorised layers, 1 for hard-shared layers and the value
+        of S = I_T for task-specific ones (0 with ``"l1"``, > 0 with the
+        paper's softmax, see ``softmax_identity_strength``)."""
+        return self._per_layer(lambda layer: sharing_lib.sharing_strength(
+            ops.convert_to_numpy(layer.task_factor()), normalization))
 
     def kernel_sharing(self, measure="cosine") -> dict[str, float]:
         """Sharing of every parametrised layer measured on the tasks'
         synthesised kernels (:func:`amtfl_tf.tensor.kernel_sharing`): the
         same for any factorisation of the same weights, unlike ρ. 1 for
         hard-shared layers; NaN with a single task."""
-        out = {}
-        for name, layer, mode in zip(self.layer_names(), self.param_layers,
-                                     self.sharing):
-            if mode == "shared":
-                out[name] = 1.0
-            elif self.num_tasks < 2:
-                out[name] = float("nan")
-            else:
-                out[name] = sharing_lib.kernel_sharing(
-                    ops.convert_to_numpy(layer.recompose()), measure)
-        return out
+        return self._per_layer(lambda layer: sharing_lib.kernel_sharing(
+            ops.convert_to_numpy(layer.recompose()), measure))
 
     def task_similarity(self, layer: str,
                         normalization="softmax") -> np.ndarray:
