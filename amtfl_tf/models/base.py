@@ -33,6 +33,10 @@ import numpy as np
 from keras import ops
 
 from amtfl_tf.models.replicas import distribution
+from amtfl_tf.validation import check_finite_array
+from amtfl_tf.validation import check_id_array
+from amtfl_tf.validation import check_nonnegative
+from amtfl_tf.validation import check_numeric_array
 
 #: above this many tasks the console progress line leaves out the per-task
 #: losses (``task_loss_<t>``; they stay in the history and TensorBoard):
@@ -62,10 +66,6 @@ class CompactProgbarLogger(keras.callbacks.ProgbarLogger):
 
     def on_test_end(self, logs=None):
         super().on_test_end(self._compact(logs))
-from amtfl_tf.validation import check_finite_array
-from amtfl_tf.validation import check_id_array
-from amtfl_tf.validation import check_nonnegative
-from amtfl_tf.validation import check_numeric_array
 
 
 class MultiTaskBase(keras.Model):

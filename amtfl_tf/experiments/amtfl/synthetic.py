@@ -84,7 +84,7 @@ PROFILES = {
 
 def settings_for(profile: str, seed: int = 0, **overrides) -> Settings:
     """The profile's settings: smoke (1-3 minutes), quick (minutes), faithful
-    (each split as published, two splits), paper."""
+    (the five published splits, coordinate search), paper."""
     s = profiles.make(Settings, PROFILES, profile, seed, nested="train",
                       **overrides)
     if s.num_latent is None and s.noise_on == "outputs":
