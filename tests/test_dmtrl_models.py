@@ -443,7 +443,8 @@ def test_omniglot_character_folds():
 
 
 
-def test_holdout_stopping_keeps_the_best_epoch_on_the_same_samples():
+def test_holdout_stopping_keeps_the_best_epoch_on_the_same_samples(
+        monkeypatch):
     """stopping='holdout': every method of train_methods stops on the same
     held-out data, keeps its best epoch and records it; without held-out
     data it refuses clearly."""
@@ -451,11 +452,15 @@ def test_holdout_stopping_keeps_the_best_epoch_on_the_same_samples():
                          stopping="holdout", stl_init="independent")
     x = RNG.random((48,) + SMALL).astype("float32")
     y = np.where(RNG.random((48, 3)) > 0.5, 1.0, -1.0).astype("float32")
+    validation = (x[:16], -y[:16])  # labels the training data contradicts
     calls = []
+    train = dc.train
 
-    def validation():
-        calls.append(1)
-        return x[:16], -y[:16]  # labels the training data contradicts
+    def recording_train(*args, **kwargs):
+        calls.append(kwargs.get("validation"))
+        return train(*args, **kwargs)
+
+    monkeypatch.setattr(dc, "train", recording_train)
 
     def new(method, n):
         net = dm.build_network(method, 3, SMALL, _small_arch(),
@@ -480,7 +485,9 @@ def test_holdout_stopping_keeps_the_best_epoch_on_the_same_samples():
         best = m.evaluate(x[:16], -y[:16], verbose=0, return_dict=True)
         assert best["loss"] == pytest.approx(rec["best_holdout_loss"],
                                              rel=1e-4)
-    assert seen == list(dm.METHODS) and calls == [1]
+    assert seen == list(dm.METHODS)
+    # every fit got the same held-out samples
+    assert len(calls) == len(seen) and all(c is validation for c in calls)
     assert dc.stopping_record(new("stl", None)) == {}
     with pytest.raises(ValueError, match="needs held-out data"):
         next(dc.train_methods(new, lambda f: (x, y), s, lambda: 1))

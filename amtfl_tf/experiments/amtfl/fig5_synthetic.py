@@ -222,11 +222,11 @@ def _claims(table, per_task, counts, scaling, noise_on, scaling_json):
                       "tasks.",
             detail=vs("GO-MTL", "STL", "hard"),
             note="Tested only with the noise on the parameters (the "
-                 "paper's wording), where W* is not exactly low-rank."
-                 + (" STL is under-determined on the hard tasks (n = 25 < "
-                    "d = 30) while GO-MTL with k = rank W* can represent "
-                    "them: the claim needs the shared bases to hurt more "
-                    "than the missing samples do.")))
+                 "paper's wording), where W* is not exactly low-rank. STL "
+                 "is under-determined on the hard tasks (n = 25 < d = 30) "
+                 "while GO-MTL with k = rank W* can represent them: the "
+                 "claim needs the shared bases to hurt more than the "
+                 "missing samples do."))
     stl = np.asarray(per_task["STL"])
     amtfl = np.asarray(per_task["AMTFL"])
     parts = [verdicts.paired(stl[:, t], amtfl[:, t],

@@ -238,8 +238,8 @@ def train_methods(new_network, data, s: TrainSettings, ud_layers,
       s: the training settings.
       ud_layers: ``() -> N`` of UD-MTL, called after STL is yielded (MNIST
         cross-validates N on each subset there).
-      validation: ``() -> held-out data`` for ``s.stopping="holdout"``
-        (every fit stops on the same samples); required then, unused
+      validation: the held-out data every fit stops on (same kind as
+        ``data``'s); required with ``s.stopping="holdout"``, unused
         otherwise.
     """
     held_out = None
@@ -247,7 +247,7 @@ def train_methods(new_network, data, s: TrainSettings, ud_layers,
         if validation is None:
             raise ValueError("stopping='holdout' needs held-out data: pass "
                              "validation= to train_methods.")
-        held_out = validation()
+        held_out = validation
     stl = new_network("stl", None)
     yield "stl", stl, train(stl, data(False), s, validation=held_out)
     ud = new_network("ud-mtl", ud_layers())

@@ -185,15 +185,13 @@ def fit_record(data: OmniglotTasks, fraction: float, key: str, s: Settings,
     seed_everything(s.seed)
     train_rows, test_rows = split_drawings(data, fraction, s.seed, key)
     t = s.train
-    validation = None
+    held = validation = None
     if t.stopping == "holdout":
         held, test_rows = holdout_drawings(data, test_rows, s.seed, key)
-
-        def validation():
-            return _batches(data, held, s, s.seed + 2)
+        validation = _batches(data, held, s, s.seed + 2)
     out: dict[str, Any] = {"n_train": int(len(train_rows)),
                            "n_test": int(len(test_rows))}
-    if validation is not None:
+    if held is not None:
         out["n_holdout"] = int(len(held))
     keep_sim = abs(fraction - s.rho_fraction) < 1e-9
     for method, m, secs in dc.train_methods(

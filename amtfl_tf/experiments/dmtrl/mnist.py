@@ -262,8 +262,7 @@ def fit_deep(data: MnistTasks, idx: np.ndarray, s: Settings, seed: int,
     for method, m, secs in dc.train_methods(
             lambda method, n: dc.new_network(method, NUM_TASKS, IMAGE, ARCH,
                                              t, ud_shared_layers=n),
-            lambda finetune: (x, y), t, ud_layers,
-            None if validation is None else (lambda: validation)):
+            lambda finetune: (x, y), t, ud_layers, validation):
         models[method] = m
         rec = {**errors(predict(m, data.x_test), data.labels_test),
                **dc.describe(m), **dc.stopping_record(m), "seconds": secs}

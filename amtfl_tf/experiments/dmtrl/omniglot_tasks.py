@@ -24,20 +24,32 @@ class OmniglotTasks:
     raw: Any
 
 
+def _split_per_character(data: OmniglotTasks, rows: np.ndarray, count,
+                         rng: np.random.Generator
+                         ) -> tuple[np.ndarray, np.ndarray]:
+    """Per character (in id order), ``count(n)`` of its ``n`` drawings
+    among ``rows`` drawn at random, and the rest: ``(taken, rest)``, each
+    sorted."""
+    chars = data.character[rows]
+    order = np.argsort(chars, kind="stable")
+    bounds = np.flatnonzero(np.diff(chars[order])) + 1
+    taken, rest = [], []
+    for group in np.split(rows[order], bounds):
+        perm = rng.permutation(group)
+        k = count(len(group))
+        taken.append(perm[:k])
+        rest.append(perm[k:])
+    return np.sort(np.concatenate(taken)), np.sort(np.concatenate(rest))
+
+
 def split_drawings(data: OmniglotTasks, fraction: float, seed: int,
                    key: str) -> tuple[np.ndarray, np.ndarray]:
     """Per character, ``max(1, round(fraction · 20))`` random drawings
     train and the rest test. Returns (train, test) row indices."""
-    rng = np.random.default_rng([seed, *map(ord, key)])
-    train, test = [], []
-    order = np.argsort(data.character, kind="stable")
-    bounds = np.flatnonzero(np.diff(data.character[order])) + 1
-    for rows in np.split(order, bounds):
-        k = min(len(rows) - 1, max(1, int(round(fraction * len(rows)))))
-        perm = rng.permutation(rows)
-        train.append(perm[:k])
-        test.append(perm[k:])
-    return np.sort(np.concatenate(train)), np.sort(np.concatenate(test))
+    return _split_per_character(
+        data, np.arange(len(data.character)),
+        lambda n: min(n - 1, max(1, int(round(fraction * n)))),
+        np.random.default_rng([seed, *map(ord, key)]))
 
 
 def holdout_drawings(data: OmniglotTasks, test: np.ndarray, seed: int,
@@ -45,17 +57,9 @@ def holdout_drawings(data: OmniglotTasks, test: np.ndarray, seed: int,
     """``(held_out, test)``: per character, half of its test drawings
     (rounded down, none when it has one) become held-out drawings for the
     stopping rule, neither trained on nor tested."""
-    rng = np.random.default_rng([seed, 41, *map(ord, key)])
-    held, rest = [], []
-    chars = data.character[test]
-    order = np.argsort(chars, kind="stable")
-    bounds = np.flatnonzero(np.diff(chars[order])) + 1
-    for rows in np.split(test[order], bounds):
-        perm = rng.permutation(rows)
-        k = len(rows) // 2
-        held.append(perm[:k])
-        rest.append(perm[k:])
-    return np.sort(np.concatenate(held)), np.sort(np.concatenate(rest))
+    return _split_per_character(
+        data, np.asarray(test), lambda n: n // 2,
+        np.random.default_rng([seed, 41, *map(ord, key)]))
 
 
 def character_folds(data: OmniglotTasks, rows: np.ndarray, folds: int,

@@ -52,7 +52,8 @@ from amtfl_tf.validation import is_int
 # the VGG variants, by name (amtfl_tf.models.backbones)
 ARCHITECTURES = VGG_ARCHITECTURES
 __all__ = ["ARCHITECTURES", "TaskNetworksModel",
-           "build_vgg", "check_conv_blocks", "copy_layer_weights",
+           "build_vgg", "check_conv_blocks", "copy_class_columns",
+           "copy_layer_weights",
            "feature_shapes", "flatten", "max_pool", "nonempty_batch",
            "own_task", "pad_logits", "partition_by_task", "stitch"]
 CE_REDUCTIONS = ("sum", "mean")
@@ -122,6 +123,15 @@ def copy_layer_weights(source_layer, target_layer, name=""):
             f"shapes {[w.shape for w in src]}; the task layer needs "
             f"{[w.shape for w in dst]}")
     target_layer.set_weights(src)
+
+
+def copy_class_columns(aux_head, heads, class_map):
+    """Each task's output layer ``heads[t]`` ← the columns of the
+    auxiliary output layer ``aux_head`` for its classes ``class_map[t]``
+    (the class map of DAMTL's cover assumption)."""
+    kernel, bias = aux_head.get_weights()
+    for head, classes in zip(heads, class_map):
+        head.set_weights([kernel[:, classes], bias[classes]])
 
 
 @keras.saving.register_keras_serializable(package="amtfl_tf")

@@ -42,6 +42,7 @@ from keras import ops
 from amtfl_tf.layers import NDDR
 from amtfl_tf.layers import CrossStitch
 from amtfl_tf.models.damtl.base import TaskNetworksModel
+from amtfl_tf.models.damtl.base import copy_class_columns
 from amtfl_tf.models.damtl.base import copy_layer_weights
 from amtfl_tf.models.damtl.base import flatten
 from amtfl_tf.models.damtl.base import max_pool
@@ -255,9 +256,8 @@ class DAMTLBaseline(TaskNetworksModel):
             raise ValueError(
                 "class_map must list each task's classes (num_classes="
                 f"{self.num_classes}). Received: class_map={class_map!r}")
-        kernel, bias = aux_model.get_layer("logits").get_weights()
-        for t, m in enumerate(class_map):
-            self.heads[t].set_weights([kernel[:, m], bias[m]])
+        copy_class_columns(aux_model.get_layer("logits"), self.heads,
+                           class_map)
 
     # -- forward ---------------------------------------------------------
 

@@ -30,6 +30,7 @@ from keras import ops
 
 from amtfl_tf.layers import SoftMaskConv2D
 from amtfl_tf.models.damtl.base import TaskNetworksModel
+from amtfl_tf.models.damtl.base import copy_class_columns
 from amtfl_tf.models.damtl.base import copy_layer_weights
 from amtfl_tf.models.damtl.base import flatten
 from amtfl_tf.models.damtl.base import max_pool
@@ -208,9 +209,7 @@ class DAMTL(TaskNetworksModel):
         head = aux_model.get_layer("logits")
         copy_layer_weights(head, self.aux_head, "logits")
         if self.head_init == "aux":
-            kernel, bias = head.get_weights()
-            for t, m in enumerate(self.class_map):
-                self.task_heads[t].set_weights([kernel[:, m], bias[m]])
+            copy_class_columns(head, self.task_heads, self.class_map)
 
     # -- forward ---------------------------------------------------------
 
