@@ -5,7 +5,10 @@
 
 An auxiliary VGG is trained on many Omniglot characters (some drawers);
 pairs of 10-class tasks drawn from them (other drawers) share 3 classes
-(po) or none (no); all seven methods are trained on every draw. Writes
+(po) or none (no); all seven methods are trained on every draw
+(faithful and paper: every output layer from the auxiliary network, the
+controlled comparison, and the baselines again with random heads, the
+paper's setting). Writes
 <workdir>/<setting>/ (default
 figures/<profile>/damtl_omniglot/<setting>/). Not the
 paper's datasets: their numbers are shown beside ours, never as ours.
@@ -36,11 +39,15 @@ flags.DEFINE_integer("images_per_class", None,
 flags.DEFINE_integer("classes_per_task", None, "Classes per task (10).")
 flags.DEFINE_integer("overlap", None, "Shared classes in setting po (3).")
 flags.DEFINE_float("train_fraction", None, "Per-class training fraction.")
+flags.DEFINE_enum("test_images", None, ["own", "free"],
+                  "Test images per task: own (the rest of its own drawers) "
+                  "or free (every drawer of its characters no one trained "
+                  "on; faithful and paper profiles).")
 cli.define_damtl_flags(FLAGS)
 
 _PROTOCOL = ("draws", "image_size", "architecture", "aux_characters",
              "aux_drawers", "images_per_class", "classes_per_task",
-             "overlap", "train_fraction")
+             "overlap", "train_fraction", "test_images")
 
 
 def main(argv):

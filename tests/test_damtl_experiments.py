@@ -82,6 +82,51 @@ def test_proxy_tasks_follow_the_protocol(data_dir, tmp_path):
 
 
 @pytest.mark.data
+def test_proxy_free_test_images_never_seen_in_training(data_dir, tmp_path):
+    """test_images="free": every drawer of a task's character that no one
+    trained on (neither the auxiliary network nor a task, for that
+    character), so 9 per class, 4 for a character both PO tasks train on;
+    the training set is the "own" rule's, unchanged."""
+    s_own = do.settings_for("smoke")
+    s = do.settings_for("smoke", test_images="free")
+    data = do.load_proxy_data(_cfg(tmp_path, data_dir), s)
+    for setting in ("po", "no"):
+        own = do.make_problem(data, s_own, setting, 3)
+        p = do.make_problem(data, s, setting, 3)
+        np.testing.assert_array_equal(p.x_train, own.x_train)
+        np.testing.assert_array_equal(p.y_train, own.y_train)
+        shared = set(p.info["shared_characters"])
+        # which (character, drawer) images trained any task
+        seen = set()
+        for t in range(2):
+            chars = np.asarray(p.class_map[t])
+            rows = np.flatnonzero(p.task_train == t)
+            for i in rows:
+                char = int(chars[p.y_train[i]])
+                d = [d for d in data.task_drawers
+                     if np.array_equal(data.images[char, d], p.x_train[i])]
+                assert len(d) == 1
+                seen.add((char, int(d[0])))
+        for t in range(2):
+            chars = np.asarray(p.class_map[t])
+            counts = np.bincount(p.y_test[p.task_test == t], minlength=10)
+            want = [4 if int(data.characters[c]) in shared else 9
+                    for c in chars]
+            assert counts.tolist() == want
+            for i in np.flatnonzero(p.task_test == t):
+                char = int(chars[p.y_test[i]])
+                hits = [int(d) for d in range(20) if np.array_equal(
+                    data.images[char, d], p.x_test[i])]
+                assert hits and not set(hits) & set(
+                    data.aux_drawers.tolist())
+                assert all((char, d) not in seen for d in hits)
+        assert sum(p.info["test_per_task"]) > 2 * sum(
+            own.info["test_per_task"])
+    with pytest.raises(ValueError, match="test_images='all'"):
+        do.settings_for("smoke", test_images="all")
+
+
+@pytest.mark.data
 def test_omniglot_smoke_and_resume(data_dir, tmp_path, capsys):
     cfg = _cfg(tmp_path, data_dir)
     res = do.run(cfg, ("po",))["po"]
@@ -131,7 +176,7 @@ def rec_has_masks(out):
     return 0.0 <= m["zero_fraction"] <= 1.0 and m["entries"] > 0
 
 
-def _records(shift, draws=6, seed=0):
+def _records(shift, draws=6, seed=0, methods=dc.METHODS):
     """Hand-made draws: every method near one per-draw base accuracy,
     ``shift[m]`` added to method m in every draw."""
     rng = np.random.default_rng(seed)
@@ -143,7 +188,7 @@ def _records(shift, draws=6, seed=0):
             "methods": {m: {"accuracy": (base + shift.get(m, 0.0) + 0.01
                                          * rng.random(2)).tolist(),
                             "train_seconds": 1.0, "loss": [1.0]}
-                        for m in dc.METHODS}}
+                        for m in methods}}
     return records, list(records)
 
 
@@ -183,6 +228,40 @@ def test_claims_contradicted_when_damtl_loses_every_draw():
                 "damtl_best"):
         assert v[cid] == "contradicted", cid
     assert "mtal_second_fastest" in v and "nddr_slowest" not in v
+
+
+def test_controlled_claims_and_the_papers_setting_beside():
+    """baseline_head_init="aux": the headline claims compare DAMTL with
+    the baselines at equal (auxiliary) heads; the paper's setting (random
+    baseline heads) is judged beside it under paper_setting ids, and the
+    tables keep the two apart."""
+    t = dc.TrainSettings(baseline_head_init="aux")
+    methods = dc.methods_for(t)
+    assert methods == dc.TABLE_METHODS + ("damtl_fa",) + \
+        dc.PAPER_SETTING_METHODS
+    assert dc.methods_for(dc.TrainSettings()) == dc.METHODS
+    # DAMTL ties the controlled baselines, beats the random-head ones
+    records, keys = _records(
+        {m: -0.1 for m in dc.PAPER_SETTING_METHODS}, methods=methods)
+    assert rep.controlled(records, keys)
+    claims = rep.claims_for(records, keys, "p", "L")
+    v = {c.id: c.verdict for c in claims}
+    assert v["p.damtl_beats_single"] == "inconclusive"
+    assert v["p.damtl_best"] == "inconclusive"
+    assert v["p.paper_setting.damtl_beats_single"] == "holds"
+    assert v["p.paper_setting.damtl_beats_multi"] == "holds"
+    assert v["p.paper_setting.damtl_best"] == "holds"
+    assert not any("random_head" in c for c in v)
+    single = next(c for c in claims if c.id == "p.damtl_beats_single")
+    assert "controlled comparison" in single.note
+    assert "Advantage by design" not in single.note
+    summ = rep.summary(records, keys)
+    md = rep.proxy_tables_markdown(summ, ["A", "B"], "L", "table4",
+                                   "table6", "h")
+    assert "controlled comparison" in md and "paper's setting" in md
+    assert "Single-Task (random head)" in md
+    rows = rep.rows_for(records, keys, "L", ["A", "B"])
+    assert {r.method for r in rows} == {dc.PAPER_NAMES[m] for m in methods}
 
 
 def test_damtl_best_is_decided_by_its_weakest_comparison():
@@ -239,7 +318,18 @@ def test_mask_bound_and_statistics():
     after = [np.array([0.0, 1.0, 1.2, 1.0]), np.array([1.0, 0.5])]
     st = dc.mask_statistics(before, after)
     assert st == {"entries": 6, "zero_fraction": pytest.approx(1 / 6),
+                  "pruned_fraction": pytest.approx(1 / 6),
+                  "threshold": dc.PRUNE_THRESHOLD,
                   "min": 0.0, "max_change": 1.0}
+    # two tasks x two layers, task-major: layer 0 = after[0], after[2]
+    before = [np.ones(4), np.ones(2), np.ones(4), np.ones(2)]
+    after = [np.array([0.0, 1.0, 0.005, 1.0]), np.array([1.0, 0.5]),
+             np.array([1.0, 1.0, 1.0, 0.02]), np.array([0.0, 0.0])]
+    st = dc.mask_statistics(before, after, layers=2)
+    assert st["pruned_per_layer"] == pytest.approx([2 / 8, 2 / 4])
+    assert st["mean_per_layer"] == pytest.approx([5.025 / 8, 1.5 / 4])
+    assert st["pruned_fraction"] == pytest.approx(4 / 12)
+    assert st["zero_fraction"] == pytest.approx(3 / 12)
 
 
 def test_faithful_profiles_keep_the_paper_runs():
@@ -247,7 +337,7 @@ def test_faithful_profiles_keep_the_paper_runs():
         paper, faithful = mod.settings_for("paper"), mod.settings_for(
             "faithful")
         assert faithful.train == paper.train
-        assert faithful.draws < paper.draws
+        assert faithful.draws <= paper.draws
         assert {k: v for k, v in faithful.to_dict().items()
                 if k not in ("profile", "draws")} == {
             k: v for k, v in paper.to_dict().items()
@@ -255,6 +345,11 @@ def test_faithful_profiles_keep_the_paper_runs():
         t = faithful.train
         assert (t.learning_rate, t.alpha, t.lambda1, t.lambda2) == (
             0.01, 0.01, 0.9, 0.9)  # DAMTL §4.3
+    f = do.settings_for("faithful")
+    # issue 20: enough draws to decide, the controlled comparison, every
+    # free drawer as test images
+    assert f.draws >= 20 and f.test_images == "free"
+    assert f.train.baseline_head_init == "aux"
     assert dt.settings_for("faithful").image_size == 224
     assert dt.settings_for("faithful").architecture == "vgg16"
 

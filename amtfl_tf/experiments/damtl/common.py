@@ -33,7 +33,12 @@ METHODS = ("single", "multi", "cross_stitch", "nddr", "mtal", "damtl",
 PAPER_NAMES = {"single": "Single-Task", "multi": "Multi-task",
                "cross_stitch": "Cross-Stitch", "nddr": "NDDR-CNN",
                "mtal": "MTAL", "damtl": "DAMTL", "damtl_fa": "DAMTL_Fa",
-               "damtl_rh": "DAMTL (random head)"}
+               "damtl_rh": "DAMTL (random head)",
+               "single_rh": "Single-Task (random head)",
+               "multi_rh": "Multi-task (random head)",
+               "cross_stitch_rh": "Cross-Stitch (random head)",
+               "nddr_rh": "NDDR-CNN (random head)",
+               "mtal_rh": "MTAL (random head)"}
 TABLE_METHODS = METHODS[:6]           # Tables 4-5
 ABLATION_METHODS = ("damtl", "damtl_fa")  # Tables 6-7
 #: Our control arm, not in the paper: DAMTL with its output layers started
@@ -41,10 +46,18 @@ ABLATION_METHODS = ("damtl", "damtl_fa")  # Tables 6-7
 #: and the baselines can be compared at equal initialisation.
 CONTROL_METHODS = ("damtl_rh",)
 DAMTL_METHODS = ("damtl", "damtl_fa", "damtl_rh")
+#: The paper's setting beside the controlled comparison: each baseline
+#: with its output layer at random N(0, 0.01²) (as its reference
+#: implementation starts a new head), run when the baselines' own heads
+#: start from the auxiliary network (``baseline_head_init="aux"``).
+PAPER_SETTING_METHODS = ("single_rh", "multi_rh", "cross_stitch_rh",
+                         "nddr_rh", "mtal_rh")
 COLORS = {"single": "tab:gray", "multi": "tab:blue",
           "cross_stitch": "tab:orange", "nddr": "tab:purple",
           "mtal": "tab:brown", "damtl": "tab:red", "damtl_fa": "tab:pink",
-          "damtl_rh": "tab:olive"}
+          "damtl_rh": "tab:olive", "single_rh": "silver",
+          "multi_rh": "lightsteelblue", "cross_stitch_rh": "navajowhite",
+          "nddr_rh": "plum", "mtal_rh": "rosybrown"}
 OPTIMIZERS = ("sgd", "momentum", "adam")
 BASELINE_INITS = ("aux", "random")
 
@@ -123,16 +136,35 @@ class TrainSettings:
 TRAIN_FIELDS = tuple(f.name for f in dataclasses.fields(TrainSettings))
 
 
+def methods_for(s: TrainSettings) -> tuple[str, ...]:
+    """The methods one draw trains. ``baseline_head_init="aux"`` (the
+    controlled comparison: every output layer from the auxiliary
+    network): the six of Tables 4–5 and DAMTL_Fa, and beside them the
+    paper's setting (:data:`PAPER_SETTING_METHODS`). ``"random"`` (the
+    first protocol): :data:`METHODS`, with DAMTL's random-head control
+    arm."""
+    if s.baseline_head_init == "aux":
+        return TABLE_METHODS + ABLATION_METHODS[1:] + PAPER_SETTING_METHODS
+    return METHODS
+
+
+def base_method(method: str) -> str:
+    """The model a method name builds (``single_rh`` → ``single``)."""
+    return method[:-3] if method in PAPER_SETTING_METHODS else method
+
+
 def fingerprint_settings(settings) -> dict[str, Any]:
     """An experiment's settings (a dataclass with ``time_json`` and a
     ``train`` :class:`TrainSettings`) as its run fingerprint: without
     ``time_json`` (read by the claims only, after the draws) and without
-    ``train.baseline_head_init`` at its default, so the records made before
-    that option existed stay valid."""
+    ``train.baseline_head_init`` and ``test_images`` at their defaults, so
+    the records made before those options existed stay valid."""
     out = dataclasses.asdict(settings)
     out.pop("time_json")
     if out["train"]["baseline_head_init"] == "random":
         del out["train"]["baseline_head_init"]
+    if out.get("test_images") == "own":
+        del out["test_images"]
     return out
 
 
@@ -269,8 +301,9 @@ def build_method(method: str, problem: TaskProblem, aux_model,
     from amtfl_tf.models import DAMTL
     from amtfl_tf.models import DAMTLBaseline
 
-    if method not in METHODS:
-        raise ValueError(f"method must be one of {METHODS}. Received: "
+    known = METHODS + PAPER_SETTING_METHODS
+    if method not in known:
+        raise ValueError(f"method must be one of {known}. Received: "
                          f"method={method!r}")
     common = dict(conv_blocks=conv_blocks, fc_units=fc_units,
                   ce_reduction=s.ce_reduction, head_stddev=s.head_stddev)
@@ -296,6 +329,10 @@ def build_method(method: str, problem: TaskProblem, aux_model,
             name=method, **common)
         model.load_auxiliary(aux_model)
         return model
+    # the paper's setting: a baseline whose output layer starts at random
+    aux_head = (s.baseline_head_init == "aux"
+                and method not in PAPER_SETTING_METHODS)
+    name, method = method, base_method(method)
     positions = {"cross_stitch": s.cross_stitch_positions,
                  "nddr": s.nddr_positions}.get(method)
     model = DAMTLBaseline(
@@ -304,11 +341,10 @@ def build_method(method: str, problem: TaskProblem, aux_model,
         sharing_positions=positions, mtal_threshold=s.mtal_threshold,
         mtal_pairs=s.mtal_pairs, bn_momentum=s.nddr_momentum,
         hyperparameters=dict(alpha=s.alpha),
-        name=method, **common)
+        name=name, **common)
     if s.baseline_init == "aux":
         model.load_auxiliary(
-            aux_model, class_map=problem.class_map
-            if s.baseline_head_init == "aux" else None)
+            aux_model, class_map=problem.class_map if aux_head else None)
     return model
 
 
@@ -365,16 +401,33 @@ def _masks(model) -> list[np.ndarray]:
             for m in model.masks(t)]
 
 
-def mask_statistics(before, after) -> dict[str, float]:
+#: Ψ at or below this counts as pruned (1% of the U(0.9, 1.1) init; the
+#: NonNeg constraint puts an entry pushed below zero at exactly 0)
+PRUNE_THRESHOLD = 0.01
+
+
+def mask_statistics(before, after, layers: int | None = None
+                    ) -> dict[str, Any]:
     """What training did to the soft masks Ψ: the fraction of entries at
-    exactly 0 (pruned), the smallest entry and the largest change of an
-    entry."""
+    exactly 0, the fraction at or below :data:`PRUNE_THRESHOLD` (pruned),
+    the smallest entry and the largest change of an entry; with
+    ``layers`` (the masked layers per task; ``before``/``after`` list
+    every task's layers in order) also the pruned fraction and the mean
+    Ψ per layer over the tasks."""
     a = np.concatenate(after)
     change = max(float(np.max(np.abs(x - y))) for x, y in zip(after,
                                                                 before))
-    return {"entries": int(a.size),
-            "zero_fraction": float(np.mean(a <= 0.0)),
-            "min": float(a.min()), "max_change": change}
+    out = {"entries": int(a.size),
+           "zero_fraction": float(np.mean(a <= 0.0)),
+           "pruned_fraction": float(np.mean(a <= PRUNE_THRESHOLD)),
+           "threshold": PRUNE_THRESHOLD,
+           "min": float(a.min()), "max_change": change}
+    if layers:
+        per = [np.concatenate(after[l::layers]) for l in range(layers)]
+        out["pruned_per_layer"] = [float(np.mean(p <= PRUNE_THRESHOLD))
+                                   for p in per]
+        out["mean_per_layer"] = [float(p.mean()) for p in per]
+    return out
 
 
 def l1_max_shift(s: TrainSettings, conv_blocks, in_channels: int) -> float:
@@ -425,7 +478,8 @@ def run_draw(problem: TaskProblem, aux_model, conv_blocks, fc_units,
             T = len(problem.num_classes)
             for key in ("objective", "ce", "l1", "cmmd"):
                 rec[key] = [_short(history[f"{key}_{t}"]) for t in range(T)]
-            rec["masks"] = mask_statistics(before, _masks(model))
+            rec["masks"] = mask_statistics(before, _masks(model),
+                                           layers=len(model.masks(0)))
         record["methods"][method] = rec
         log(f"{PAPER_NAMES[method]}: accuracy "
             + ", ".join(f"{a:.3f}" for a in acc) + f" ({seconds:.1f}s)")

@@ -56,6 +56,7 @@ SETTING_NAMES = {"po": "partially overlapping label sets (PO)",
                  "no": "non-overlapping label sets (NO)"}
 PAPER_TABLES = {"po": ("table4", "table6"), "no": ("table5", "table7")}
 NUM_DRAWERS = 20
+TEST_IMAGES = ("own", "free")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -73,6 +74,12 @@ class Settings:
     classes_per_task: int = 10
     overlap: int = 3
     train_fraction: float = 0.7
+    #: each task's test images: ``"own"`` (the rest of its own drawers
+    #: after the train split: 2 per class at 7 images) or ``"free"``
+    #: (every drawer of the class's character that neither the auxiliary
+    #: network nor any task trained on: 9 per class, 4 for a character
+    #: both PO tasks train on)
+    test_images: str = "own"
     #: the step times of benchmarks/damtl_time.py the time claims read
     #: (None: benchmarks/results/damtl_time.json); not part of a run's
     #: fingerprint
@@ -109,6 +116,9 @@ class Settings:
                 "aux_characters must be >= 2 * classes_per_task. Received: "
                 f"aux_characters={self.aux_characters}, classes_per_task="
                 f"{self.classes_per_task}")
+        if self.test_images not in TEST_IMAGES:
+            raise ValueError(f"test_images must be one of {TEST_IMAGES}. "
+                             f"Received: test_images={self.test_images!r}")
         architecture(self.architecture)
 
     def to_dict(self):
@@ -121,12 +131,16 @@ PROFILES = {
               "train": {"epochs": 3, "aux_epochs": 2}},
     "quick": {"draws": 6, "aux_characters": 400,
               "train": {"epochs": 100, "aux_epochs": 25}},
-    # every single run as the paper profile (the paper's η, α, λ₁, λ₂,
-    # all 1,623 characters, 300 iterations); fewer draws (10 of 20)
-    "faithful": {"draws": 10, "aux_characters": 1623,
-                 "train": {"epochs": 300, "aux_epochs": 40}},
-    "paper": {"draws": 20, "aux_characters": 1623,
-              "train": {"epochs": 300, "aux_epochs": 40}},
+    # the paper's η, α, λ₁, λ₂, all 1,623 characters, 300 iterations; the
+    # controlled comparison (every output layer from the auxiliary
+    # network) with the paper's setting beside it, every free drawer as
+    # test images, 20 draws per setting: the same runs as "paper"
+    "faithful": {"draws": 20, "aux_characters": 1623, "test_images": "free",
+                 "train": {"epochs": 300, "aux_epochs": 40,
+                           "baseline_head_init": "aux"}},
+    "paper": {"draws": 20, "aux_characters": 1623, "test_images": "free",
+              "train": {"epochs": 300, "aux_epochs": 40,
+                        "baseline_head_init": "aux"}},
 }
 
 
@@ -215,14 +229,29 @@ def make_problem(data: ProxyData, s: Settings, setting: str,
     m = s.images_per_class
     task_drawers = [np.sort(drawers[:m]), np.sort(drawers[m:2 * m])]
     parts = {"train": ([], [], []), "test": ([], [], [])}
+    trained: dict[int, set[int]] = {}  # character -> drawers trained on
     for t, (classes, dr) in enumerate(zip((a, b), task_drawers)):
         x = data.images[classes][:, dr].reshape(-1, *data.images.shape[2:])
         y = np.repeat(np.arange(k), m)
         tr, te = dc.stratified_split(y, s.train_fraction, rng)
-        for name, idx in (("train", tr), ("test", te)):
-            parts[name][0].append(x[idx])
-            parts[name][1].append(np.full(len(idx), t))
-            parts[name][2].append(y[idx])
+        for i in tr:
+            trained.setdefault(int(classes[y[i]]), set()).add(
+                int(dr[i % m]))
+        parts["train"][0].append(x[tr])
+        parts["train"][1].append(np.full(len(tr), t))
+        parts["train"][2].append(y[tr])
+        if s.test_images == "own":
+            parts["test"][0].append(x[te])
+            parts["test"][1].append(np.full(len(te), t))
+            parts["test"][2].append(y[te])
+    if s.test_images == "free":
+        for t, classes in enumerate((a, b)):
+            for c, char in enumerate(classes):
+                free = [d for d in data.task_drawers
+                        if int(d) not in trained[int(char)]]
+                parts["test"][0].append(data.images[char, free])
+                parts["test"][1].append(np.full(len(free), t))
+                parts["test"][2].append(np.full(len(free), c))
     arrays = {name: [np.concatenate(v) for v in p]
               for name, p in parts.items()}
     info = {"setting": setting, "draw": draw,
@@ -252,7 +281,8 @@ def make_problem(data: ProxyData, s: Settings, setting: str,
 
 def _fingerprint(cfg: CommonConfig, s: Settings, setting: str):
     return {"experiment": cfg.experiment, "setting": setting,
-            "methods": list(dc.METHODS), **dc.fingerprint_settings(s)}
+            "methods": list(dc.methods_for(s.train)),
+            **dc.fingerprint_settings(s)}
 
 
 def time_shapes(s: Settings) -> dict:
@@ -329,7 +359,8 @@ def _run_setting(cfg, s, setting, data, aux_model, aux_info, conv_blocks,
                             overlap=setting == "po", timing=timing,
                             head_init=s.train.head_init)
     summ = rep.summary(records, keys)
-    figures = rep.figures_for(records, keys, workdir, label, task_names)
+    figures = rep.figures_for(records, keys, workdir, label, task_names,
+                              timing=timing)
     converge = [rep.iterations_to_converge(
         records[k]["methods"]["damtl"]["loss"]) for k in keys]
     main_t, abl_t = PAPER_TABLES[setting]
@@ -371,6 +402,7 @@ def _run_proxy_draw(key, data, s, setting, aux_model, conv_blocks, fc_units,
         f" ({len(problem.info['shared_characters'])} shared)")
     return dc.run_draw(problem, aux_model, conv_blocks, fc_units,
                        s.train, seed=s.seed * 1000 + draw,
+                       methods=dc.methods_for(s.train),
                        log=lambda m: log(f"{setting} {key} {m}"))
 
 
@@ -386,8 +418,13 @@ def _setting_notes(cfg, s, setting, data, aux_info) -> list[str]:
            else " with disjoint characters")
         + f"; {s.images_per_class} images per class and task (drawers "
         f"unseen by the auxiliary network, disjoint between the tasks), "
-        f"split {s.train_fraction:.0%}/{1 - s.train_fraction:.0%} per "
-        "class; images resized to "
+        + (f"split {s.train_fraction:.0%}/{1 - s.train_fraction:.0%} per "
+           "class" if s.test_images == "own" else
+           f"{s.train_fraction:.0%} of them train; every task is tested "
+           "on each drawer of its characters that neither the auxiliary "
+           "network nor a task trained on (test_images='free': 9 per "
+           "class, 4 for a character both PO tasks train on)")
+        + "; images resized to "
         f"{s.image_size}x{s.image_size}; accuracy mean ± std over draws.",
         f"Auxiliary network ({s.architecture}): {aux_info['num_classes']} "
         f"characters x {len(data.aux_drawers)} drawers, {s.train.aux_epochs}"
@@ -403,7 +440,11 @@ def _setting_notes(cfg, s, setting, data, aux_info) -> list[str]:
         f"{s.train.cmmd_kernel} CMMD, head init {s.train.head_init} "
         "(DAMTL (random head), our control arm: random); baselines' conv "
         f"and hidden FC layers initialised from the auxiliary network "
-        f"({s.train.baseline_init}), their output layers at random.",
+        f"({s.train.baseline_init}), their output layers "
+        + ("from the auxiliary classifier's columns like DAMTL's (the "
+           "controlled comparison), and again at random beside it (the "
+           "paper's setting, '(random head)' rows)."
+           if s.train.baseline_head_init == "aux" else "at random."),
         "MTAL is our reading of arXiv:2101.12431's abstract (similar "
         f"kernel pairs, cosine > {s.train.mtal_threshold}, aggregated "
         "with similarity weights); no public definition exists.",

@@ -22,6 +22,7 @@ from amtfl_tf.experiments.damtl.common import COLORS
 from amtfl_tf.experiments.damtl.common import CONTROL_METHODS
 from amtfl_tf.experiments.damtl.common import METHODS
 from amtfl_tf.experiments.damtl.common import PAPER_NAMES
+from amtfl_tf.experiments.damtl.common import PAPER_SETTING_METHODS
 from amtfl_tf.experiments.damtl.common import TABLE_METHODS
 from amtfl_tf.results import Claim
 from amtfl_tf.results import Row
@@ -34,8 +35,21 @@ def accuracy_matrix(records, keys, method) -> np.ndarray:
                      for k in keys], dtype=np.float64)
 
 
-def summary(records, keys, methods=METHODS) -> dict[str, dict[str, Any]]:
+def methods_in(records, keys) -> list[str]:
+    """The methods every draw's record holds, in the tables' order."""
+    return [m for m in METHODS + PAPER_SETTING_METHODS
+            if all(m in records[k]["methods"] for k in keys)]
+
+
+def controlled(records, keys) -> bool:
+    """Whether the draws ran the controlled comparison (every output
+    layer from the auxiliary network, the paper's setting beside)."""
+    return all(m in methods_in(records, keys) for m in PAPER_SETTING_METHODS)
+
+
+def summary(records, keys, methods=None) -> dict[str, dict[str, Any]]:
     """Per method: per-task and pooled mean/std accuracy, time."""
+    methods = methods_in(records, keys) if methods is None else methods
     out = {}
     for m in methods:
         acc = accuracy_matrix(records, keys, m)
@@ -55,11 +69,12 @@ def summary(records, keys, methods=METHODS) -> dict[str, dict[str, Any]]:
 
 
 def rows_for(records, keys, label: str, task_names: Sequence[str],
-             methods=METHODS) -> list[Row]:
+             methods=None) -> list[Row]:
     """Rows of results.json: per method, each task and the task mean
     (accuracy over draws; ``extra.std`` is the standard deviation the
     paper prints). No paper number: the proxy tasks are not the paper's
     datasets (the paper's tables are in ``extra``)."""
+    methods = methods_in(records, keys) if methods is None else methods
     rows = []
     for m in methods:
         acc = accuracy_matrix(records, keys, m)
@@ -82,14 +97,21 @@ def rows_with_paper(records, keys, columns: Sequence[str], main_table: str,
     """Rows of results.json for the paper's datasets: per method and task
     (``columns``: the paper's column names), accuracy over draws beside
     the paper's number (DAMTL_Fa's from ``ablation_table``; our control
-    arm, DAMTL with a random head, has none)."""
+    arm, DAMTL with a random head, has none). The paper's baselines
+    started new output layers, so in a controlled run their numbers sit
+    beside the random-head rows (the paper's setting)."""
     rows = []
-    for m in METHODS:
+    methods = methods_in(records, keys)
+    for m in methods:
         acc = accuracy_matrix(records, keys, m)
         table = ablation_table if m == "damtl_fa" else main_table
+        name = PAPER_NAMES[m.removesuffix("_rh")] if (
+            m in PAPER_SETTING_METHODS) else PAPER_NAMES[m]
         for t, col in enumerate(columns):
-            paper = None if m in CONTROL_METHODS else published.get(
-                "damtl", table, PAPER_NAMES[m], col)
+            paper = None if m in CONTROL_METHODS or (
+                f"{m}_rh" in PAPER_SETTING_METHODS
+                and f"{m}_rh" in methods) else published.get(
+                "damtl", table, name, col)
             rows.append(Row.from_splits(
                 PAPER_NAMES[m], "accuracy", list(acc[:, t]), paper,
                 dataset=col, std=float(np.std(acc[:, t], ddof=1))
@@ -169,9 +191,17 @@ HEAD_NOTE = (
     "'DAMTL (random head)' claims (head_init='random', same draws, seeds "
     "and budget).")
 
+CONTROLLED_NOTE = (
+    "The controlled comparison: every method's conv, hidden FC and output "
+    "layers start from the auxiliary network (the output layers from the "
+    "auxiliary classifier's columns of each task's classes), same draws, "
+    "seeds and budget; only the training objective and the sharing "
+    "architecture differ. The paper's setting (baselines with random "
+    "output layers) is judged beside it under 'paper_setting' ids.")
+
 
 def claims_for(records, keys, prefix: str, label: str,
-               methods=METHODS, overlap: bool = True,
+               methods=None, overlap: bool = True,
                timing: dict[str, Any] | None = None,
                head_init: str = "aux") -> list[Claim]:
     """The paper's statements, decided on our numbers: accuracy claims by
@@ -179,12 +209,22 @@ def claims_for(records, keys, prefix: str, label: str,
     time claims by paired tests over the repeats of
     ``benchmarks/damtl_time.py`` (``timing``: :func:`load_timing`'s
     result; ``overlap``: PO (Fig. 5(a)) or NO (Fig. 5(b)) statements;
-    ``head_init``: DAMTL's, for the notes)."""
-    head_note = HEAD_NOTE if head_init == "aux" else (
-        "DAMTL ran with head_init='random' here, like the baselines and "
-        "the control arm: no head advantage.")
-    methods = [m for m in methods if all(
-        m in records[k]["methods"] for k in keys)]
+    ``head_init``: DAMTL's, for the notes).
+
+    In a controlled run (:func:`controlled`) the claims are judged on the
+    controlled comparison (every output layer from the auxiliary network)
+    and repeated, with ids under ``<prefix>.paper_setting``, on the
+    paper's setting (the baselines' output layers at random)."""
+    methods = methods_in(records, keys) if methods is None else [
+        m for m in methods if all(m in records[k]["methods"] for k in keys)]
+    is_controlled = all(m in methods for m in PAPER_SETTING_METHODS)
+    if is_controlled:
+        head_note = CONTROLLED_NOTE
+    elif head_init == "aux":
+        head_note = HEAD_NOTE
+    else:
+        head_note = ("DAMTL ran with head_init='random' here, like the "
+                     "baselines and the control arm: no head advantage.")
     claims = []
     src = "DAMTL §4.4, Tables 4–5, Fig. 4"
 
@@ -195,15 +235,28 @@ def claims_for(records, keys, prefix: str, label: str,
             statement=STATEMENTS[statement],
             detail=_paired_detail(records, keys, a, b), note=note))
 
+    def best(cid, table, text, note):
+        others = [m for m in table if m != "damtl"]
+        ev = verdicts.all_of(
+            [paired_accuracy(records, keys, "damtl", m) for m in others],
+            "DAMTL's accuracy minus each other method's, per draw")
+        means = ", ".join(f"{PAPER_NAMES[m]} "
+                          f"{per_draw(records, keys, m).mean():.3f}"
+                          for m in table)
+        claims.append(Claim.of(
+            f"{prefix}.{cid}", f"{label}: {text}", ev, source=src,
+            statement=STATEMENTS["better"],
+            detail=f"{means}; {len(keys)} draws; "
+            f"{_granularity(records, keys)}", note=note))
+
     has = set(methods)
-    if {"damtl", "single"} <= has:
-        beats("damtl", "single", "damtl_beats_single",
-              "DAMTL (auxiliary-initialised head) has a higher accuracy "
-              "than Single-Task, paired by draw", head_note)
-    if {"damtl", "multi"} <= has:
-        beats("damtl", "multi", "damtl_beats_multi",
-              "DAMTL (auxiliary-initialised head) has a higher accuracy "
-              "than Multi-task, paired by draw", head_note)
+    head = ("every output layer from the auxiliary network"
+            if is_controlled else "auxiliary-initialised head")
+    for b, name in (("single", "Single-Task"), ("multi", "Multi-task")):
+        if {"damtl", b} <= has:
+            beats("damtl", b, f"damtl_beats_{b}",
+                  f"DAMTL ({head}) has a higher accuracy than {name}, "
+                  "paired by draw", head_note)
     for b, name in (("single", "Single-Task"), ("multi", "Multi-task")):
         if {"damtl_rh", b} <= has:
             beats("damtl_rh", b, f"damtl_random_head_beats_{b}",
@@ -225,20 +278,30 @@ def claims_for(records, keys, prefix: str, label: str,
               source="DAMTL §4.6, Tables 6–7", statement="ablation")
     table = [m for m in TABLE_METHODS if m in has]
     if "damtl" in table and len(table) > 1:
-        others = [m for m in table if m != "damtl"]
-        ev = verdicts.all_of(
-            [paired_accuracy(records, keys, "damtl", m) for m in others],
-            "DAMTL's accuracy minus each other method's, per draw")
-        means = ", ".join(f"{PAPER_NAMES[m]} "
-                          f"{per_draw(records, keys, m).mean():.3f}"
-                          for m in table)
-        claims.append(Claim.of(
-            f"{prefix}.damtl_best", f"{label}: DAMTL has a higher "
-            "accuracy than each of the other five methods of Tables 4–5 "
-            "(every paired difference > 0)", ev, source=src,
-            statement=STATEMENTS["better"],
-            detail=f"{means}; {len(keys)} draws; "
-            f"{_granularity(records, keys)}", note=head_note))
+        best("damtl_best", table, "DAMTL has a higher accuracy than each "
+             "of the other five methods of Tables 4–5 (every paired "
+             "difference > 0)", head_note)
+    if is_controlled:
+        paper_note = (
+            "The paper's setting, not like with like: DAMTL's output "
+            "layers start from the auxiliary classifier's columns, the "
+            "baselines' at random N(0, 0.01²) (as their reference "
+            "implementations start new heads); every other layer from the "
+            "auxiliary network. The controlled claims without "
+            "'paper_setting' in their id decide the method.")
+        for b, name in (("single", "Single-Task"), ("multi", "Multi-task")):
+            if {"damtl", f"{b}_rh"} <= has:
+                beats("damtl", f"{b}_rh", f"paper_setting.damtl_beats_{b}",
+                      f"paper's setting: DAMTL (auxiliary head) has a "
+                      f"higher accuracy than {name} with a random head, "
+                      "paired by draw", paper_note)
+        rh_table = ["damtl"] + [f"{m}_rh" for m in TABLE_METHODS
+                                if f"{m}_rh" in has]
+        if len(rh_table) > 1:
+            best("paper_setting.damtl_best", rh_table, "paper's setting: "
+                 "DAMTL (auxiliary head) has a higher accuracy than each "
+                 "of the other five methods of Tables 4–5 with random "
+                 "heads (every paired difference > 0)", paper_note)
     claims += time_claims(timing, prefix, label, overlap,
                           [m for m in table])
     return claims
@@ -355,7 +418,10 @@ def design_notes(records, keys, train, conv_blocks, in_channels: int,
     "pruning" and where the time claims come from."""
     from amtfl_tf.experiments.damtl.common import l1_max_shift
 
-    notes = [HEAD_NOTE] if train.head_init == "aux" else []
+    if controlled(records, keys):
+        notes = [CONTROLLED_NOTE]
+    else:
+        notes = [HEAD_NOTE] if train.head_init == "aux" else []
     shift = l1_max_shift(train, conv_blocks, in_channels)
     stats = [records[k]["methods"]["damtl"].get("masks") for k in keys
              if "damtl" in records[k]["methods"]]
@@ -401,12 +467,16 @@ def proxy_tables_markdown(summ, task_names, label: str,
     """Tables shaped like the paper's (ours mean ± std per task and their
     mean; the paper's six columns beside, never mixed with ours)."""
     lines = [f"## {heading}", ""]
+    setting = ("damtl",) + PAPER_SETTING_METHODS
     for methods, table in ((TABLE_METHODS, paper_main),
                            (ABLATION_METHODS, paper_ablation),
-                           (("damtl",) + CONTROL_METHODS, None)):
+                           (("damtl",) + CONTROL_METHODS, None),
+                           (setting, paper_main)):
+        paper_setting = methods is setting
         methods = [m for m in methods if m in summ]
         if not methods or (table is None and not any(
-                m in summ for m in CONTROL_METHODS)):
+                m in summ for m in CONTROL_METHODS)) or (
+                paper_setting and len(methods) < 2):
             continue
         cols = published.columns("damtl", table) if table else []
         paper = paper_table(table) if table else {}
@@ -417,6 +487,13 @@ def proxy_tables_markdown(summ, task_names, label: str,
                  + table.replace("table", "Table ") if table else
                  "### Control arm (ours, not in the paper): DAMTL with "
                  "a random output layer, like the baselines'")
+        if paper_setting:
+            title = ("### The paper's setting (not like with like): "
+                     "DAMTL's output layers from the auxiliary network, "
+                     "the baselines' at random")
+        elif table == paper_main and "single_rh" in summ:
+            title += (" — the controlled comparison (every output layer "
+                      "from the auxiliary network)")
         lines += [title,
                   "", "| " + " | ".join(head) + " |",
                   "|" + "---|" * len(head)]
@@ -425,7 +502,10 @@ def proxy_tables_markdown(summ, task_names, label: str,
             ours = [_pm(a, b) for a, b in zip(s["task_mean"],
                                               s["task_std"])]
             ours.append(_pm(s["mean"], s["std"]))
-            row = paper.get(PAPER_NAMES[m], {})
+            row = paper.get(PAPER_NAMES[m.removesuffix("_rh")], {})
+            if (table == paper_main and not paper_setting
+                    and "single_rh" in summ and m != "damtl"):
+                row = {}  # the paper's baselines: beside the random heads
             theirs = [_pm(*row[c]) if c in row else "–" for c in cols]
             lines.append("| " + " | ".join([PAPER_NAMES[m]] + ours + theirs)
                          + " |")
@@ -446,9 +526,16 @@ def write_table_md(run_dir, results, extra_markdown: str) -> None:
 
 
 def figures_for(records, keys, workdir: str, label: str,
-                task_names: Sequence[str], methods=METHODS) -> list[str]:
+                task_names: Sequence[str], methods=None,
+                timing: dict[str, Any] | None = None) -> list[str]:
     """Fig. 4-like accuracy bars, Fig. 5 time bars and Fig. 6
-    convergence of Eq. (5) for DAMTL; returns the file names."""
+    convergence of Eq. (5) for DAMTL (mean and range over the draws);
+    returns the file names. Fig. 5's bars are the step times of
+    ``benchmarks/damtl_time.py`` (``timing``: :func:`load_timing`'s
+    result; median and quartiles over its interleaved repeats) where it
+    ran at the experiment's shapes, else each draw's single fit,
+    labelled so."""
+    methods = methods_in(records, keys) if methods is None else methods
     summ = summary(records, keys, methods)
     names = [PAPER_NAMES[m] for m in methods]
     written = []
@@ -475,14 +562,32 @@ def figures_for(records, keys, workdir: str, label: str,
 
     fig, ax = plotting.new_figure(1, 1, size=(7, 3.6), layout="constrained")
     a = ax[0][0]
-    a.bar(xs, [summ[m]["seconds_mean"] for m in methods],
-          yerr=[summ[m]["seconds_std"] for m in methods], capsize=3,
-          color=[COLORS[m] for m in methods])
-    a.set_xticks(xs)
-    a.set_xticklabels(names, rotation=20)
-    a.set_ylabel("training time per draw (s)")
-    a.set_title(f"{label}: one fit per draw (Fig. 5-like; the time "
-                "claims use benchmarks/damtl_time.py)", fontsize=9)
+    sec = (timing or {}).get("seconds")
+    # a random head trains at the baseline's step time: one bar each
+    timed = [m for m in methods if sec and m in sec]
+    if sec and timed:
+        per = [1e3 * np.asarray(sec[m]) for m in timed]
+        med = np.array([np.median(p) for p in per])
+        q = np.array([np.percentile(p, [25, 75]) for p in per])
+        xt = np.arange(len(timed))
+        a.bar(xt, med, yerr=[med - q[:, 0], q[:, 1] - med], capsize=3,
+              color=[COLORS[m] for m in timed])
+        a.set_xticks(xt)
+        a.set_xticklabels([PAPER_NAMES[m] for m in timed], rotation=20,
+                          fontsize=7)
+        a.set_ylabel("training step (ms): median, quartiles")
+        a.set_title(f"{label}: step time, {len(per[0])} interleaved "
+                    "repeats of benchmarks/damtl_time.py (Fig. 5)",
+                    fontsize=9)
+    else:
+        a.bar(xs, [summ[m]["seconds_mean"] for m in methods],
+              yerr=[summ[m]["seconds_std"] for m in methods], capsize=3,
+              color=[COLORS[m] for m in methods])
+        a.set_xticks(xs)
+        a.set_xticklabels(names, rotation=20)
+        a.set_ylabel("training time per draw (s)")
+        a.set_title(f"{label}: one fit per draw (no benchmark at these "
+                    "shapes: run benchmarks/damtl_time.py)", fontsize=9)
     written += plotting.save_figure(fig, workdir, "fig5_time")
 
     if "damtl" in methods:

@@ -145,6 +145,7 @@ def _run_group_draw(key: str, data: dg.GroupData, s: dg.Settings,
     log(f"{key}: classes {problem.info['classes']}")
     return dc.run_draw(problem, aux_model, conv_blocks, fc_units, t,
                        seed=s.seed * 1000 + draw,
+                       methods=dc.methods_for(t),
                        log=lambda m: log(f"{key} {m}"))
 
 
@@ -193,7 +194,8 @@ def run(cfg: CommonConfig, group: str, **overrides) -> Results:
     workdir = os.path.join(cfg.workdir, group)
     run_dir = RunDir(workdir, overwrite=cfg.overwrite,
                      fingerprint={"experiment": cfg.experiment,
-                                  "group": group, "methods": list(dc.METHODS),
+                                  "group": group,
+                                  "methods": list(dc.methods_for(s.train)),
                                   **dc.fingerprint_settings(s)})
     run_dir.write_config({**cfg.to_dict(), "group": group,
                           "settings": s.to_dict()})
@@ -214,7 +216,7 @@ def run(cfg: CommonConfig, group: str, **overrides) -> Results:
                             group.upper(), overlap=g.partial, timing=timing)
     summ = rep.summary(records, keys)
     figures = rep.figures_for(records, keys, workdir, group.upper(),
-                              task_names)
+                              task_names, timing=timing)
     notes = _group_notes(cfg, group, g, s, cols, notes_aux)
     notes += rep.design_notes(records, keys, s.train, conv_blocks, 3,
                               timing)
