@@ -10,6 +10,7 @@ import math
 from typing import Sequence
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 CI_METHODS = ("t", "normal", "sem")
 
@@ -24,20 +25,22 @@ def _same_shape(a, b, names=("y_true", "y_pred"), dtype=None):
     return a, b
 
 
-def rmse(y_true, y_pred) -> float:
+def rmse(y_true: ArrayLike, y_pred: ArrayLike) -> float:
     """Root mean squared error over all samples (pooled)."""
     y_true, y_pred = _same_shape(y_true, y_pred, dtype=np.float64)
     return float(np.sqrt(np.mean((y_true - y_pred) ** 2)))
 
 
-def error_rate(y_true, y_pred, percent: bool = True) -> float:
+def error_rate(y_true: ArrayLike, y_pred: ArrayLike,
+               percent: bool = True) -> float:
     """Fraction (or percentage) of predictions that differ from labels."""
     y_true, y_pred = _same_shape(y_true, y_pred)
     err = float(np.mean(y_true != y_pred))
     return 100.0 * err if percent else err
 
 
-def mean_per_class_error(y_true, y_pred, percent: bool = True) -> float:
+def mean_per_class_error(y_true: ArrayLike, y_pred: ArrayLike,
+                         percent: bool = True) -> float:
     """Error averaged over classes (each class weighs the same)."""
     y_true = np.asarray(y_true)
     y_pred = np.asarray(y_pred)
@@ -80,7 +83,8 @@ def mean_ci95(values: Sequence[float], method: str = "t"
     return mean, float(stats.t.ppf(0.975, v.size - 1) * sem)
 
 
-def matched_cosine(learned, true) -> tuple[float, np.ndarray, np.ndarray]:
+def matched_cosine(learned: ArrayLike, true: ArrayLike
+                   ) -> tuple[float, np.ndarray, np.ndarray]:
     """Basis recovery: match learned columns to true columns.
 
     The columns of ``learned`` (d × k) are matched one-to-one to the columns
@@ -111,13 +115,13 @@ def matched_cosine(learned, true) -> tuple[float, np.ndarray, np.ndarray]:
     return float(np.abs(cos[rows, cols]).mean()), order, signs
 
 
-def relative_error(estimate, target) -> float:
+def relative_error(estimate: ArrayLike, target: ArrayLike) -> float:
     """``||estimate − target||_F / ||target||_F``."""
     e, t = _same_shape(estimate, target, ("estimate", "target"), np.float64)
     return float(np.linalg.norm(e - t) / np.linalg.norm(t))
 
 
-def loglog_slope(x, y) -> float:
+def loglog_slope(x: ArrayLike, y: ArrayLike) -> float:
     """Slope of the least-squares line through (log x, log y)."""
     x = np.asarray(x, dtype=np.float64)
     y = np.asarray(y, dtype=np.float64)

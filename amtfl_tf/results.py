@@ -39,12 +39,15 @@ import shutil
 import subprocess
 import sys
 import tempfile
-from typing import Any, Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Iterable, Mapping, Sequence
 
 import numpy as np
 
 from amtfl_tf import metrics
 from amtfl_tf.published import PublishedNumber
+
+if TYPE_CHECKING:
+    from amtfl_tf.verdicts import Evidence
 
 SCHEMA_VERSION = 2
 _PACKAGES = ("tensorflow", "keras", "numpy", "scipy", "matplotlib",
@@ -191,7 +194,7 @@ class Claim:
     note: str = ""
     holds: bool = dataclasses.field(init=False)
 
-    def __post_init__(self):
+    def __post_init__(self) -> None:
         from amtfl_tf import verdicts
         for name in ("id", "text", "source", "statement", "statistic"):
             if not isinstance(getattr(self, name), str) or \
@@ -212,7 +215,7 @@ class Claim:
         self.holds = self.verdict == verdicts.HOLDS
 
     @classmethod
-    def of(cls, id: str, text: str, evidence, *, source: str,
+    def of(cls, id: str, text: str, evidence: Evidence, *, source: str,
            statement: str, detail: str = "", note: str = "") -> "Claim":
         """The claim ``text`` decided by ``evidence`` (a
         :class:`~amtfl_tf.verdicts.Evidence`); ``detail`` adds the raw
@@ -266,7 +269,7 @@ def _get(c, name, default=None):
         getattr(c, name, default)
 
 
-def claim_verdict(c) -> str:
+def claim_verdict(c: Claim | Mapping[str, Any]) -> str:
     """A claim's verdict (a :class:`Claim` or its dict; a schema-1 dict
     without one reads ``holds`` / ``not decided``)."""
     v = _get(c, "verdict")
@@ -277,7 +280,7 @@ def claim_verdict(c) -> str:
             + ("holds" if _get(c, "holds") else "does not hold") + ")")
 
 
-def verdict_counts(claims) -> str:
+def verdict_counts(claims: Iterable[Claim | Mapping[str, Any]]) -> str:
     """``"3 hold, 1 contradicted, 2 inconclusive"`` for ``claims``."""
     from amtfl_tf import verdicts
     verdict = [claim_verdict(c) for c in claims]
@@ -290,7 +293,7 @@ def verdict_counts(claims) -> str:
     return ", ".join(parts) + f" of {len(verdict)}"
 
 
-def claim_line(c) -> str:
+def claim_line(c: Claim | Mapping[str, Any]) -> str:
     """One Markdown bullet: verdict, claim, where the paper says it, the
     effect and its CI, and any note."""
     where = _get(c, "source")
@@ -435,7 +438,7 @@ class RunDir:
     RESULTS = ("results.json", "table.md")
 
     def __init__(self, workdir: str, overwrite: bool = False,
-                 fingerprint: Mapping[str, Any] | None = None):
+                 fingerprint: Mapping[str, Any] | None = None) -> None:
         if not workdir:
             raise ValueError(
                 f"workdir must be a path. Received: workdir={workdir!r}")

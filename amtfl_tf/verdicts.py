@@ -52,6 +52,7 @@ import math
 from typing import Callable, Sequence
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 HOLDS, CONTRADICTED, INCONCLUSIVE = "holds", "contradicted", "inconclusive"
 VERDICTS = (HOLDS, CONTRADICTED, INCONCLUSIVE)
@@ -89,7 +90,7 @@ class Evidence:
     ci95: tuple[float, float] | None
     test: str
 
-    def __post_init__(self):
+    def __post_init__(self) -> None:
         if not math.isfinite(self.effect):
             raise ValueError(f"effect must be finite. Received: "
                              f"effect={self.effect!r} ({self.statistic})")
@@ -158,8 +159,8 @@ def _t_interval(diffs: np.ndarray) -> tuple[float, float] | None:
     return float(ci.low), float(ci.high)
 
 
-def paired(claimed_larger, claimed_smaller, statistic: str,
-           scale: float = 1.0) -> Evidence:
+def paired(claimed_larger: ArrayLike, claimed_smaller: ArrayLike,
+           statistic: str, scale: float = 1.0) -> Evidence:
     """Paired t: both arms measured on the same units, in the same order.
 
     ``effect = mean(claimed_larger − claimed_smaller) · scale``. For "A's
@@ -176,7 +177,8 @@ def paired(claimed_larger, claimed_smaller, statistic: str,
     return Evidence(statistic, d.size, float(d.mean()), ci, "paired t")
 
 
-def welch(claimed_larger, claimed_smaller, statistic: str) -> Evidence:
+def welch(claimed_larger: ArrayLike, claimed_smaller: ArrayLike,
+          statistic: str) -> Evidence:
     """Welch's unpaired t: the arms ran on different units."""
     from scipy import stats
     a = _vector(claimed_larger, "claimed_larger")
@@ -192,7 +194,7 @@ def welch(claimed_larger, claimed_smaller, statistic: str) -> Evidence:
                     f"Welch t (unpaired, n={a.size} and {b.size})")
 
 
-def against(values, threshold: float, statistic: str,
+def against(values: ArrayLike, threshold: float, statistic: str,
             claim: str = "below") -> Evidence:
     """One-sample t against a threshold: ``claim="below"`` gives
     ``effect = threshold − mean``, ``"above"`` gives ``mean − threshold``."""
@@ -206,7 +208,8 @@ def against(values, threshold: float, statistic: str,
                     f"one-sample t against {threshold:g}")
 
 
-def slope(x, y, statistic: str, sign: float = 1.0) -> Evidence:
+def slope(x: ArrayLike, y: ArrayLike, statistic: str,
+          sign: float = 1.0) -> Evidence:
     """The least-squares slope of ``y`` on ``x`` (times ``sign``, so a
     claimed decrease passes ``sign=-1``) with its t interval on n − 2
     degrees of freedom."""
@@ -228,7 +231,8 @@ def slope(x, y, statistic: str, sign: float = 1.0) -> Evidence:
     return Evidence(statistic, xs.size, effect, ci, "OLS slope, t interval")
 
 
-def bootstrap(statistic_fn: Callable[..., float], samples: Sequence,
+def bootstrap(statistic_fn: Callable[..., float],
+              samples: Sequence[ArrayLike],
               statistic: str, n_resamples: int = 9999,
               seed: int = 0) -> Evidence:
     """A percentile bootstrap CI of ``statistic_fn(*samples)``, resampling

@@ -34,7 +34,7 @@ from __future__ import annotations
 import dataclasses
 import os
 import re
-from typing import Callable
+from typing import Callable, Iterable, Sequence
 
 import numpy as np
 
@@ -219,8 +219,8 @@ def list_classes(name: str, data_dir: str | None = None,
                  if _images_in(layout, root, c))
 
 
-def display_names(name: str, classes, data_dir: str | None = None
-                  ) -> tuple[str, ...]:
+def display_names(name: str, classes: Iterable[str],
+                  data_dir: str | None = None) -> tuple[str, ...]:
     """Readable names (Tiny ImageNet wnids through ``words.txt``)."""
     if name != "tiny_imagenet":
         return tuple(classes)
@@ -237,7 +237,8 @@ def display_names(name: str, classes, data_dir: str | None = None
 
 
 def image_files(name: str, data_dir: str | None = None,
-                domain: str | None = None, classes=None
+                domain: str | None = None,
+                classes: Iterable[str] | None = None
                 ) -> dict[str, list[str]]:
     """``{class: sorted image paths}`` for ``classes`` (default all)."""
     layout = _layout(name)
@@ -251,7 +252,7 @@ def image_files(name: str, data_dir: str | None = None,
     return {c: _images_in(layout, root, c) for c in classes}
 
 
-def read_images(paths, image_size: int) -> np.ndarray:
+def read_images(paths: Sequence[str], image_size: int) -> np.ndarray:
     """uint8 ``(N, S, S, 3)``: each file as RGB, resized bilinearly."""
     from PIL import Image  # pillow ships with matplotlib
 
@@ -268,7 +269,8 @@ def read_images(paths, image_size: int) -> np.ndarray:
 
 def load_class_folders(data_dir: str | None = None, seed: int = 0,
                        dataset: str = "office31", domain: str | None = None,
-                       classes=None, image_size: int = 64,
+                       classes: Iterable[str] | None = None,
+                       image_size: int = 64,
                        max_per_class: int | None = None
                        ) -> ClassFolderImages:
     """Images of ``classes`` (default all) of one dataset/domain.
@@ -303,10 +305,13 @@ def load_class_folders(data_dir: str | None = None, seed: int = 0,
         dataset=dataset, domain=domain)
 
 
-def _loader(dataset: str, default_domain: str | None):
+def _loader(dataset: str, default_domain: str | None
+            ) -> Callable[..., ClassFolderImages]:
     def load(data_dir: str | None = None, seed: int = 0,
-             domain: str | None = default_domain, classes=None,
-             image_size: int = 64, max_per_class: int | None = None):
+             domain: str | None = default_domain,
+             classes: Iterable[str] | None = None,
+             image_size: int = 64, max_per_class: int | None = None
+             ) -> ClassFolderImages:
         return load_class_folders(data_dir, seed, dataset, domain, classes,
                                   image_size, max_per_class)
 

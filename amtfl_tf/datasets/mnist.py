@@ -14,6 +14,7 @@ from __future__ import annotations
 import dataclasses
 import gzip
 import os
+from typing import Sequence
 
 import numpy as np
 
@@ -166,7 +167,8 @@ class MnistImbalanced:
 
 
 def load_mnist_imbalanced(data_dir: str | None = None, seed: int = 0,
-                          counts=DEFAULT_IMBALANCE, selection: str = "first",
+                          counts: Sequence[int] = DEFAULT_IMBALANCE,
+                          selection: str = "first",
                           download: bool = True) -> MnistImbalanced:
     """MNIST-Imbalanced as the Deep-AMTFL authors ran it.
 

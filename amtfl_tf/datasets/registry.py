@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import dataclasses
 import inspect
-from typing import Any, Callable
+from typing import Any, Callable, TypeVar
+
+_T = TypeVar("_T")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -31,7 +33,7 @@ def _short(value: Any) -> str:
     return text if len(text) <= 80 else text[:77] + "..."
 
 
-def compact_repr(cls):
+def compact_repr(cls: type[_T]) -> type[_T]:
     """Class decorator (above ``@dataclasses.dataclass``): the repr names
     each field with arrays shown as shape and dtype and long lists as a
     count, so printing a dataset does not dump its pixels."""

@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
+from typing import Sequence
 
 import numpy as np
 from amtfl_tf.datasets.registry import compact_repr
@@ -95,9 +96,11 @@ def _check(name, value, low, integer=True):
             f"{name} must be {kind} >= {low}. Received: {name}={value!r}")
 
 
-def make_synthetic_amtfl(data_dir=None, seed: int = 0, num_tasks: int = 12,
-                         dim: int = 30, num_splits: int = 5,
-                         easy_sizes=(50, 50, 100), hard_sizes=(25, 25, 100),
+def make_synthetic_amtfl(data_dir: str | None = None, seed: int = 0,
+                         num_tasks: int = 12, dim: int = 30,
+                         num_splits: int = 5,
+                         easy_sizes: Sequence[int] = (50, 50, 100),
+                         hard_sizes: Sequence[int] = (25, 25, 100),
                          noise_easy: float = 1.0, noise_hard: float = 2.0,
                          noise_on: str = "parameters",
                          output_noise: float = 0.0, basis_scale: float = 1.0,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any, Sequence
+
 import keras
 from keras import ops
 
@@ -12,7 +14,7 @@ from amtfl_tf.validation import check_nonnegative
 REDUCTIONS = ("mean", "sum")
 
 
-def feedback_order(batch, features, tasks):
+def feedback_order(batch: int | None, features: int, tasks: int) -> str:
     """Which association of ``Z W A`` (Z: batch × features, W: features ×
     tasks, A: tasks × features) takes fewer multiply-adds.
 
@@ -83,11 +85,15 @@ class AsymmetricFeedback(keras.layers.Layer):
     1
     """
 
-    def __init__(self, num_tasks, activation="relu", use_bias=True,
-                 gamma=0.0, reduction="mean", stop_gradient_target=False,
-                 feedback_initializer=None, bias_initializer="zeros",
-                 feedback_regularizer=None, feedback_constraint=None,
-                 **kwargs):
+    def __init__(self, num_tasks: int, activation: Any = "relu",
+                 use_bias: bool = True, gamma: float = 0.0,
+                 reduction: str = "mean",
+                 stop_gradient_target: bool = False,
+                 feedback_initializer: Any = None,
+                 bias_initializer: Any = "zeros",
+                 feedback_regularizer: Any = None,
+                 feedback_constraint: Any = None,
+                 **kwargs: Any) -> None:
         super().__init__(**kwargs)
         # numpy ints (e.g. a task count read from an array) are ints too
         self.num_tasks = check_int("num_tasks", num_tasks)
@@ -104,7 +110,7 @@ class AsymmetricFeedback(keras.layers.Layer):
             feedback_regularizer)
         self.feedback_constraint = keras.constraints.get(feedback_constraint)
 
-    def build(self, input_shape):
+    def build(self, input_shape: Sequence[Sequence[int | None]]) -> None:
         if not isinstance(input_shape, (list, tuple)) or len(
                 input_shape) != 2 or not isinstance(input_shape[0],
                                                     (list, tuple)):
@@ -131,7 +137,7 @@ class AsymmetricFeedback(keras.layers.Layer):
             name="bias", shape=(k,), initializer=self.bias_initializer
         ) if self.use_bias else None
 
-    def call(self, inputs):
+    def call(self, inputs: Sequence[Any]) -> Any:
         z, outputs = inputs
         check_same_batch(z.shape, outputs.shape)
         z_hat = ops.matmul(outputs, self.feedback)
@@ -142,7 +148,8 @@ class AsymmetricFeedback(keras.layers.Layer):
             self.add_loss(self.gamma * self.reconstruction_error(z, z_hat))
         return z_hat
 
-    def reconstruct_from_features(self, z, task_kernel, task_bias=None):
+    def reconstruct_from_features(self, z: Any, task_kernel: Any,
+                                  task_bias: Any = None) -> Any:
         """``σ((Z W + c) A + b)`` from the features Z and the task layer.
 
         Equal to ``self([z, z @ task_kernel + task_bias])``. The product is
@@ -165,7 +172,7 @@ class AsymmetricFeedback(keras.layers.Layer):
             z_hat = z_hat + self.bias
         return self.activation(z_hat)
 
-    def reconstruction_error(self, z, z_hat):
+    def reconstruction_error(self, z: Any, z_hat: Any) -> Any:
         """||Ẑ − Z||² under this layer's ``reduction``."""
         if self.stop_gradient_target:
             z = ops.stop_gradient(z)
@@ -174,24 +181,25 @@ class AsymmetricFeedback(keras.layers.Layer):
             return ops.sum(per_sample)
         return ops.mean(per_sample)
 
-    def outgoing_l1(self):
+    def outgoing_l1(self) -> Any:
         """``||a_t||₁`` of every task, shape ``(T,)``."""
         return ops.sum(ops.abs(self.feedback), axis=1)
 
-    def task_weights(self, alpha):
+    def task_weights(self, alpha: Any) -> Any:
         """The loss weights ``1 + α ||a_t||₁``, shape ``(T,)``."""
         return 1.0 + alpha * self.outgoing_l1()
 
-    def transfer_matrix(self, task_kernel):
+    def transfer_matrix(self, task_kernel: Any) -> Any:
         """The implied inter-task transfer ``A W`` (T × T) for the task layer
         kernel ``W`` (k × T); entry (s, t) is the transfer from task s to t
         through the features (the paper's Figs. 4(h) and 6(b))."""
         return ops.matmul(self.feedback, task_kernel)
 
-    def compute_output_shape(self, input_shape):
+    def compute_output_shape(self, input_shape: Sequence[Sequence[int | None]]
+                             ) -> tuple[int | None, ...]:
         return tuple(input_shape[0])
 
-    def get_config(self):
+    def get_config(self) -> dict[str, Any]:
         config = super().get_config()
         config.update({
             "num_tasks": self.num_tasks,
@@ -212,7 +220,8 @@ class AsymmetricFeedback(keras.layers.Layer):
         return config
 
 
-def check_same_batch(z_shape, outputs_shape) -> None:
+def check_same_batch(z_shape: Sequence[int | None],
+                     outputs_shape: Sequence[int | None]) -> None:
     """``z`` and the task outputs describe the same samples: their batch
     sizes, where both are known, are equal (a batch of 1 would otherwise
     broadcast against the other without a word)."""

@@ -12,6 +12,8 @@ looked up by method name in :data:`STRATEGIES`.
 
 from __future__ import annotations
 
+from typing import Sequence
+
 import numpy as np
 from keras import ops
 
@@ -162,7 +164,9 @@ class _Full:
 STRATEGIES = {s.name: s for s in (_Tucker, _TT, _LAF, _Full)}
 
 
-def factor_shapes(method, shape, ranks):
+def factor_shapes(method: str, shape: Sequence[int],
+                  ranks: int | Sequence[int] | None
+                  ) -> dict[str, tuple[int, ...]]:
     """Weight name → shape of a layer's factors (``"full"``: one
     ``(T, D_1, …)`` kernel)."""
     if method == "full":
@@ -170,7 +174,9 @@ def factor_shapes(method, shape, ranks):
     return dec.layer_factor_shapes(method, shape, ranks)
 
 
-def initial_values(method, stacked, ranks):
+def initial_values(method: str, stacked: np.ndarray,
+                   ranks: int | Sequence[int] | None
+                   ) -> dict[str, np.ndarray]:
     """Weight name → initial value from a stacked kernel tensor ``(…, T)``
     decomposed at ``ranks``."""
     if method == "full":

@@ -46,6 +46,8 @@ after the batch axis.
 
 from __future__ import annotations
 
+from typing import Any, Sequence
+
 from keras import ops
 
 from amtfl_tf.layers.factorised_layer import FactorisedLayer
@@ -63,7 +65,8 @@ class FactorisedDense(FactorisedLayer):
 
     _order = 3
 
-    def __init__(self, units, num_tasks, ranks, **kwargs):
+    def __init__(self, units: int, num_tasks: int,
+                 ranks: int | Sequence[int] | None, **kwargs: Any) -> None:
         self.units = check_int("units", units)
         super().__init__(num_tasks, ranks, **kwargs)
 
@@ -93,7 +96,7 @@ class FactorisedDense(FactorisedLayer):
     def _build_shape_for(cls, shape):
         return (None, int(shape[2]), int(shape[0]))
 
-    def call(self, inputs):
+    def call(self, inputs: Any) -> Any:
         x = inputs
         self._in_dim(x.shape)
         t, units = self.num_tasks, self.units
@@ -108,11 +111,12 @@ class FactorisedDense(FactorisedLayer):
             y = y + self.bias
         return self.activation(y)
 
-    def compute_output_shape(self, input_shape):
+    def compute_output_shape(self, input_shape: Sequence[int | None]
+                             ) -> tuple[int | None, ...]:
         self._in_dim(input_shape)
         return (input_shape[0], self.num_tasks, self.units)
 
-    def get_config(self):
+    def get_config(self) -> dict[str, Any]:
         config = super().get_config()
         config.update({"units": self.units, **self._base_config()})
         return config
@@ -122,8 +126,10 @@ class FactorisedConv2D(FactorisedLayer):
 
     _order = 5
 
-    def __init__(self, filters, kernel_size, num_tasks, ranks, strides=1,
-                 padding="valid", **kwargs):
+    def __init__(self, filters: int, kernel_size: int | Sequence[int],
+                 num_tasks: int, ranks: int | Sequence[int] | None,
+                 strides: int | Sequence[int] = 1, padding: str = "valid",
+                 **kwargs: Any) -> None:
         self.filters = check_int("filters", filters)
         self.kernel_size = check_pair("kernel_size", kernel_size)
         self.strides = check_pair("strides", strides)
@@ -182,7 +188,7 @@ class FactorisedConv2D(FactorisedLayer):
             return grouped_conv_supported(self.compute_dtype)
         return self._conv_impl == "grouped"
 
-    def call(self, inputs):
+    def call(self, inputs: Any) -> Any:
         x = inputs
         self._in_dim(x.shape)
         t, m = self.num_tasks, self.filters
@@ -214,7 +220,8 @@ class FactorisedConv2D(FactorisedLayer):
         y = ops.reshape(y, (s[0], s[1], s[2], t, m))
         return ops.transpose(y, (0, 3, 1, 2, 4))
 
-    def compute_output_shape(self, input_shape):
+    def compute_output_shape(self, input_shape: Sequence[int | None]
+                             ) -> tuple[int | None, ...]:
         self._in_dim(input_shape)
         h, w = input_shape[-3], input_shape[-2]
         return (input_shape[0], self.num_tasks,
@@ -224,7 +231,7 @@ class FactorisedConv2D(FactorisedLayer):
                                    self.padding),
                 self.filters)
 
-    def get_config(self):
+    def get_config(self) -> dict[str, Any]:
         config = super().get_config()
         config.update({
             "filters": self.filters,

@@ -44,9 +44,11 @@ values never go into ``get_config`` (only ranks and shapes do).
 from __future__ import annotations
 
 import contextlib
+from typing import Any, Mapping, Sequence, TypeVar
 
 import keras
 import numpy as np
+from numpy.typing import ArrayLike
 from keras import ops
 
 from amtfl_tf.layers.factor_strategies import STRATEGIES
@@ -56,6 +58,8 @@ from amtfl_tf.layers.stacked_kernels import random_stacked_kernels
 from amtfl_tf.layers.stacked_kernels import stack_kernels
 from amtfl_tf.tensor import decompositions as dec
 from amtfl_tf.validation import check_int
+
+_L = TypeVar("_L", bound="FactorisedLayer")
 
 
 def _constant(value):
@@ -81,10 +85,15 @@ class FactorisedLayer(keras.layers.Layer):
     _method = None
     _order = None  # N, the stacked tensor's order
 
-    def __init__(self, num_tasks, ranks, activation=None, use_bias=True,
-                 kernel_initializer="glorot_uniform",
-                 bias_initializer="zeros", bias_regularizer=None,
-                 bias_constraint=None, families=None, **kwargs):
+    def __init__(self, num_tasks: int,
+                 ranks: int | Sequence[int] | None,
+                 activation: Any = None, use_bias: bool = True,
+                 kernel_initializer: Any = "glorot_uniform",
+                 bias_initializer: Any = "zeros",
+                 bias_regularizer: Any = None,
+                 bias_constraint: Any = None,
+                 families: Mapping[str, tuple[Any, Any, Any]] | None = None,
+                 **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self._strategy = STRATEGIES[self._method]
         self.num_tasks = check_int("num_tasks", num_tasks)
@@ -158,16 +167,16 @@ class FactorisedLayer(keras.layers.Layer):
     # -- build ---------------------------------------------------------------
 
     @property
-    def method(self):
+    def method(self) -> str:
         """``"tucker"``, ``"tt"`` or ``"laf"``."""
         return self._method
 
     @property
-    def stacked_shape(self):
+    def stacked_shape(self) -> tuple[int, ...] | None:
         """The stacked kernel shape ``(…, T)`` (known after build)."""
         return self._stacked_shape
 
-    def build(self, input_shape):
+    def build(self, input_shape: Sequence[int | None]) -> None:
         in_dim = self._in_dim(input_shape)
         shape = self._stacked_shape_for(in_dim)
         if self._method != "full":
@@ -213,12 +222,12 @@ class FactorisedLayer(keras.layers.Layer):
         return self._strategy.synthesise(
             self._weights_dict(), self._stacked_shape, tuple(out_axes))
 
-    def recompose(self):
+    def recompose(self) -> Any:
         """The full stacked kernel tensor ``W`` (task axis last): ``(D_in,
         D_out, T)`` or ``(H, W, C, M, T)``."""
         return self._kernel(range(self._order))
 
-    def task_factor(self):
+    def task_factor(self) -> Any:
         """The K × T task matrix used by the sharing strength ρ (Eq. 9):
         LAF's S, Tucker's ``U^(N)ᵀ``, TT's last core."""
         return self._strategy.task_factor(self._weights_dict(), self._order)
@@ -234,8 +243,12 @@ class FactorisedLayer(keras.layers.Layer):
         raise NotImplementedError
 
     @classmethod
-    def from_stacked_kernels(cls, kernels, biases=None, eps=0.1, ranks=None,
-                             tt_eps_split="per_unfolding", **layer_kwargs):
+    def from_stacked_kernels(cls: type[_L], kernels: ArrayLike,
+                             biases: ArrayLike | None = None,
+                             eps: float | None = 0.1,
+                             ranks: int | Sequence[int] | None = None,
+                             tt_eps_split: str = "per_unfolding",
+                             **layer_kwargs: Any) -> _L:
         """A built layer initialised by decomposing T kernels (DMTRL Sec. 4).
 
         Args:

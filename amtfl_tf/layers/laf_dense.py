@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any, Sequence
+
 import keras
 
 from amtfl_tf.layers.factorised import FactorisedDense
@@ -66,13 +68,15 @@ class LAFDense(FactorisedDense):
 
     _method = "laf"
 
-    def __init__(self, units, num_tasks, ranks,
-                 activation=None, use_bias=True,
-                 kernel_initializer="glorot_uniform",
-                 factor_initializer=None, factor_regularizer=None,
-                 factor_constraint=None,
-                 bias_initializer="zeros", bias_regularizer=None,
-                 bias_constraint=None, **kwargs):
+    def __init__(self, units: int, num_tasks: int, ranks: int | Sequence[int],
+                 activation: Any = None, use_bias: bool = True,
+                 kernel_initializer: Any = "glorot_uniform",
+                 factor_initializer: Any = None,
+                 factor_regularizer: Any = None,
+                 factor_constraint: Any = None,
+                 bias_initializer: Any = "zeros",
+                 bias_regularizer: Any = None,
+                 bias_constraint: Any = None, **kwargs: Any) -> None:
         super().__init__(
             units, num_tasks, ranks,
             activation=activation, use_bias=use_bias,

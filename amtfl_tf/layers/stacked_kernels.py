@@ -4,15 +4,17 @@ and the kernels given to ``from_stacked_kernels``."""
 from __future__ import annotations
 
 import numbers
+from typing import Any, Sequence
 
 import keras
 import numpy as np
+from numpy.typing import ArrayLike
 
 from amtfl_tf.validation import check_finite_array
 from amtfl_tf.validation import check_int
 
 
-def per_task_initializers(initializer, num_tasks):
+def per_task_initializers(initializer: Any, num_tasks: int) -> list[Any]:
     """T initializers; one with an integer seed s is re-created with seeds
     s, s + 1, …, s + T − 1 (Keras 3 initializers repeat their values)."""
     seed = getattr(initializer, "seed", None)
@@ -23,8 +25,9 @@ def per_task_initializers(initializer, num_tasks):
     return [initializer] * num_tasks
 
 
-def random_stacked_kernels(kernel_shape, num_tasks,
-                           initializer="glorot_uniform", seed=None):
+def random_stacked_kernels(kernel_shape: Sequence[int], num_tasks: int,
+                           initializer: Any = "glorot_uniform",
+                           seed: int | None = None) -> np.ndarray:
     """T independent per-task kernels stacked along a new last axis.
 
     DMTRL's recommended random initialisation (Sec. 4) draws the full weight
@@ -59,7 +62,7 @@ def random_stacked_kernels(kernel_shape, num_tasks,
     return np.stack(draws, axis=-1)
 
 
-def stack_kernels(kernels, order, name):
+def stack_kernels(kernels: ArrayLike, order: int, name: str) -> np.ndarray:
     """``kernels`` (the stacked tensor with ``order`` dims, or a list of T
     per-task kernels) as a float64 array, task axis last; every entry
     finite."""

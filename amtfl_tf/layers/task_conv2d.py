@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any, Sequence
+
 import keras
 
 from amtfl_tf.layers.factorised import FactorisedConv2D
@@ -36,11 +38,14 @@ class TaskConv2D(FactorisedConv2D):
 
     _method = "full"
 
-    def __init__(self, filters, kernel_size, num_tasks, ranks=None,
-                 strides=1, padding="valid", activation=None, use_bias=True,
-                 kernel_initializer="glorot_uniform",
-                 bias_initializer="zeros", bias_regularizer=None,
-                 bias_constraint=None, **kwargs):
+    def __init__(self, filters: int, kernel_size: int | Sequence[int],
+                 num_tasks: int, ranks: None = None,
+                 strides: int | Sequence[int] = 1, padding: str = "valid",
+                 activation: Any = None, use_bias: bool = True,
+                 kernel_initializer: Any = "glorot_uniform",
+                 bias_initializer: Any = "zeros",
+                 bias_regularizer: Any = None,
+                 bias_constraint: Any = None, **kwargs: Any) -> None:
         super().__init__(
             filters, kernel_size, num_tasks, ranks, strides=strides,
             padding=padding, activation=activation, use_bias=use_bias,

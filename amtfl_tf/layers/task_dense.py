@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import keras
 
 from amtfl_tf.layers.factorised import FactorisedDense
@@ -39,10 +41,12 @@ class TaskDense(FactorisedDense):
 
     _method = "full"
 
-    def __init__(self, units, num_tasks, ranks=None, activation=None,
-                 use_bias=True, kernel_initializer="glorot_uniform",
-                 bias_initializer="zeros", bias_regularizer=None,
-                 bias_constraint=None, **kwargs):
+    def __init__(self, units: int, num_tasks: int, ranks: None = None,
+                 activation: Any = None, use_bias: bool = True,
+                 kernel_initializer: Any = "glorot_uniform",
+                 bias_initializer: Any = "zeros",
+                 bias_regularizer: Any = None,
+                 bias_constraint: Any = None, **kwargs: Any) -> None:
         super().__init__(
             units, num_tasks, ranks, activation=activation,
             use_bias=use_bias, kernel_initializer=kernel_initializer,

@@ -3,8 +3,12 @@
 
 from __future__ import annotations
 
+from typing import Sequence
 
-def check_task_shapes(layer, input_shape):
+
+def check_task_shapes(layer: object,
+                      input_shape: Sequence[Sequence[int | None]]
+                      ) -> tuple[int, int]:
     """T >= 2 inputs of one shape with a known last axis; returns T, C."""
     if not isinstance(input_shape, (list, tuple)) or len(input_shape) < 2 \
             or not all(isinstance(s, (list, tuple)) for s in input_shape):

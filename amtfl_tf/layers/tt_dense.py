@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any, Sequence
+
 import keras
 
 from amtfl_tf.layers.factorised import FactorisedDense
@@ -68,13 +70,15 @@ class TTDense(FactorisedDense):
 
     _method = "tt"
 
-    def __init__(self, units, num_tasks, ranks,
-                 activation=None, use_bias=True,
-                 kernel_initializer="glorot_uniform",
-                 core_initializer=None, core_regularizer=None,
-                 core_constraint=None,
-                 bias_initializer="zeros", bias_regularizer=None,
-                 bias_constraint=None, **kwargs):
+    def __init__(self, units: int, num_tasks: int, ranks: Sequence[int],
+                 activation: Any = None, use_bias: bool = True,
+                 kernel_initializer: Any = "glorot_uniform",
+                 core_initializer: Any = None,
+                 core_regularizer: Any = None,
+                 core_constraint: Any = None,
+                 bias_initializer: Any = "zeros",
+                 bias_regularizer: Any = None,
+                 bias_constraint: Any = None, **kwargs: Any) -> None:
         super().__init__(
             units, num_tasks, ranks,
             activation=activation, use_bias=use_bias,

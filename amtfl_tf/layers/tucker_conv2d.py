@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any, Sequence
+
 import keras
 
 from amtfl_tf.layers.factorised import FactorisedConv2D
@@ -75,16 +77,20 @@ class TuckerConv2D(FactorisedConv2D):
 
     _method = "tucker"
 
-    def __init__(self, filters, kernel_size, num_tasks, ranks, strides=1,
-                 padding="valid",
-                 activation=None, use_bias=True,
-                 kernel_initializer="glorot_uniform",
-                 core_initializer=None, core_regularizer=None,
-                 core_constraint=None,
-                 factor_initializer=None, factor_regularizer=None,
-                 factor_constraint=None,
-                 bias_initializer="zeros", bias_regularizer=None,
-                 bias_constraint=None, **kwargs):
+    def __init__(self, filters: int, kernel_size: int | Sequence[int],
+                 num_tasks: int, ranks: Sequence[int],
+                 strides: int | Sequence[int] = 1, padding: str = "valid",
+                 activation: Any = None, use_bias: bool = True,
+                 kernel_initializer: Any = "glorot_uniform",
+                 core_initializer: Any = None,
+                 core_regularizer: Any = None,
+                 core_constraint: Any = None,
+                 factor_initializer: Any = None,
+                 factor_regularizer: Any = None,
+                 factor_constraint: Any = None,
+                 bias_initializer: Any = "zeros",
+                 bias_regularizer: Any = None,
+                 bias_constraint: Any = None, **kwargs: Any) -> None:
         super().__init__(
             filters, kernel_size, num_tasks, ranks,
             strides=strides, padding=padding,

@@ -27,6 +27,8 @@ All in ``keras.ops``; any backend.
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 from keras import ops
 
@@ -79,7 +81,7 @@ def _check_labels(name, labels, rows, num_classes):
     check_id_array(name, arr, num_classes, "class ids", "num_classes")
 
 
-def pairwise_squared_distances(x, y):
+def pairwise_squared_distances(x: Any, y: Any) -> Any:
     """``(n, m)`` matrix of ‖x_i − y_j‖² (clipped at 0)."""
     xx = ops.sum(ops.square(x), axis=1, keepdims=True)
     yy = ops.sum(ops.square(y), axis=1, keepdims=True)
@@ -87,8 +89,9 @@ def pairwise_squared_distances(x, y):
     return ops.maximum(d, 0.0)
 
 
-def kernel_matrix(x, y=None, kernel="multi_gaussian", num_kernels=5,
-                  kernel_mul=2.0, bandwidth=None):
+def kernel_matrix(x: Any, y: Any = None, kernel: str = "multi_gaussian",
+                  num_kernels: int = 5, kernel_mul: float = 2.0,
+                  bandwidth: float | None = None) -> Any:
     """The kernel matrix ``k(x_i, y_j)``; ``y`` defaults to ``x``. For the
     Gaussian kernels without ``bandwidth``, ``base`` is the mean squared
     distance over the off-diagonal pairs of ``x`` (pass the pooled samples
@@ -112,9 +115,10 @@ def kernel_matrix(x, y=None, kernel="multi_gaussian", num_kernels=5,
                for i in range(num_kernels))
 
 
-def cmmd(source, target, source_labels, num_classes, target_labels=None,
-         kernel="multi_gaussian", num_kernels=5, kernel_mul=2.0,
-         bandwidth=None):
+def cmmd(source: Any, target: Any, source_labels: Any, num_classes: int,
+         target_labels: Any = None, kernel: str = "multi_gaussian",
+         num_kernels: int = 5, kernel_mul: float = 2.0,
+         bandwidth: float | None = None) -> Any:
     """Class-conditional MMD between two labelled sets (Eq. 3).
 
     Args:

@@ -24,7 +24,10 @@ which is ``log 0`` (NaN gradients).
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
+from numpy.typing import ArrayLike
 from keras import ops
 
 LOSSES = ("squared", "logistic", "logistic_clipped", "hinge")
@@ -33,7 +36,7 @@ LOGISTIC_LOSSES = ("logistic", "logistic_clipped")
 _CLIP = 1e-20
 
 
-def elementwise_loss(kind: str, y_true, y_pred):
+def elementwise_loss(kind: str, y_true: Any, y_pred: Any) -> Any:
     """Loss of every entry: ``(y - o)^2``, the logistic loss of logit ``o``
     against ``y`` in {0, 1} (stable, or ``"logistic_clipped"`` as the
     Deep-AMTFL code computes it; see the module doc), or the hinge loss
@@ -55,8 +58,9 @@ def elementwise_loss(kind: str, y_true, y_pred):
     raise ValueError(f"loss must be one of {LOSSES}. Received: loss={kind!r}")
 
 
-def task_loss_sums(kind: str, y_true, y_pred, num_tasks: int, task=None,
-                   sample_weight=None):
+def task_loss_sums(kind: str, y_true: Any, y_pred: Any, num_tasks: int,
+                   task: Any = None, sample_weight: Any = None
+                   ) -> tuple[Any, Any]:
     """Per-task loss sums and sample counts over a batch.
 
     Args:
@@ -94,7 +98,7 @@ def task_loss_sums(kind: str, y_true, y_pred, num_tasks: int, task=None,
     return sums, counts
 
 
-def imbalance_term(delta: float, task_sizes) -> np.ndarray:
+def imbalance_term(delta: float, task_sizes: ArrayLike) -> np.ndarray:
     """δ/√N_t for every task (float64 numpy; N_t are training-set sizes).
 
     Raises:

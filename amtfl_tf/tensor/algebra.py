@@ -6,11 +6,14 @@ from __future__ import annotations
 
 import math
 import numbers
+from typing import Iterable, Sequence
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 
-def as_array(tensor, name="tensor", min_ndim=1):
+def as_array(tensor: ArrayLike, name: str = "tensor",
+             min_ndim: int = 1) -> np.ndarray:
     """``tensor`` as a float64 array with at least ``min_ndim`` dims."""
     arr = np.asarray(tensor, dtype=np.float64)
     if arr.ndim < min_ndim:
@@ -20,7 +23,7 @@ def as_array(tensor, name="tensor", min_ndim=1):
     return arr
 
 
-def check_mode(mode, ndim):
+def check_mode(mode: int, ndim: int) -> int:
     """A mode index in ``[-ndim, ndim)``, returned in ``[0, ndim)``."""
     if not isinstance(mode, numbers.Integral) or not -ndim <= mode < ndim:
         raise ValueError(
@@ -29,7 +32,7 @@ def check_mode(mode, ndim):
     return int(mode) % ndim
 
 
-def check_shape(shape):
+def check_shape(shape: Sequence[int]) -> tuple[int, ...]:
     """A tensor shape of >= 2 positive int dims, as a tuple of ints."""
     shape = tuple(shape)
     if len(shape) < 2 or any(
@@ -41,7 +44,7 @@ def check_shape(shape):
     return tuple(int(d) for d in shape)
 
 
-def unfold(tensor, mode):
+def unfold(tensor: ArrayLike, mode: int) -> np.ndarray:
     """Mode-``mode`` unfolding (flattening) ``W_(n)``.
 
     The mode-n fibres become the columns: the result has shape
@@ -60,7 +63,8 @@ def unfold(tensor, mode):
     return np.reshape(np.moveaxis(arr, mode, 0), (arr.shape[mode], -1))
 
 
-def fold(unfolded, mode, shape):
+def fold(unfolded: ArrayLike, mode: int, shape: Sequence[int]
+         ) -> np.ndarray:
     """Inverse of :func:`unfold`: ``fold(unfold(W, n), n, W.shape) == W``.
 
     Args:
@@ -83,7 +87,8 @@ def fold(unfolded, mode, shape):
     return np.moveaxis(np.reshape(arr, moved), 0, mode)
 
 
-def mode_dot(tensor, matrix, mode, transpose=False):
+def mode_dot(tensor: ArrayLike, matrix: ArrayLike, mode: int,
+             transpose: bool = False) -> np.ndarray:
     """n-mode product ``W ×_n M``: multiplies every mode-n fibre by ``M``.
 
     ``(W ×_n M)_{…, j, …} = Σ_{d} W_{…, d, …} M_{j, d}``, i.e.
@@ -128,7 +133,9 @@ def mode_dot(tensor, matrix, mode, transpose=False):
     return fold(mat @ unfold(arr, mode), mode, new_shape)
 
 
-def multi_mode_dot(tensor, matrices, modes=None, transpose=False):
+def multi_mode_dot(tensor: ArrayLike, matrices: Sequence[ArrayLike],
+                   modes: Iterable[int] | None = None,
+                   transpose: bool = False) -> np.ndarray:
     """``W ×_{m_1} M_1 ×_{m_2} M_2 …`` (matrices only; modes default 0..)."""
     arr = as_array(tensor)
     modes = range(len(matrices)) if modes is None else modes

@@ -56,9 +56,10 @@ the initialisation of the factorised layers' factors.
 from __future__ import annotations
 
 import math
-from typing import Sequence
+from typing import Mapping, Sequence
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from amtfl_tf.tensor.algebra import as_array
 from amtfl_tf.tensor.algebra import check_shape
@@ -102,14 +103,16 @@ __all__ = [
 # Initialisation of the layers' factors
 
 
-def check_method(method):
+def check_method(method: str) -> None:
     """One of :data:`METHODS`."""
     if method not in METHODS:
         raise ValueError(
             f"method must be one of {METHODS}. Received: method={method!r}")
 
 
-def layer_factor_shapes(method, shape, ranks):
+def layer_factor_shapes(method: str, shape: Sequence[int],
+                        ranks: int | Sequence[int]
+                        ) -> dict[str, tuple[int, ...]]:
     """Weight name → shape of a factorised layer's factors.
 
     The names are the layers' stable weight names: Tucker ``core``
@@ -144,7 +147,8 @@ def layer_factor_shapes(method, shape, ranks):
             "task_factor": (rank, shape[-1])}
 
 
-def layer_ranks(method, shape, ranks):
+def layer_ranks(method: str, shape: Sequence[int],
+                ranks: int | Sequence[int]) -> int | tuple[int, ...]:
     """Validated ranks in the layers' format (tuple, or int for LAF)."""
     check_method(method)
     if method == "tucker":
@@ -157,8 +161,12 @@ def layer_ranks(method, shape, ranks):
     return validate_laf_rank(shape, ranks)
 
 
-def initial_factors(method, stacked, eps=0.1, ranks=None,
-                    tt_eps_split="per_unfolding", rank_rule="frobenius"):
+def initial_factors(method: str, stacked: ArrayLike,
+                    eps: float | None = 0.1,
+                    ranks: int | Sequence[int] | None = None,
+                    tt_eps_split: str = "per_unfolding",
+                    rank_rule: str = "frobenius"
+                    ) -> tuple[int | tuple[int, ...], dict[str, np.ndarray]]:
     """Decomposes a stacked kernel tensor into a layer's initial factors.
 
     This is DMTRL's initialisation (Sec. 4): (i) from trained single-task
@@ -210,7 +218,8 @@ def initial_factors(method, stacked, eps=0.1, ranks=None,
                                 "task_factor": task}
 
 
-def factors_to_tensor(method, factors, shape):
+def factors_to_tensor(method: str, factors: Mapping[str, ArrayLike],
+                      shape: Sequence[int]) -> np.ndarray:
     """Full stacked tensor from a dict of layer factors (NumPy reference)."""
     check_method(method)
     shape = check_shape(shape)

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import math
+from typing import Sequence
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from amtfl_tf.tensor.algebra import as_array
 from amtfl_tf.tensor.algebra import check_shape
@@ -15,7 +17,9 @@ from amtfl_tf.tensor.svd import interpolative_rank
 from amtfl_tf.tensor.svd import truncated_svd
 
 
-def laf_svd(tensor, eps=None, rank=None, rank_rule="frobenius"):
+def laf_svd(tensor: ArrayLike, eps: float | None = None,
+            rank: int | None = None, rank_rule: str = "frobenius"
+            ) -> tuple[np.ndarray, np.ndarray]:
     """DMTRL-LAF (Eq. 2): ``W_(N)ᵀ = L S`` by a truncated SVD.
 
     ``W_(N)ᵀ`` is the ``(Π_{n<N} D_n) × T`` matrix whose column t is task
@@ -39,7 +43,8 @@ def laf_svd(tensor, eps=None, rank=None, rank_rule="frobenius"):
     return u, s[:, None] * vt
 
 
-def laf_to_tensor(shared, task, shape):
+def laf_to_tensor(shared: ArrayLike, task: ArrayLike,
+                  shape: Sequence[int]) -> np.ndarray:
     """``W = reshape(L S, shape)`` for the full tensor ``shape``
     ``(D_1, …, D_{N−1}, T)``."""
     shared = as_array(shared, "shared", min_ndim=2)

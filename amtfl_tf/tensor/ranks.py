@@ -12,7 +12,8 @@ from amtfl_tf.tensor.algebra import check_shape
 from amtfl_tf.validation import check_int
 
 
-def check_rank_sequence(ranks, length, name, what):
+def check_rank_sequence(ranks: Sequence[int] | np.ndarray, length: int,
+                        name: str, what: str) -> tuple[int, ...]:
     """``ranks`` as a tuple of ``length`` ints >= 1, else a ValueError
     naming ``name``, the expected length (``what``) and the value."""
     if isinstance(ranks, (str, bytes)) or not isinstance(ranks, Sequence) \
@@ -35,14 +36,16 @@ def check_rank_sequence(ranks, length, name, what):
     return tuple(out)
 
 
-def tucker_rank_bounds(shape):
+def tucker_rank_bounds(shape: Sequence[int]) -> tuple[int, ...]:
     """Largest Tucker rank per mode: ``min(D_n, Π_{m≠n} D_m)``."""
     shape = check_shape(shape)
     total = math.prod(shape)
     return tuple(min(d, total // d) for d in shape)
 
 
-def validate_tucker_rank(shape, ranks):
+def validate_tucker_rank(shape: Sequence[int],
+                         ranks: Sequence[int] | np.ndarray
+                         ) -> tuple[int, ...]:
     """Checks Tucker ranks ``(K_1, …, K_N)`` for a tensor of ``shape``.
 
     ``K_n`` cannot exceed the rank of the mode-n unfolding,
@@ -69,7 +72,7 @@ def validate_tucker_rank(shape, ranks):
     return ranks
 
 
-def tt_rank_bounds(shape):
+def tt_rank_bounds(shape: Sequence[int]) -> tuple[int, ...]:
     """Largest TT rank ``r_k`` (k = 1..N−1): ``min(Π_{i≤k} D_i, Π_{i>k})``."""
     shape = check_shape(shape)
     total = math.prod(shape)
@@ -81,7 +84,9 @@ def tt_rank_bounds(shape):
     return tuple(bounds)
 
 
-def validate_tt_rank(shape, ranks):
+def validate_tt_rank(shape: Sequence[int],
+                     ranks: Sequence[int] | np.ndarray
+                     ) -> tuple[int, ...]:
     """Checks the N − 1 interior TT ranks ``(K_1, …, K_{N−1})``.
 
     The boundary ranks ``r_0 = r_N = 1`` are implicit (the paper's
@@ -116,7 +121,7 @@ def validate_tt_rank(shape, ranks):
     return ranks
 
 
-def validate_laf_rank(shape, rank):
+def validate_laf_rank(shape: Sequence[int], rank: int) -> int:
     """Checks the LAF rank K: ``1 ≤ K ≤ min(Π_{n<N} D_n, T)``."""
     shape = check_shape(shape)
     k = check_int("ranks", rank)

@@ -21,8 +21,10 @@ which one is used (``--rho_norm``); both are provided.
 from __future__ import annotations
 
 import math
+from typing import Any, Mapping, Sequence
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from amtfl_tf.tensor import decompositions as dec
 
@@ -38,7 +40,8 @@ def _task_matrix(task_factor):
     return s
 
 
-def normalize_task_factor(task_factor, normalization="softmax"):
+def normalize_task_factor(task_factor: ArrayLike,
+                          normalization: str = "softmax") -> np.ndarray:
     """``S̃``: the columns of ``|S|`` softmax- or L1-normalised (K × T)."""
     if normalization not in NORMALIZATIONS:
         raise ValueError(
@@ -57,7 +60,8 @@ def normalize_task_factor(task_factor, normalization="softmax"):
     return a / col
 
 
-def task_similarity(task_factor, normalization="softmax"):
+def task_similarity(task_factor: ArrayLike,
+                    normalization: str = "softmax") -> np.ndarray:
     """T × T cosine similarities between the normalised task columns (the
     pairs behind ρ; e.g. Fig. 4's most and least related alphabets)."""
     s = normalize_task_factor(task_factor, normalization)
@@ -65,7 +69,8 @@ def task_similarity(task_factor, normalization="softmax"):
     return unit.T @ unit
 
 
-def sharing_strength(task_factor, normalization="softmax"):
+def sharing_strength(task_factor: ArrayLike,
+                     normalization: str = "softmax") -> float:
     """DMTRL's sharing strength ρ (Eq. 9) of a K × T task factor.
 
     Args:
@@ -81,7 +86,7 @@ def sharing_strength(task_factor, normalization="softmax"):
     return float(np.mean(sim[i, j]))
 
 
-def softmax_identity_strength(num_tasks):
+def softmax_identity_strength(num_tasks: int) -> float:
     """Closed form of ρ(I_T) under the column softmax:
     ``(2e + T − 2) / (e² + T − 1)``."""
     t = int(num_tasks)
@@ -94,7 +99,7 @@ def softmax_identity_strength(num_tasks):
 KERNEL_MEASURES = ("cosine", "spectrum")
 
 
-def kernel_sharing(stacked, measure="cosine"):
+def kernel_sharing(stacked: ArrayLike, measure: str = "cosine") -> float:
     """How much T tasks share at one layer, measured on their kernels.
 
     ρ (Eq. 9) reads the task factor of a decomposition, which a change of
@@ -147,7 +152,7 @@ def kernel_sharing(stacked, measure="cosine"):
 # Parameter counts
 
 
-def stl_param_count(shape, use_bias=True):
+def stl_param_count(shape: Sequence[int], use_bias: bool = True) -> int:
     """Parameters of T independent layers: T full kernels (+ T biases).
 
     ``shape`` is the stacked ``(D_1, …, D_{N−1}, T)`` kernel shape, whose
@@ -158,7 +163,9 @@ def stl_param_count(shape, use_bias=True):
     return math.prod(shape) + bias
 
 
-def factorised_param_count(method, shape, ranks, use_bias=True):
+def factorised_param_count(method: str, shape: Sequence[int],
+                           ranks: int | Sequence[int],
+                           use_bias: bool = True) -> int:
     """Parameters of a factorised layer: its factors plus the unshared
     (T, units) biases."""
     shapes = dec.layer_factor_shapes(method, shape, ranks)
@@ -166,7 +173,7 @@ def factorised_param_count(method, shape, ranks, use_bias=True):
     return sum(math.prod(s) for s in shapes.values()) + bias
 
 
-def layer_param_counts(layer):
+def layer_param_counts(layer: Any) -> dict[str, float]:
     """``{"factorised", "stl", "ratio"}`` for a built factorised layer."""
     shape = layer.stacked_shape
     fact = factorised_param_count(layer.method, shape, layer.ranks,
@@ -175,8 +182,12 @@ def layer_param_counts(layer):
     return {"factorised": fact, "stl": stl, "ratio": fact / stl}
 
 
-def network_param_counts(stacked_kernels, eps=0.1, methods=dec.METHODS,
-                         use_bias=True, tt_eps_split="per_unfolding"):
+def network_param_counts(stacked_kernels: Mapping[str, ArrayLike],
+                         eps: float = 0.1,
+                         methods: Sequence[str] = dec.METHODS,
+                         use_bias: bool = True,
+                         tt_eps_split: str = "per_unfolding"
+                         ) -> dict[str, dict[str, Any]]:
     """Ranks and parameter counts of a network under each factorisation.
 
     Args:

@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import math
 import numbers
+from typing import Sequence
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from amtfl_tf.tensor.algebra import as_array
 from amtfl_tf.validation import check_int
@@ -18,7 +20,9 @@ from amtfl_tf.validation import check_int
 RANK_RULES = ("frobenius", "interpolative")
 
 
-def check_eps_or_rank(eps, rank, rank_name="rank"):
+def check_eps_or_rank(eps: float | None,
+                      rank: int | Sequence[int] | None,
+                      rank_name: str = "rank") -> None:
     """Exactly one of ``eps`` (a relative error in [0, 1)) and ``rank``."""
     if (eps is None) == (rank is None):
         raise ValueError(
@@ -32,13 +36,13 @@ def check_eps_or_rank(eps, rank, rank_name="rank"):
                 f"eps={eps!r}")
 
 
-def check_rank_rule(rank_rule):
+def check_rank_rule(rank_rule: str) -> None:
     if rank_rule not in RANK_RULES:
         raise ValueError(f"rank_rule must be one of {RANK_RULES}. Received: "
                          f"rank_rule={rank_rule!r}")
 
 
-def interpolative_rank(matrix, eps):
+def interpolative_rank(matrix: ArrayLike, eps: float) -> int:
     """The rank ``scipy.linalg.interpolative.svd(matrix, eps, rand=False)``
     keeps: its column-pivoted QR stops once the columns left over are
     within relative precision ``eps`` (measured against the largest
@@ -60,7 +64,8 @@ def interpolative_rank(matrix, eps):
     return int(min(max(len(s), 1), min(a.shape)))
 
 
-def truncation_rank(singular_values, eps, abs_tol=None):
+def truncation_rank(singular_values: ArrayLike, eps: float | None,
+                    abs_tol: float | None = None) -> int:
     """Smallest ``r ≥ 1`` with ``sqrt(Σ_{i>r} s_i²) ≤ tol``.
 
     Args:
@@ -82,7 +87,9 @@ def truncation_rank(singular_values, eps, abs_tol=None):
     return int(ok[0]) + 1
 
 
-def truncated_svd(matrix, eps=None, rank=None):
+def truncated_svd(matrix: ArrayLike, eps: float | None = None,
+                  rank: int | None = None
+                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Truncated SVD ``A ≈ U diag(s) Vt`` at a relative error or a rank.
 
     With ``eps`` the rank is the smallest ``r ≥ 1`` whose relative Frobenius
@@ -118,7 +125,7 @@ def truncated_svd(matrix, eps=None, rank=None):
     return u[:, :r], s[:r], vt[:r]
 
 
-def is_wide(a) -> bool:
+def is_wide(a: np.ndarray) -> bool:
     """A matrix ``(m, n)`` with ``n ≥ 4 m``: its leading left singular
     vectors are cheaper from the ``m × m`` Gram matrix (O(m² n) once)
     than from an SVD of the whole matrix."""
@@ -126,7 +133,10 @@ def is_wide(a) -> bool:
     return n >= 4 * m
 
 
-def left_truncation(a, *, eps=None, rank=None, abs_tol=None):
+def left_truncation(a: np.ndarray, *, eps: float | None = None,
+                    rank: int | None = None,
+                    abs_tol: float | None = None
+                    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, float]:
     """The leading left singular vectors of ``a`` (m × n) and what they
     leave to carry: ``(U_r, s_r, C, err)`` with ``C = U_rᵀ a``
     (``= diag(s_r) Vt_r``) and ``err = ||a − U_r C||_F``.

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import math
+from typing import Iterable, Sequence
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from amtfl_tf.tensor.algebra import as_array
 from amtfl_tf.tensor.ranks import validate_tt_rank
@@ -16,8 +18,11 @@ from amtfl_tf.tensor.svd import left_truncation
 TT_EPS_SPLITS = ("per_unfolding", "oseledets")
 
 
-def tt_svd(tensor, eps=None, ranks=None, eps_split="per_unfolding",
-           return_errors=False, rank_rule="frobenius"):
+def tt_svd(tensor: ArrayLike, eps: float | None = None,
+           ranks: Sequence[int] | None = None,
+           eps_split: str = "per_unfolding", return_errors: bool = False,
+           rank_rule: str = "frobenius"
+           ) -> list[np.ndarray] | tuple[list[np.ndarray], list[float]]:
     """TT-SVD (Oseledets 2011, Alg. 1): sequential truncated SVDs.
 
     Step k (k = 1..N−1) reshapes the remainder to ``(r_{k−1} D_k) × rest``,
@@ -92,7 +97,7 @@ def tt_svd(tensor, eps=None, ranks=None, eps_split="per_unfolding",
     return cores
 
 
-def tt_to_tensor(cores):
+def tt_to_tensor(cores: Iterable[ArrayLike]) -> np.ndarray:
     """Full tensor from TT cores ``(r_{k−1}, D_k, r_k)``, r_0 = r_N = 1
     (DMTRL Eq. 6–8)."""
     cores = [as_array(c, "core", min_ndim=3) for c in cores]

@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+from typing import Sequence
+
+import numpy as np
+from numpy.typing import ArrayLike
+
 from amtfl_tf.tensor.algebra import as_array
 from amtfl_tf.tensor.algebra import multi_mode_dot
 from amtfl_tf.tensor.algebra import unfold
@@ -12,7 +17,10 @@ from amtfl_tf.tensor.svd import interpolative_rank
 from amtfl_tf.tensor.svd import left_truncation
 
 
-def hosvd(tensor, eps=None, ranks=None, rank_rule="frobenius"):
+def hosvd(tensor: ArrayLike, eps: float | None = None,
+          ranks: Sequence[int] | None = None,
+          rank_rule: str = "frobenius"
+          ) -> tuple[np.ndarray, list[np.ndarray]]:
     """Truncated higher-order SVD (De Lathauwer et al. 2000; DMTRL Eq. 5).
 
     ``U^(n)`` = leading left singular vectors of the mode-n unfolding, for
@@ -49,7 +57,8 @@ def hosvd(tensor, eps=None, ranks=None, rank_rule="frobenius"):
     return core, factors
 
 
-def left_singular_vectors(a, eps, rank):
+def left_singular_vectors(a: np.ndarray, eps: float | None,
+                          rank: int | None) -> np.ndarray:
     """The leading left singular vectors of ``a`` (m × n) at ``eps`` or
     ``rank``. A wide unfolding (n ≥ 4 m: a Tucker mode of a big layer, e.g.
     512 × 27,648) goes through the eigendecomposition of the m × m Gram
@@ -57,7 +66,8 @@ def left_singular_vectors(a, eps, rank):
     return left_truncation(a, eps=eps, rank=rank)[0]
 
 
-def tucker_to_tensor(core, factors):
+def tucker_to_tensor(core: ArrayLike, factors: Sequence[ArrayLike]
+                     ) -> np.ndarray:
     """``W = S ×_1 U^(1) ×_2 U^(2) … ×_N U^(N)`` (DMTRL Eq. 3–4)."""
     core = as_array(core, "core")
     if len(factors) != core.ndim:
