@@ -10,8 +10,9 @@ build_method`, the experiment's own models and settings), compiled and
 warmed up, then timed for ``--steps`` full-batch steps per repeat, the
 methods interleaved (the order rotated every repeat: ABC, BCA, CAB, ...)
 so that a slow spell of the machine hits every method alike. The
-per-repeat seconds per step go to benchmarks/results/damtl_time.json,
-which the experiment's time claims read (paired tests across repeats).
+per-repeat seconds per step go to benchmarks/results/damtl_time.json
+(quick) or damtl_time_<profile>.json, which the experiment's time claims
+of that profile read (paired tests across repeats).
 
 The images, labels and auxiliary network are random (a step's cost does
 not depend on the weights' values); the shapes are the profile's: image
@@ -42,10 +43,16 @@ def main():
     parser.add_argument("--note", default="",
                         help="what the reader must know (e.g. a shared "
                         "machine)")
-    parser.add_argument("--out", default=os.path.join(
-        os.path.dirname(os.path.abspath(__file__)), "results",
-        "damtl_time.json"))
+    parser.add_argument("--out", default=None,
+                        help="default: results/damtl_time.json for the "
+                        "quick profile, results/damtl_time_<profile>.json "
+                        "for another (what the experiment reads)")
     args = parser.parse_args()
+    if args.out is None:
+        args.out = os.path.join(
+            os.path.dirname(os.path.abspath(__file__)), "results",
+            "damtl_time.json" if args.profile == "quick"
+            else f"damtl_time_{args.profile}.json")
 
     import keras
 

@@ -363,7 +363,8 @@ def _run_setting(cfg, s, setting, data, aux_model, aux_info, conv_blocks,
     task_names = ["task A", "task B"]
     label = f"omniglot-{setting.upper()}"
     rows = rep.rows_for(records, keys, label, task_names)
-    timing = rep.load_timing(s.time_json, time_shapes(s))
+    timing = rep.load_timing(s.time_json or rep.timing_path(cfg.profile),
+                             time_shapes(s))
     claims = rep.claims_for(records, keys, f"damtl.omniglot.{setting}",
                             f"Omniglot proxy, {setting.upper()}",
                             overlap=setting == "po", timing=timing,

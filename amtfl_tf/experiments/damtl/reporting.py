@@ -315,6 +315,16 @@ TIME_JSON = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(
     "damtl_time.json")
 
 
+def timing_path(profile: str) -> str:
+    """The timing benchmark a profile's time claims read:
+    ``damtl_time_<profile>.json`` beside :data:`TIME_JSON` where
+    ``benchmarks/damtl_time.py --profile=<profile>`` wrote one (the
+    faithful profile's shapes differ from the quick one's), else
+    :data:`TIME_JSON`."""
+    own = TIME_JSON.replace(".json", f"_{profile}.json")
+    return own if os.path.exists(own) else TIME_JSON
+
+
 def load_timing(path: str | None = None,
                 shapes: dict[str, Any] | None = None) -> dict[str, Any]:
     """The step times of ``benchmarks/damtl_time.py`` (``path``, default
