@@ -45,12 +45,14 @@ READINGS = {"filter/sum": ("filter", "sum"),
 DEFAULT_LAMBDAS = (0.0, 0.1, 0.9, 3.0, 10.0, 30.0)
 
 
-def _ci(values) -> tuple[float, float]:
+def _ci(values) -> tuple[float, float | None]:
+    """Mean and the half-width of its 95% t interval (None below two
+    draws)."""
     from scipy import stats
 
     v = np.asarray(values, dtype=np.float64)
     if len(v) < 2:
-        return float(v.mean()), float("nan")
+        return float(v.mean()), None
     half = stats.t.ppf(0.975, len(v) - 1) * v.std(ddof=1) / np.sqrt(len(v))
     return float(v.mean()), float(half)
 
@@ -171,7 +173,9 @@ def main(argv=None) -> int:
     for row in rows:
         lines.append(
             f"| {row['reading']} | {row['lambda1']:g} | "
-            f"{row['accuracy']:.3f} ± {row['accuracy_ci95']:.3f} | "
+            f"{row['accuracy']:.3f} ± "
+            + (f"{row['accuracy_ci95']:.3f}" if row["accuracy_ci95"]
+               is not None else "–") + " | "
             f"{row['pruned']:.1%} | "
             + " | ".join(f"{v:.1%}" for v in row["pruned_per_layer"])
             + " | " + " | ".join(f"{v:.3f}"
@@ -188,7 +192,7 @@ def main(argv=None) -> int:
         sub = [x for x in rows if x["reading"] == r]
         xs = [max(x["lambda1"], 0.01) for x in sub]
         a.errorbar(xs, [x["accuracy"] for x in sub],
-                   yerr=[np.nan_to_num(x["accuracy_ci95"]) for x in sub],
+                   yerr=[x["accuracy_ci95"] or 0.0 for x in sub],
                    marker="o", capsize=3, label=r)
         b.plot(xs, [x["pruned"] for x in sub], marker="o", label=r)
     for axis in (a, b):
