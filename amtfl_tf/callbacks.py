@@ -7,6 +7,7 @@ from __future__ import annotations
 import math
 import os
 import re
+from typing import Any
 
 import keras
 import numpy as np
@@ -27,21 +28,24 @@ class StopOnNonFinite(keras.callbacks.Callback):
       hint: appended to the message (e.g. which flag lowers the step size).
     """
 
-    def __init__(self, hint: str = "lower the learning rate"):
+    def __init__(self, hint: str = "lower the learning rate") -> None:
         super().__init__()
         self.hint = hint
         self._epoch = 0
         self._step = 0
 
-    def on_epoch_begin(self, epoch, logs=None):
+    def on_epoch_begin(self, epoch: int,
+                       logs: dict[str, Any] | None = None) -> None:
         self._epoch = epoch
 
-    def on_train_batch_end(self, batch, logs=None):
+    def on_train_batch_end(self, batch: int,
+                           logs: dict[str, Any] | None = None) -> None:
         self._step += 1
         self._check(logs, f"epoch {self._epoch + 1}, step {batch + 1} "
                           f"(training step {self._step})")
 
-    def on_epoch_end(self, epoch, logs=None):
+    def on_epoch_end(self, epoch: int,
+                     logs: dict[str, Any] | None = None) -> None:
         self._check(logs, f"the end of epoch {epoch + 1}")
 
     def _check(self, logs, where: str) -> None:
@@ -78,7 +82,7 @@ class MultiTaskTensorBoard(keras.callbacks.Callback):
     TensorFlow backend only (``tf.summary``).
     """
 
-    def __init__(self, log_dir: str, image_every: int = 1):
+    def __init__(self, log_dir: str, image_every: int = 1) -> None:
         super().__init__()
         if not isinstance(image_every, int) or image_every < 1:
             raise ValueError(f"image_every must be an int >= 1. Received: "
@@ -106,7 +110,8 @@ class MultiTaskTensorBoard(keras.callbacks.Callback):
         tf.summary.image("transfer_matrix", img[None, :, :, None],
                          step=step)
 
-    def on_epoch_end(self, epoch, logs=None):
+    def on_epoch_end(self, epoch: int,
+                     logs: dict[str, Any] | None = None) -> None:
         import tensorflow as tf
         with self._w().as_default():
             for k, v in (logs or {}).items():
@@ -122,7 +127,7 @@ class MultiTaskTensorBoard(keras.callbacks.Callback):
                 self._images(epoch)
         self._w().flush()
 
-    def on_train_end(self, logs=None):
+    def on_train_end(self, logs: dict[str, Any] | None = None) -> None:
         if self._writer is not None:
             self._writer.close()
             self._writer = None

@@ -23,13 +23,14 @@ or more workers (keras-team/keras#20585), for every model;
 from __future__ import annotations
 
 import contextlib
+from typing import Any
 
 from amtfl_tf import runtime
 
 STRATEGIES = ("default", "mirrored", "multi_worker", "tpu")
 
 
-def make_strategy(name: str):
+def make_strategy(name: str) -> Any:
     """A new ``tf.distribute.Strategy`` for ``name`` (None for default)."""
     if name not in STRATEGIES:
         raise ValueError(f"strategy must be one of {STRATEGIES}. Received: "
@@ -48,13 +49,13 @@ def make_strategy(name: str):
     return tf.distribute.TPUStrategy(resolver)
 
 
-def current():
+def current() -> Any:
     """The active run's strategy (:func:`amtfl_tf.runtime.active`), or
     None."""
     return runtime.active().strategy
 
 
-def scope():
+def scope() -> contextlib.AbstractContextManager[Any]:
     """``strategy.scope()`` of the active run's strategy, else a no-op
     context: build and compile models inside it."""
     strategy = current()

@@ -17,12 +17,16 @@ from __future__ import annotations
 import os
 import zipfile
 
+import keras
+
 from amtfl_tf.models.base import write_saved_model
+from amtfl_tf.models.multitask import MultiTaskModel
 
 __all__ = ["export_model", "load_model", "write_saved_model"]
 
 
-def export_model(model, directory: str) -> dict[str, str]:
+def export_model(model: MultiTaskModel,
+                 directory: str) -> dict[str, str]:
     """Write ``model.keras`` and ``saved_model/`` under ``directory``.
 
     Args:
@@ -44,7 +48,7 @@ def export_model(model, directory: str) -> dict[str, str]:
     return {"keras": keras_path, "saved_model": saved}
 
 
-def load_model(path: str, name: str = "path"):
+def load_model(path: str, name: str = "path") -> keras.Model:
     """``keras.saving.load_model(path)`` with a message that says what is
     wrong: a missing file, or a file that is not a ``.keras`` archive
     (Keras says "File not found" for a corrupt or truncated file too).

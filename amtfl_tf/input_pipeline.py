@@ -14,8 +14,10 @@ parallelism.
 
 from __future__ import annotations
 
+from typing import Any
 
-def untuned(dataset):
+
+def untuned(dataset: Any) -> Any:
     """``dataset`` with tf.data's autotuning switched off (see the module
     doc)."""
     import tensorflow as tf

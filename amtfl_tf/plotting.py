@@ -4,12 +4,14 @@ backend; every figure saved as PNG and PDF)."""
 from __future__ import annotations
 
 import os
-from typing import Sequence
+from typing import Any, Sequence
 
 import numpy as np
 
 
-def new_figure(nrows: int = 1, ncols: int = 1, size=(6.0, 4.0), **kwargs):
+def new_figure(nrows: int = 1, ncols: int = 1,
+               size: tuple[float, float] = (6.0, 4.0),
+               **kwargs: Any) -> tuple[Any, np.ndarray]:
     """A figure and its axes on the Agg backend (no display needed)."""
     import matplotlib
     matplotlib.use("Agg", force=True)
@@ -17,7 +19,7 @@ def new_figure(nrows: int = 1, ncols: int = 1, size=(6.0, 4.0), **kwargs):
     return plt.subplots(nrows, ncols, figsize=size, squeeze=False, **kwargs)
 
 
-def save_figure(fig, workdir: str, name: str,
+def save_figure(fig: Any, workdir: str, name: str,
                 formats: Sequence[str] = ("png", "pdf")) -> list[str]:
     """Save ``fig`` as ``<workdir>/<name>.<fmt>`` (atomically) and close it.
 
@@ -39,7 +41,7 @@ def save_figure(fig, workdir: str, name: str,
     return written
 
 
-def image_grid(ax, images: np.ndarray, ncols: int, title: str = "",
+def image_grid(ax: Any, images: np.ndarray, ncols: int, title: str = "",
                cmap: str = "gray_r") -> None:
     """Tile ``images`` (N, H, W) into one panel with ``ncols`` columns."""
     images = np.asarray(images, dtype=np.float32)

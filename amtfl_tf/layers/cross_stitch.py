@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any, Sequence
+
 import keras
 import numpy as np
 from keras import ops
@@ -13,7 +15,8 @@ from amtfl_tf.validation import check_unit_interval
 GRANULARITIES = ("layer", "channel")
 
 
-def mixing_matrix(num_tasks, self_weight, other_weight=None):
+def mixing_matrix(num_tasks: int, self_weight: float,
+                  other_weight: float | None = None) -> np.ndarray:
     """``(T, T)``: ``self_weight`` on the diagonal, ``other_weight`` off
     it (default ``(1 - self_weight) / (T - 1)``, rows summing to 1)."""
     if other_weight is None:
@@ -59,9 +62,10 @@ class CrossStitch(keras.layers.Layer):
     [0.9, 0.1]
     """
 
-    def __init__(self, granularity="layer", self_weight=0.9,
-                 other_weight=None, alpha_regularizer=None,
-                 alpha_constraint=None, **kwargs):
+    def __init__(self, granularity: str = "layer", self_weight: float = 0.9,
+                 other_weight: float | None = None,
+                 alpha_regularizer: Any = None,
+                 alpha_constraint: Any = None, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.granularity = check_choice("granularity", granularity,
                                         GRANULARITIES)
@@ -71,7 +75,7 @@ class CrossStitch(keras.layers.Layer):
         self.alpha_regularizer = keras.regularizers.get(alpha_regularizer)
         self.alpha_constraint = keras.constraints.get(alpha_constraint)
 
-    def build(self, input_shape):
+    def build(self, input_shape: Sequence[Sequence[int | None]]) -> None:
         self.num_tasks, channels = check_task_shapes(self, input_shape)
         m = mixing_matrix(self.num_tasks, self.self_weight,
                           self.other_weight)
@@ -89,7 +93,7 @@ class CrossStitch(keras.layers.Layer):
             regularizer=self.alpha_regularizer,
             constraint=self.alpha_constraint)
 
-    def call(self, inputs):
+    def call(self, inputs: Sequence[Any]) -> list[Any]:
         if len(inputs) != self.num_tasks:
             raise ValueError(
                 f"CrossStitch was built for {self.num_tasks} tasks. "
@@ -102,10 +106,11 @@ class CrossStitch(keras.layers.Layer):
             outputs.append(out)
         return outputs
 
-    def compute_output_shape(self, input_shape):
+    def compute_output_shape(self, input_shape: Sequence[Sequence[int | None]]
+                             ) -> list[tuple[int | None, ...]]:
         return [tuple(s) for s in input_shape]
 
-    def get_config(self):
+    def get_config(self) -> dict[str, Any]:
         config = super().get_config()
         config.update({
             "granularity": self.granularity,

@@ -4,6 +4,8 @@
 
 from __future__ import annotations
 
+from typing import Any, Sequence
+
 import keras
 from keras import ops
 
@@ -11,7 +13,7 @@ from keras import ops
 _GROUPED_SUPPORT = {}
 
 
-def grouped_conv_supported(dtype):
+def grouped_conv_supported(dtype: Any) -> bool:
     """Whether a grouped ``Conv2D`` runs *and differentiates* in ``dtype``.
 
     JAX and PyTorch support grouped convolutions natively. TensorFlow 2.21
@@ -47,7 +49,8 @@ def grouped_conv_supported(dtype):
     return _GROUPED_SUPPORT[key]
 
 
-def conv2d(x, kernel, strides, padding):
+def conv2d(x: Any, kernel: Any, strides: int | Sequence[int],
+           padding: str) -> Any:
     """``keras.ops.conv``, except on TensorFlow, where ``tf.nn.conv2d`` is
     called directly: Keras' TF backend compiles every grouped convolution
     with XLA, whose CPU backward pass was 50–100× slower than the oneDNN
@@ -59,7 +62,8 @@ def conv2d(x, kernel, strides, padding):
     return ops.conv(x, kernel, strides=strides, padding=padding)
 
 
-def conv_output_length(length, kernel, stride, padding):
+def conv_output_length(length: int | None, kernel: int, stride: int,
+                       padding: str) -> int | None:
     """Output length of a convolution along one spatial axis (None if
     unknown)."""
     if length is None:

@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+from typing import Any, Sequence
+
 import keras
 import numpy as np
 from keras import ops
@@ -16,8 +18,9 @@ from amtfl_tf.validation import check_unit_interval
 _BATCH_NORM_WEIGHTS = ("gamma", "beta", "moving_mean", "moving_variance")
 
 
-def nddr_initial_kernel(num_tasks, channels, self_weight=0.9,
-                        other_weight=0.1):
+def nddr_initial_kernel(num_tasks: int, channels: int,
+                        self_weight: float = 0.9,
+                        other_weight: float = 0.1) -> np.ndarray:
     """``(T·C, T·C)`` 1×1-conv kernel; column block t (task t's output)
     holds ``self_weight · I`` in row block t and ``other_weight · I`` in
     the other row blocks (Gao et al.'s ``[αI, βI]`` initialisation)."""
@@ -87,10 +90,11 @@ class NDDR(keras.layers.Layer):
     [1.1, 1.9]
     """
 
-    def __init__(self, self_weight=0.9, other_weight=0.1,
-                 activation="relu", use_batch_norm=True, use_bias=None,
-                 momentum=0.99, epsilon=1e-3, kernel_regularizer=None,
-                 kernel_constraint=None, **kwargs):
+    def __init__(self, self_weight: float = 0.9, other_weight: float = 0.1,
+                 activation: Any = "relu", use_batch_norm: bool = True,
+                 use_bias: bool | None = None, momentum: float = 0.99,
+                 epsilon: float = 1e-3, kernel_regularizer: Any = None,
+                 kernel_constraint: Any = None, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.self_weight = check_unit_interval("self_weight", self_weight)
         self.other_weight = check_unit_interval("other_weight", other_weight)
@@ -104,7 +108,7 @@ class NDDR(keras.layers.Layer):
         self.kernel_constraint = keras.constraints.get(kernel_constraint)
         self.batch_norm = None
 
-    def build(self, input_shape):
+    def build(self, input_shape: Sequence[Sequence[int | None]]) -> None:
         self.num_tasks, self.channels = check_task_shapes(self, input_shape)
         width = self.num_tasks * self.channels
         init = nddr_initial_kernel(self.num_tasks, self.channels,
@@ -129,19 +133,19 @@ class NDDR(keras.layers.Layer):
     # the batch norm's variables, as the layer's attributes (None without)
 
     @property
-    def gamma(self):
+    def gamma(self) -> Any:
         return self._batch_norm_weight("gamma")
 
     @property
-    def beta(self):
+    def beta(self) -> Any:
         return self._batch_norm_weight("beta")
 
     @property
-    def moving_mean(self):
+    def moving_mean(self) -> Any:
         return self._batch_norm_weight("moving_mean")
 
     @property
-    def moving_variance(self):
+    def moving_variance(self) -> Any:
         return self._batch_norm_weight("moving_variance")
 
     def _batch_norm_weight(self, name):
@@ -156,14 +160,14 @@ class NDDR(keras.layers.Layer):
         return own + [getattr(self.batch_norm, n)
                       for n in _BATCH_NORM_WEIGHTS]
 
-    def save_own_variables(self, store):
+    def save_own_variables(self, store: Any) -> None:
         """Saves the batch norm's variables with the layer's own, in the
         layout of the hand-written batch norm this layer once had, so files
         of either version load in the other."""
         for i, v in enumerate(self._saved_variables()):
             store[f"{i}"] = v
 
-    def load_own_variables(self, store):
+    def load_own_variables(self, store: Any) -> None:
         variables = self._saved_variables()
         if len(store.keys()) != len(variables):
             raise ValueError(
@@ -174,7 +178,8 @@ class NDDR(keras.layers.Layer):
         for i, v in enumerate(variables):
             v.assign(store[f"{i}"])
 
-    def call(self, inputs, training=False):
+    def call(self, inputs: Sequence[Any],
+             training: bool = False) -> list[Any]:
         if len(inputs) != self.num_tasks:
             raise ValueError(
                 f"NDDR was built for {self.num_tasks} tasks. Received: "
@@ -188,10 +193,11 @@ class NDDR(keras.layers.Layer):
         return [z[..., t * self.channels:(t + 1) * self.channels]
                 for t in range(self.num_tasks)]
 
-    def compute_output_shape(self, input_shape):
+    def compute_output_shape(self, input_shape: Sequence[Sequence[int | None]]
+                             ) -> list[tuple[int | None, ...]]:
         return [tuple(s) for s in input_shape]
 
-    def get_config(self):
+    def get_config(self) -> dict[str, Any]:
         config = super().get_config()
         config.update({
             "self_weight": self.self_weight,

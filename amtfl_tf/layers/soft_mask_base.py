@@ -8,9 +8,12 @@ mask Ψ (granularity, parameterisation, initial values), the masked kernel
 
 from __future__ import annotations
 
+from typing import Any
+
 import keras
 import numpy as np
 from keras import ops
+from numpy.typing import ArrayLike
 
 from amtfl_tf.validation import check_choice
 from amtfl_tf.validation import check_nonnegative
@@ -21,7 +24,7 @@ L1_REDUCTIONS = ("mean", "sum")
 _SOFTPLUS_FLOOR = 1e-6
 
 
-def default_mask_initializer():
+def default_mask_initializer() -> keras.initializers.Initializer:
     """Ψ ~ U(0.9, 1.1): "random initialisation" (Algorithm 1) around one,
     so that ``S = Ψ ⊙ W_aux`` starts close to the auxiliary kernel."""
     return keras.initializers.RandomUniform(0.9, 1.1)
@@ -34,14 +37,18 @@ class SoftMaskLayer(keras.layers.Layer):
     and ``_out_axis_size``.
     """
 
-    def __init__(self, activation=None, use_bias=True,
-                 mask_granularity="weight",
-                 mask_parameterization="constraint", kernel_trainable=True,
-                 l1=0.0, l1_reduction="mean",
-                 kernel_initializer="glorot_uniform",
-                 bias_initializer="zeros", mask_initializer=None,
-                 kernel_regularizer=None, bias_regularizer=None,
-                 kernel_constraint=None, bias_constraint=None, **kwargs):
+    def __init__(self, activation: Any = None, use_bias: bool = True,
+                 mask_granularity: str = "weight",
+                 mask_parameterization: str = "constraint",
+                 kernel_trainable: bool = True,
+                 l1: float = 0.0, l1_reduction: str = "mean",
+                 kernel_initializer: Any = "glorot_uniform",
+                 bias_initializer: Any = "zeros",
+                 mask_initializer: Any = None,
+                 kernel_regularizer: Any = None,
+                 bias_regularizer: Any = None,
+                 kernel_constraint: Any = None,
+                 bias_constraint: Any = None, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.activation = keras.activations.get(activation)
         self.use_bias = bool(use_bias)
@@ -103,7 +110,7 @@ class SoftMaskLayer(keras.layers.Layer):
 
     # -- the paper's quantities ------------------------------------------
 
-    def mask(self):
+    def mask(self) -> Any:
         """Ψ ≥ 0: the kernel's shape (``"weight"``) or ``(filters,)``
         (``"filter"``)."""
         if self.mask_parameterization == "softplus":
@@ -112,16 +119,17 @@ class SoftMaskLayer(keras.layers.Layer):
             return ops.abs(self.mask_raw)
         return self.mask_raw  # kept >= 0 by the NonNeg constraint
 
-    def masked_kernel(self):
+    def masked_kernel(self) -> Any:
         """``S = Ψ ⊙ W`` (Eq. 1); a filter mask scales whole filters."""
         return ops.multiply(self.kernel, self.mask())
 
-    def mask_l1(self):
+    def mask_l1(self) -> Any:
         """``‖Ψ‖₁`` under ``l1_reduction`` (``"mean"``: per entry)."""
         a = ops.abs(self.mask())
         return ops.mean(a) if self.l1_reduction == "mean" else ops.sum(a)
 
-    def load_kernel(self, kernel, bias=None):
+    def load_kernel(self, kernel: ArrayLike,
+                    bias: ArrayLike | None = None) -> None:
         """Set W (and b) to given values, e.g. the auxiliary network's
         trained kernel (``W_{T_j}`` ← ``W_aux``, Algorithm 1, line 1)."""
         kernel = np.asarray(kernel)
@@ -142,7 +150,7 @@ class SoftMaskLayer(keras.layers.Layer):
                     f"Received: bias.shape={bias.shape}")
             self.bias.assign(bias)
 
-    def call(self, inputs):
+    def call(self, inputs: Any) -> Any:
         y = self._linear(inputs, self.masked_kernel())
         if self.use_bias:
             y = y + self.bias

@@ -7,6 +7,8 @@ What it shares with :class:`~amtfl_tf.layers.SoftMaskDense` (the mask Ψ,
 
 from __future__ import annotations
 
+from typing import Any, Sequence, TypeVar
+
 import keras
 import numpy as np
 from keras import ops
@@ -25,6 +27,8 @@ __all__ = ["L1_REDUCTIONS", "MASK_GRANULARITIES", "MASK_PARAMETERIZATIONS",
            "PADDINGS", "SoftMaskConv2D", "default_mask_initializer"]
 
 PADDINGS = ("same", "valid")
+
+_L = TypeVar("_L", bound="SoftMaskConv2D")
 
 
 def _conv_length(n, k, stride, padding):
@@ -93,14 +97,20 @@ class SoftMaskConv2D(SoftMaskLayer):
     TensorShape([2, 28, 28, 8])
     """
 
-    def __init__(self, filters, kernel_size, strides=1, padding="same",
-                 activation=None, use_bias=True, mask_granularity="weight",
-                 mask_parameterization="constraint", kernel_trainable=True,
-                 l1=0.0, l1_reduction="mean",
-                 kernel_initializer="glorot_uniform",
-                 bias_initializer="zeros", mask_initializer=None,
-                 kernel_regularizer=None, bias_regularizer=None,
-                 kernel_constraint=None, bias_constraint=None, **kwargs):
+    def __init__(self, filters: int, kernel_size: int | Sequence[int],
+                 strides: int | Sequence[int] = 1, padding: str = "same",
+                 activation: Any = None, use_bias: bool = True,
+                 mask_granularity: str = "weight",
+                 mask_parameterization: str = "constraint",
+                 kernel_trainable: bool = True,
+                 l1: float = 0.0, l1_reduction: str = "mean",
+                 kernel_initializer: Any = "glorot_uniform",
+                 bias_initializer: Any = "zeros",
+                 mask_initializer: Any = None,
+                 kernel_regularizer: Any = None,
+                 bias_regularizer: Any = None,
+                 kernel_constraint: Any = None,
+                 bias_constraint: Any = None, **kwargs: Any) -> None:
         super().__init__(
             activation=activation, use_bias=use_bias,
             mask_granularity=mask_granularity,
@@ -119,7 +129,7 @@ class SoftMaskConv2D(SoftMaskLayer):
         self.padding = check_choice("padding", padding, PADDINGS)
         self.input_spec = keras.layers.InputSpec(ndim=4)
 
-    def build(self, input_shape):
+    def build(self, input_shape: Sequence[int | None]) -> None:
         if len(input_shape) != 4 or input_shape[-1] is None:
             raise ValueError(
                 "SoftMaskConv2D expects (batch, height, width, channels) "
@@ -133,7 +143,8 @@ class SoftMaskConv2D(SoftMaskLayer):
         return ops.conv(x, kernel, strides=self.strides,
                         padding=self.padding)
 
-    def compute_output_shape(self, input_shape):
+    def compute_output_shape(self, input_shape: Sequence[int | None]
+                             ) -> tuple[int | None, ...]:
         h = _conv_length(input_shape[1], self.kernel_size[0],
                          self.strides[0], self.padding)
         w = _conv_length(input_shape[2], self.kernel_size[1],
@@ -141,7 +152,8 @@ class SoftMaskConv2D(SoftMaskLayer):
         return (input_shape[0], h, w, self.filters)
 
     @classmethod
-    def from_conv2d(cls, conv, **kwargs):
+    def from_conv2d(cls: type[_L], conv: keras.layers.Conv2D,
+                    **kwargs: Any) -> _L:
         """A built layer with ``conv``'s geometry, activation, kernel and
         bias (``W_{T_j}`` ← ``W_aux``). ``kwargs`` set the mask options.
 
@@ -168,7 +180,7 @@ class SoftMaskConv2D(SoftMaskLayer):
                           else None)
         return layer
 
-    def get_config(self):
+    def get_config(self) -> dict[str, Any]:
         config = super().get_config()
         config.update({"filters": self.filters,
                        "kernel_size": self.kernel_size,

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+from typing import Any, Sequence, TypeVar
+
 import keras
 import numpy as np
 from keras import ops
 
 from amtfl_tf.layers.soft_mask_base import SoftMaskLayer
 from amtfl_tf.validation import check_int
+
+_L = TypeVar("_L", bound="SoftMaskDense")
 
 
 @keras.saving.register_keras_serializable(package="amtfl_tf")
@@ -46,14 +50,19 @@ class SoftMaskDense(SoftMaskLayer):
     TensorShape([3, 4])
     """
 
-    def __init__(self, units, activation=None, use_bias=True,
-                 mask_granularity="weight",
-                 mask_parameterization="constraint", kernel_trainable=True,
-                 l1=0.0, l1_reduction="mean",
-                 kernel_initializer="glorot_uniform",
-                 bias_initializer="zeros", mask_initializer=None,
-                 kernel_regularizer=None, bias_regularizer=None,
-                 kernel_constraint=None, bias_constraint=None, **kwargs):
+    def __init__(self, units: int, activation: Any = None,
+                 use_bias: bool = True,
+                 mask_granularity: str = "weight",
+                 mask_parameterization: str = "constraint",
+                 kernel_trainable: bool = True,
+                 l1: float = 0.0, l1_reduction: str = "mean",
+                 kernel_initializer: Any = "glorot_uniform",
+                 bias_initializer: Any = "zeros",
+                 mask_initializer: Any = None,
+                 kernel_regularizer: Any = None,
+                 bias_regularizer: Any = None,
+                 kernel_constraint: Any = None,
+                 bias_constraint: Any = None, **kwargs: Any) -> None:
         super().__init__(
             activation=activation, use_bias=use_bias,
             mask_granularity=mask_granularity,
@@ -69,7 +78,7 @@ class SoftMaskDense(SoftMaskLayer):
         self.units = check_int("units", units)
         self.input_spec = keras.layers.InputSpec(min_ndim=2)
 
-    def build(self, input_shape):
+    def build(self, input_shape: Sequence[int | None]) -> None:
         if len(input_shape) < 2 or input_shape[-1] is None:
             raise ValueError(
                 "SoftMaskDense expects (batch, ..., features) with known "
@@ -81,11 +90,13 @@ class SoftMaskDense(SoftMaskLayer):
     def _linear(self, x, kernel):
         return ops.matmul(x, kernel)
 
-    def compute_output_shape(self, input_shape):
+    def compute_output_shape(self, input_shape: Sequence[int | None]
+                             ) -> tuple[int | None, ...]:
         return tuple(input_shape[:-1]) + (self.units,)
 
     @classmethod
-    def from_dense(cls, dense, **kwargs):
+    def from_dense(cls: type[_L], dense: keras.layers.Dense,
+                   **kwargs: Any) -> _L:
         """A built layer with ``dense``'s width, activation, kernel and
         bias. ``kwargs`` set the mask options.
 
@@ -104,7 +115,7 @@ class SoftMaskDense(SoftMaskLayer):
                           else None)
         return layer
 
-    def get_config(self):
+    def get_config(self) -> dict[str, Any]:
         config = super().get_config()
         config.update({"units": self.units, **self._base_config()})
         return config

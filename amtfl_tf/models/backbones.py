@@ -25,7 +25,7 @@ Every network of the three papers is defined here:
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Sequence
 
 import keras
 from keras import layers
@@ -35,7 +35,8 @@ from amtfl_tf.validation import is_int
 BACKBONES = ("lenet_conv", "resnet18", "resnet50")
 
 
-def lenet_conv(input_shape, name="lenet_conv") -> keras.Model:
+def lenet_conv(input_shape: Sequence[int],
+               name: str = "lenet_conv") -> keras.Model:
     inputs = keras.Input(input_shape)
     x = layers.Conv2D(20, 5, activation="relu", name="conv1")(inputs)
     x = layers.MaxPooling2D(2, name="pool1")(x)
@@ -64,7 +65,8 @@ def _basic_block(x, filters, stride, name):
         [y, shortcut]))
 
 
-def resnet18(input_shape, name="resnet18") -> keras.Model:
+def resnet18(input_shape: Sequence[int],
+             name: str = "resnet18") -> keras.Model:
     inputs = keras.Input(input_shape)
     x = layers.Conv2D(64, 7, strides=2, padding="same", use_bias=False,
                       name="stem_conv")(inputs)
@@ -79,14 +81,15 @@ def resnet18(input_shape, name="resnet18") -> keras.Model:
     return keras.Model(inputs, z, name=name)
 
 
-def resnet50(input_shape, name="resnet50", weights=None) -> keras.Model:
+def resnet50(input_shape: Sequence[int], name: str = "resnet50",
+             weights: str | None = None) -> keras.Model:
     base = keras.applications.ResNet50(include_top=False, weights=weights,
                                        input_shape=tuple(input_shape),
                                        pooling="avg")
     return keras.Model(base.input, base.output, name=name)
 
 
-def build_backbone(name: str, input_shape) -> keras.Model:
+def build_backbone(name: str, input_shape: Sequence[int]) -> keras.Model:
     """The backbone ``name`` (one of ``BACKBONES``) for ``input_shape``."""
     builders = {"lenet_conv": lenet_conv, "resnet18": resnet18,
                 "resnet50": resnet50}
@@ -179,7 +182,9 @@ def vgg_architecture(name: str) -> tuple[list[list[int]], list[int]]:
     return [list(b) for b in a["conv_blocks"]], list(a["fc_units"])
 
 
-def check_conv_blocks(conv_blocks, fc_units):
+def check_conv_blocks(conv_blocks: Sequence[Sequence[int]],
+                      fc_units: Sequence[int]
+                      ) -> tuple[list[list[int]], list[int]]:
     """Validated ``(conv_blocks, fc_units)`` as lists of ints."""
     ok = isinstance(conv_blocks, (list, tuple)) and len(conv_blocks) > 0 \
         and all(isinstance(b, (list, tuple)) and len(b) > 0 and all(
@@ -196,8 +201,9 @@ def check_conv_blocks(conv_blocks, fc_units):
                                                         for u in fc_units]
 
 
-def build_vgg(input_shape, num_classes, conv_blocks, fc_units,
-              name="auxiliary") -> keras.Model:
+def build_vgg(input_shape: Sequence[int], num_classes: int,
+              conv_blocks: Sequence[Sequence[int]], fc_units: Sequence[int],
+              name: str = "auxiliary") -> keras.Model:
     """A plain VGG classifier (logits), e.g. the auxiliary network."""
     conv_blocks, fc_units = check_conv_blocks(conv_blocks, fc_units)
     inputs = keras.Input(tuple(input_shape))
@@ -217,7 +223,10 @@ def build_vgg(input_shape, num_classes, conv_blocks, fc_units,
     return keras.Model(inputs, logits, name=name)
 
 
-def feature_shapes(input_shape, conv_blocks):
+def feature_shapes(input_shape: Sequence[int],
+                   conv_blocks: Sequence[Sequence[int]]
+                   ) -> tuple[list[list[tuple[int, int, int]]],
+                              tuple[int, int, int], int]:
     """Shapes after every conv layer (per block) and the flattened size."""
     h, w, c = input_shape
     shapes = []

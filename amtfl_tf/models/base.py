@@ -26,7 +26,7 @@ scalar variables, ``self.hp``, so a grid search changes them with
 
 from __future__ import annotations
 
-from typing import Mapping
+from typing import Any, Callable, Mapping, Sequence
 
 import keras
 import numpy as np
@@ -55,16 +55,19 @@ class CompactProgbarLogger(keras.callbacks.ProgbarLogger):
         return {k: v for k, v in (logs or {}).items()
                 if not k.startswith(("task_loss_", "val_task_loss_"))}
 
-    def on_train_batch_end(self, batch, logs=None):
+    def on_train_batch_end(self, batch: int,
+                           logs: dict[str, Any] | None = None) -> None:
         super().on_train_batch_end(batch, self._compact(logs))
 
-    def on_test_batch_end(self, batch, logs=None):
+    def on_test_batch_end(self, batch: int,
+                          logs: dict[str, Any] | None = None) -> None:
         super().on_test_batch_end(batch, self._compact(logs))
 
-    def on_epoch_end(self, epoch, logs=None):
+    def on_epoch_end(self, epoch: int,
+                     logs: dict[str, Any] | None = None) -> None:
         super().on_epoch_end(epoch, self._compact(logs))
 
-    def on_test_end(self, logs=None):
+    def on_test_end(self, logs: dict[str, Any] | None = None) -> None:
         super().on_test_end(self._compact(logs))
 
 
@@ -122,18 +125,20 @@ class MultiTaskBase(keras.Model):
         checked against the model's example shape."""
         raise NotImplementedError
 
-    def step_forward(self, x, y, training):
+    def step_forward(self, x: Any, y: Any,
+                     training: bool) -> tuple[Any, Any]:
         """One forward pass of a step: ``(y_pred, extra)``."""
         raise NotImplementedError
 
-    def objective(self, x, y, y_pred, extra, sample_weight=None):
+    def objective(self, x: Any, y: Any, y_pred: Any, extra: Any,
+                  sample_weight: Any = None) -> Any:
         """The method's loss of one replica's batch (a scalar), without
         the layer losses (:meth:`step_loss` adds those)."""
         raise NotImplementedError
 
     # -- numpy data, checked once per fit/evaluate/predict -------------------
 
-    def check_data(self, x, y=None, name="") -> None:
+    def check_data(self, x: Any, y: Any = None, name: str = "") -> None:
         """Check numpy data before Keras sees it (tensors, datasets and
         generators pass unchecked: their checks would cost every step).
 
@@ -159,12 +164,14 @@ class MultiTaskBase(keras.Model):
             check_finite_array(f"{name}y", y)
             self.check_targets(y, task, has_task, name)
 
-    def check_targets(self, y, task, has_task: bool, name: str = "") -> None:
+    def check_targets(self, y: np.ndarray, task: np.ndarray | None,
+                      has_task: bool, name: str = "") -> None:
         """Model-specific checks of numpy targets ``y`` (``task``: the
         checked int64 task ids or None; ``has_task``: the inputs carry task
         ids). The base checks nothing."""
 
-    def fit(self, x=None, y=None, *args, **kwargs):
+    def fit(self, x: Any = None, y: Any = None, *args: Any,
+            **kwargs: Any) -> keras.callbacks.History:
         self.check_data(x, y)
         validation = kwargs.get("validation_data")
         if isinstance(validation, (tuple, list)) and len(validation) >= 2:
@@ -172,7 +179,8 @@ class MultiTaskBase(keras.Model):
         self._compact_progress(kwargs)
         return super().fit(x, y, *args, **kwargs)
 
-    def evaluate(self, x=None, y=None, *args, **kwargs):
+    def evaluate(self, x: Any = None, y: Any = None, *args: Any,
+                 **kwargs: Any) -> Any:
         self.check_data(x, y)
         self._compact_progress(kwargs)
         return super().evaluate(x, y, *args, **kwargs)
@@ -191,7 +199,7 @@ class MultiTaskBase(keras.Model):
             return
         kwargs["callbacks"] = callbacks + [CompactProgbarLogger()]
 
-    def predict(self, x, *args, **kwargs):
+    def predict(self, x: Any, *args: Any, **kwargs: Any) -> Any:
         feats = x.get("x") if isinstance(x, Mapping) else x
         if isinstance(feats, np.ndarray):
             check_numeric_array("x", feats)
@@ -199,14 +207,15 @@ class MultiTaskBase(keras.Model):
 
     # -- the objective pipeline ---------------------------------------------
 
-    def layer_loss(self):
+    def layer_loss(self) -> Any:
         """Σ ``self.losses`` (a scalar), or None when there are none."""
         losses = self.losses
         if not losses:
             return None
         return ops.sum([ops.cast(v, "float32") for v in losses])
 
-    def step_loss(self, x, y, y_pred, extra, sample_weight=None):
+    def step_loss(self, x: Any, y: Any, y_pred: Any, extra: Any,
+                  sample_weight: Any = None) -> Any:
         """:meth:`objective` plus the layer losses, the latter divided by
         the number of replicas (their sum over replicas is one copy)."""
         total = self.objective(x, y, y_pred, extra, sample_weight)
@@ -216,8 +225,9 @@ class MultiTaskBase(keras.Model):
             total = total + ops.cast(layer, total.dtype) / replicas
         return total
 
-    def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None,
-                     training=True):
+    def compute_loss(self, x: Any = None, y: Any = None,
+                     y_pred: Any = None, sample_weight: Any = None,
+                     training: bool = True) -> Any:
         """Keras' hook, for evaluating the objective outside a step: runs
         :meth:`step_forward` for the extra terms (and for ``y_pred`` when
         it is None) and returns :meth:`step_loss`. The train and test
@@ -226,7 +236,9 @@ class MultiTaskBase(keras.Model):
         return self.step_loss(x, y, pred if y_pred is None else y_pred,
                               extra, sample_weight)
 
-    def compile(self, optimizer=None, loss=None, jit_compile=None, **kwargs):
+    def compile(self, optimizer: Any = None, loss: Any = None,
+                jit_compile: bool | str | None = None,
+                **kwargs: Any) -> None:
         """Keras' ``compile`` without a loss (the model defines its own
         objective)."""
         if loss is not None:
@@ -239,7 +251,7 @@ class MultiTaskBase(keras.Model):
             jit_compile=self.DEFAULT_JIT_COMPILE if jit_compile is None
             else jit_compile, **kwargs)
 
-    def compile_from_config(self, config):
+    def compile_from_config(self, config: dict[str, Any]) -> None:
         """Recompile a loaded model with its saved optimizer and metrics."""
         config = keras.saving.deserialize_keras_object(config)
         config.pop("loss", None)
@@ -247,7 +259,7 @@ class MultiTaskBase(keras.Model):
         if getattr(self, "optimizer", None) is not None and self.built:
             self.optimizer.build(self.trainable_variables)
 
-    def train_step(self, data):
+    def train_step(self, data: Any) -> dict[str, Any]:
         """Keras' TensorFlow ``train_step`` around :meth:`step_forward` and
         :meth:`step_loss`; loss scaling (mixed precision) and the loss
         tracker work as in Keras."""
@@ -263,7 +275,7 @@ class MultiTaskBase(keras.Model):
         self.optimizer.apply_gradients(zip(grads, self.trainable_weights))
         return self.compute_metrics(x, y, y_pred, sample_weight=sw)
 
-    def test_step(self, data):
+    def test_step(self, data: Any) -> dict[str, Any]:
         x, y, sw = keras.utils.unpack_x_y_sample_weight(data)
         y_pred, extra = self.step_forward(x, y, training=False)
         self._track_loss(self.step_loss(x, y, y_pred, extra, sw), x)
@@ -286,7 +298,9 @@ class MultiTaskBase(keras.Model):
         return [w for w in self.weights
                 if id(w) not in held and id(w) not in hp]
 
-    def summary(self, *args, print_fn=None, **kwargs):
+    def summary(self, *args: Any,
+                print_fn: Callable[..., Any] | None = None,
+                **kwargs: Any) -> None:
         """Keras' summary, then the weights the model holds itself, which
         Keras' layer table does not list (its totals count them)."""
         super().summary(*args, print_fn=print_fn, **kwargs)
@@ -304,7 +318,7 @@ class MultiTaskBase(keras.Model):
 
     # -- export -------------------------------------------------------------
 
-    def serving_outputs(self, x):
+    def serving_outputs(self, x: Any) -> Any:
         """What the SavedModel's ``serve`` endpoint returns for a batch of
         inputs ``x`` (raw outputs; subclasses return probabilities)."""
         return self(x, training=False)
@@ -326,11 +340,12 @@ class MultiTaskBase(keras.Model):
         return []
 
     @property
-    def metrics(self):
+    def metrics(self) -> list[Any]:
         return super().metrics + list(self.extra_metrics())
 
 
-def write_saved_model(model, serve, example_shape, path: str) -> str:
+def write_saved_model(model: keras.Model, serve: Callable[[Any], Any],
+                      example_shape: Sequence[int], path: str) -> str:
     """Write a SavedModel of ``model`` at ``path`` whose ``serve`` endpoint
     is ``serve(x)`` for float32 inputs ``(None, *example_shape)``; it
     reloads with ``tf.saved_model.load`` without amtfl_tf. Returns

@@ -35,11 +35,12 @@ The per-task losses are reported as metrics ``task_loss_<t>``.
 
 from __future__ import annotations
 
-from typing import Mapping
+from typing import Any, Mapping, Sequence
 
 import keras
 import numpy as np
 from keras import ops
+from numpy.typing import ArrayLike
 
 from amtfl_tf import objectives
 from amtfl_tf.models.base import MultiTaskBase
@@ -75,9 +76,11 @@ class MultiTaskModel(MultiTaskBase):
     HYPERPARAMETERS: Mapping[str, float] = {}
     LOSSES: tuple[str, ...] = objectives.LOSSES
 
-    def __init__(self, num_tasks, input_dim, loss="squared",
-                 per_task_mean=True, delta=0.0, task_sizes=None,
-                 hyperparameters=None, **kwargs):
+    def __init__(self, num_tasks: int, input_dim: int | Sequence[int],
+                 loss: str = "squared", per_task_mean: bool = True,
+                 delta: float = 0.0, task_sizes: ArrayLike | None = None,
+                 hyperparameters: Mapping[str, float] | None = None,
+                 **kwargs: Any) -> None:
         super().__init__(**kwargs)
         if not is_int(num_tasks, 1):
             raise ValueError(f"num_tasks must be an int >= 1. Received: "
@@ -128,7 +131,8 @@ class MultiTaskModel(MultiTaskBase):
 
     # -- to implement ---------------------------------------------------
 
-    def forward(self, x, training=False, task=None):
+    def forward(self, x: Any, training: bool = False,
+                task: Any = None) -> tuple[Any, Any]:
         """``(B, d)`` features → ``(outputs, extra loss)``.
 
         Outputs are ``(B, T)`` (every task for every sample) when ``task``
@@ -143,11 +147,11 @@ class MultiTaskModel(MultiTaskBase):
         """
         raise NotImplementedError
 
-    def penalty(self):
+    def penalty(self) -> Any:
         """The method's regularisers (a scalar), using ``self.hp``."""
         return 0.0
 
-    def task_weights(self):
+    def task_weights(self) -> Any:
         """``(T,)`` loss weights, or None for all ones."""
         return None
 
@@ -161,7 +165,7 @@ class MultiTaskModel(MultiTaskBase):
                              f"x.shape={tuple(x.shape)}")
         return x
 
-    def call(self, inputs, training=False):
+    def call(self, inputs: Any, training: bool = False) -> Any:
         return self.forward(self._features(inputs), training=training)[0]
 
     def _task_ids(self, x):
@@ -181,7 +185,8 @@ class MultiTaskModel(MultiTaskBase):
                     t, tf.constant(self.num_tasks, tf.int64), message=msg)]):
             return tf.identity(task)
 
-    def check_targets(self, y, task, has_task, name=""):
+    def check_targets(self, y: np.ndarray, task: np.ndarray | None,
+                      has_task: bool, name: str = "") -> None:
         """Task-partitioned data take one target per sample, ``(B,)``;
         shared inputs one per sample and task, ``(B, num_tasks)``."""
         if has_task:
@@ -196,7 +201,8 @@ class MultiTaskModel(MultiTaskBase):
                 "'task': ...} and y of shape (batch,). Received: "
                 f"{name}y.shape={y.shape}")
 
-    def task_loss_vector(self, x, y, y_pred, sample_weight=None):
+    def task_loss_vector(self, x: Any, y: Any, y_pred: Any,
+                         sample_weight: Any = None) -> tuple[Any, Any]:
         """Per-task sums and counts of the batch (local to a replica).
         ``y_pred`` is ``(B, T)``, or ``(B,)`` own-task outputs."""
         task = self._task_ids(x)
@@ -208,7 +214,8 @@ class MultiTaskModel(MultiTaskBase):
         return objectives.task_loss_sums(
             self.loss_kind, y, y_pred, self.num_tasks, task, sample_weight)
 
-    def objective(self, x, y, y_pred, extra=0.0, sample_weight=None):
+    def objective(self, x: Any, y: Any, y_pred: Any, extra: Any = 0.0,
+                  sample_weight: Any = None) -> Any:
         """The total loss of one replica's batch (see the module doc)."""
         replicas, all_sum = distribution()
         sums, counts = self.task_loss_vector(x, y, y_pred, sample_weight)
@@ -233,14 +240,16 @@ class MultiTaskModel(MultiTaskBase):
             sums / ops.maximum(counts, 1.0), ops.cast(counts > 0, sums.dtype))
         return total
 
-    def step_forward(self, x, y, training):
+    def step_forward(self, x: Any, y: Any,
+                     training: bool) -> tuple[Any, Any]:
         return self.forward(self._features(x), training=training,
                             task=self._task_ids(x))
 
-    def extra_metrics(self):
+    def extra_metrics(self) -> list[keras.metrics.Metric]:
         return [self.task_loss_tracker, *self.term_trackers.values()]
 
-    def predict_own_task(self, x, task, batch_size=None):
+    def predict_own_task(self, x: ArrayLike, task: ArrayLike,
+                         batch_size: int | None = None) -> np.ndarray:
         """Each sample's output for its own task, ``(N,)`` numpy: the
         entry ``[i, task[i]]`` of ``predict`` (which returns every task's
         output, ``(N, T)``). Raw outputs: logits for the logistic loss."""
@@ -249,17 +258,17 @@ class MultiTaskModel(MultiTaskBase):
                            verbose=0)
         return np.asarray(out)[np.arange(len(task)), task.astype(int)]
 
-    def serving_input_shape(self):
+    def serving_input_shape(self) -> tuple[int, ...]:
         return self.example_shape
 
-    def serving_outputs(self, x):
+    def serving_outputs(self, x: Any) -> Any:
         """Per-task probabilities (sigmoid of the logits) for the logistic
         loss, raw outputs for regression."""
         out = self(x, training=False)
         logistic = self.loss_kind in objectives.LOGISTIC_LOSSES
         return ops.sigmoid(out) if logistic else out
 
-    def get_config(self):
+    def get_config(self) -> dict[str, Any]:
         config = super().get_config()
         config.update({
             "num_tasks": self.num_tasks,

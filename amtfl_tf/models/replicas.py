@@ -6,6 +6,8 @@ All are identities outside a multi-replica step and on other backends.
 
 from __future__ import annotations
 
+from typing import Any, Callable
+
 import keras
 
 
@@ -16,7 +18,7 @@ def _tf_strategy():
     return tf.distribute.get_strategy()
 
 
-def distribution():
+def distribution() -> tuple[int, Callable[[Any], Any]]:
     """(number of replicas, all-reduce-sum function) of the current
     ``tf.distribute`` replica context; ``(1, identity)`` outside one."""
     strategy = _tf_strategy()
@@ -30,7 +32,7 @@ def distribution():
     return n, lambda v: ctx.all_reduce(tf.distribute.ReduceOp.SUM, v)
 
 
-def all_gather(*values):
+def all_gather(*values: Any) -> tuple[Any, ...]:
     """Every replica's ``values`` concatenated along axis 0, in replica
     order (the same on every replica; differentiable: each replica's
     gradient reaches the replica that owns the slice). Replicas may hold

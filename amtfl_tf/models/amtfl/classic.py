@@ -11,6 +11,8 @@ in :mod:`~amtfl_tf.models.amtfl.shallow`).
 
 from __future__ import annotations
 
+from typing import Any, Sequence
+
 import keras
 import numpy as np
 from keras import ops
@@ -43,7 +45,8 @@ class EvgeniouPontil(MultiTaskModel):
 
     HYPERPARAMETERS = {"lam_task": 1e-3, "lam_shared": 1e-3}
 
-    def __init__(self, num_tasks, input_dim, **kwargs):
+    def __init__(self, num_tasks: int, input_dim: int | Sequence[int],
+                 **kwargs: Any) -> None:
         super().__init__(num_tasks, input_dim, **kwargs)
         self.shared_kernel = self.add_weight(
             name="shared_kernel", shape=(self.input_dim,),
@@ -58,10 +61,11 @@ class EvgeniouPontil(MultiTaskModel):
     def _kernel(self):
         return ops.expand_dims(self.shared_kernel, 1) + self.task_kernel
 
-    def forward(self, x, training=False, task=None):
+    def forward(self, x: Any, training: bool = False,
+                task: Any = None) -> tuple[Any, Any]:
         return linear_outputs(x, self._kernel(), self.bias, task), 0.0
 
-    def penalty(self):
+    def penalty(self) -> Any:
         return (self.hp["lam_task"] / self.num_tasks * sq(self.task_kernel)
                 + self.hp["lam_shared"] * sq(self.shared_kernel))
 
@@ -74,7 +78,7 @@ class EvgeniouPontil(MultiTaskModel):
         return to_numpy(self._kernel())
 
 
-def mtfl_d_step(w, epsilon):
+def mtfl_d_step(w: Any, epsilon: float) -> tuple[Any, Any]:
     """The closed-form D-step of MTFL, in float64.
 
     ``D = (W Wᵀ + εI)^{1/2} / tr((W Wᵀ + εI)^{1/2})`` and its inverse, from
@@ -149,8 +153,9 @@ class MTFL(MultiTaskModel):
 
     HYPERPARAMETERS = {"gamma": 1e-2}
 
-    def __init__(self, num_tasks, input_dim, epsilon=1e-4, d_step_every=0,
-                 **kwargs):
+    def __init__(self, num_tasks: int, input_dim: int | Sequence[int],
+                 epsilon: float = 1e-4, d_step_every: int = 0,
+                 **kwargs: Any) -> None:
         super().__init__(num_tasks, input_dim, **kwargs)
         try:
             ok = float(epsilon) > 0 and np.isfinite(float(epsilon))
@@ -182,10 +187,11 @@ class MTFL(MultiTaskModel):
             aggregation="only_first_replica")
         self.built = True
 
-    def forward(self, x, training=False, task=None):
+    def forward(self, x: Any, training: bool = False,
+                task: Any = None) -> tuple[Any, Any]:
         return linear_outputs(x, self.kernel, self.bias, task), 0.0
 
-    def penalty(self):
+    def penalty(self) -> Any:
         w = self.kernel
         d_inv = ops.convert_to_tensor(self.d_inverse)
         return self.hp["gamma"] * (
@@ -207,7 +213,7 @@ class MTFL(MultiTaskModel):
         self._assign_d(*self._closed_form())
         return to_numpy(self.d_matrix)
 
-    def train_step(self, data):
+    def train_step(self, data: Any) -> dict[str, Any]:
         logs = super().train_step(data)
         if self.d_step_every:
             due = ops.equal(
@@ -228,7 +234,7 @@ class MTFL(MultiTaskModel):
         """W (d × T)."""
         return to_numpy(self.kernel)
 
-    def get_config(self):
+    def get_config(self) -> dict[str, Any]:
         return {**super().get_config(), "epsilon": self.epsilon,
                 "d_step_every": self.d_step_every}
 
@@ -243,7 +249,7 @@ class MTFLDStep(keras.callbacks.Callback):
         model.fit(x, y, epochs=20, callbacks=[MTFLDStep(every_epochs=1)])
     """
 
-    def __init__(self, every_epochs=1):
+    def __init__(self, every_epochs: int = 1) -> None:
         super().__init__()
         if not isinstance(every_epochs, (int, np.integer)) or isinstance(
                 every_epochs, bool) or every_epochs < 1:
@@ -252,12 +258,13 @@ class MTFLDStep(keras.callbacks.Callback):
                 f"every_epochs={every_epochs!r}")
         self.every_epochs = int(every_epochs)
 
-    def on_train_begin(self, logs=None):
+    def on_train_begin(self, logs: dict[str, Any] | None = None) -> None:
         if not callable(getattr(self.model, "update_d", None)):
             raise TypeError(
                 f"MTFLDStep needs a model with update_d() (MTFL). "
                 f"Received: {type(self.model).__name__}")
 
-    def on_epoch_end(self, epoch, logs=None):
+    def on_epoch_end(self, epoch: int,
+                     logs: dict[str, Any] | None = None) -> None:
         if (epoch + 1) % self.every_epochs == 0:
             self.model.update_d()

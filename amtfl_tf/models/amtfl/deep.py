@@ -19,6 +19,8 @@ with ``l2_convention="half"`` it is λ·½Σv² (TF1's ``tf.nn.l2_loss``);
 
 from __future__ import annotations
 
+from typing import Any, Sequence
+
 import keras
 import numpy as np
 from keras import ops
@@ -52,9 +54,11 @@ class DeepMultiTaskModel(MultiTaskModel):
 
     HYPERPARAMETERS = {"alpha": 0.1, "gamma": 0.01, "mu": 1e-4, "lam": 1e-4}
 
-    def __init__(self, num_tasks, input_dim, method="deep-amtfl",
-                 backbone="lenet_conv", l2_convention="half", amtl_l1=True,
-                 amtl_nonnegative=False, head_init_stddev=0.01, **kwargs):
+    def __init__(self, num_tasks: int, input_dim: Sequence[int],
+                 method: str = "deep-amtfl", backbone: str = "lenet_conv",
+                 l2_convention: str = "half", amtl_l1: bool = True,
+                 amtl_nonnegative: bool = False,
+                 head_init_stddev: float = 0.01, **kwargs: Any) -> None:
         kwargs.setdefault("loss", "logistic")
         super().__init__(num_tasks, input_dim, **kwargs)
         if method not in DEEP_METHODS:
@@ -95,7 +99,8 @@ class DeepMultiTaskModel(MultiTaskModel):
         self._off_diagonal = 1.0 - np.eye(num_tasks, dtype=np.float32)
         self.built = True
 
-    def forward(self, x, training=False, task=None):
+    def forward(self, x: Any, training: bool = False,
+                task: Any = None) -> tuple[Any, Any]:
         z = self.backbone(x, training=training)
         logits = self.head(z)
         if self.feedback is None:
@@ -108,7 +113,7 @@ class DeepMultiTaskModel(MultiTaskModel):
         return self.transfer * ops.convert_to_tensor(self._off_diagonal,
                                                      self.transfer.dtype)
 
-    def task_weights(self):
+    def task_weights(self) -> Any:
         if self.method == "deep-amtfl":
             return self.feedback.task_weights(self.hp["alpha"])
         if self.method == "deep-amtl":
@@ -116,7 +121,7 @@ class DeepMultiTaskModel(MultiTaskModel):
                 ops.abs(self._masked_transfer()), axis=1)
         return None
 
-    def penalty(self):
+    def penalty(self) -> Any:
         scale = 0.5 if self.l2_convention == "half" else 1.0
         decayed = list(self.backbone.trainable_weights)
         w = self.head.kernel
@@ -142,7 +147,7 @@ class DeepMultiTaskModel(MultiTaskModel):
             return np.asarray(ops.convert_to_numpy(self._masked_transfer()))
         raise ValueError(f"method={self.method!r} has no transfer matrix")
 
-    def get_config(self):
+    def get_config(self) -> dict[str, Any]:
         return {**super().get_config(), "method": self.method,
                 "backbone": self.backbone_name,
                 "l2_convention": self.l2_convention,
@@ -157,7 +162,8 @@ class HyperparameterRamp(keras.callbacks.Callback):
     gradually increase α and γ from 0"). The targets are the model's values
     when training starts."""
 
-    def __init__(self, names=("alpha", "gamma"), ramp_steps=1000):
+    def __init__(self, names: Sequence[str] = ("alpha", "gamma"),
+                 ramp_steps: int = 1000) -> None:
         super().__init__()
         if ramp_steps < 1:
             raise ValueError(f"ramp_steps must be >= 1. Received: "
@@ -167,7 +173,7 @@ class HyperparameterRamp(keras.callbacks.Callback):
         self._targets = None
         self._step = 0
 
-    def on_train_begin(self, logs=None):
+    def on_train_begin(self, logs: dict[str, Any] | None = None) -> None:
         hps = self.model.get_hyperparameters()
         unknown = [n for n in self.names if n not in hps]
         if unknown:
@@ -182,7 +188,8 @@ class HyperparameterRamp(keras.callbacks.Callback):
         self.model.set_hyperparameters(
             **{n: frac * v for n, v in self._targets.items()})
 
-    def on_train_batch_begin(self, batch, logs=None):
+    def on_train_batch_begin(self, batch: int,
+                             logs: dict[str, Any] | None = None) -> None:
         if self._step <= self.ramp_steps:
             self._assign()
         self._step += 1

@@ -10,6 +10,8 @@
 
 from __future__ import annotations
 
+from typing import Any, Sequence
+
 import keras
 import numpy as np
 from keras import ops
@@ -31,7 +33,8 @@ class STL(MultiTaskModel):
 
     HYPERPARAMETERS = {"lam": 1e-3, "l1": 0.0}
 
-    def __init__(self, num_tasks, input_dim, **kwargs):
+    def __init__(self, num_tasks: int, input_dim: int | Sequence[int],
+                 **kwargs: Any) -> None:
         super().__init__(num_tasks, input_dim, **kwargs)
         self.kernel = self.add_weight(
             name="kernel", shape=(self.input_dim, self.num_tasks),
@@ -40,10 +43,11 @@ class STL(MultiTaskModel):
                                     initializer="zeros")
         self.built = True
 
-    def forward(self, x, training=False, task=None):
+    def forward(self, x: Any, training: bool = False,
+                task: Any = None) -> tuple[Any, Any]:
         return linear_outputs(x, self.kernel, self.bias, task), 0.0
 
-    def penalty(self):
+    def penalty(self) -> Any:
         return self.hp["lam"] * sq(self.kernel) + self.hp["l1"] * l1(
             self.kernel)
 
@@ -63,7 +67,8 @@ class GOMTL(MultiTaskModel):
 
     HYPERPARAMETERS = {"mu": 1e-3, "lam": 1e-3, "l1": 0.0}
 
-    def __init__(self, num_tasks, input_dim, num_latent=6, **kwargs):
+    def __init__(self, num_tasks: int, input_dim: int | Sequence[int],
+                 num_latent: int = 6, **kwargs: Any) -> None:
         super().__init__(num_tasks, input_dim, **kwargs)
         if not isinstance(num_latent, (int, np.integer)) or num_latent < 1:
             raise ValueError(
@@ -80,11 +85,12 @@ class GOMTL(MultiTaskModel):
                                     initializer="zeros")
         self.built = True
 
-    def forward(self, x, training=False, task=None):
+    def forward(self, x: Any, training: bool = False,
+                task: Any = None) -> tuple[Any, Any]:
         return linear_outputs(ops.matmul(x, self.basis), self.coefficients,
                                self.bias, task), 0.0
 
-    def penalty(self):
+    def penalty(self) -> Any:
         return (self.hp["mu"] * l1(self.coefficients)
                 + self.hp["lam"] * sq(self.basis)
                 + self.hp["l1"] * l1(self.basis))
@@ -97,7 +103,7 @@ class GOMTL(MultiTaskModel):
         """W = L S (d × T)."""
         return to_numpy(self.basis) @ to_numpy(self.coefficients)
 
-    def get_config(self):
+    def get_config(self) -> dict[str, Any]:
         return {**super().get_config(), "num_latent": self.num_latent}
 
 
@@ -118,7 +124,8 @@ class AMTL(MultiTaskModel):
 
     HYPERPARAMETERS = {"alpha": 1e-2, "gamma": 1e-2, "lam": 1e-3, "l1": 0.0}
 
-    def __init__(self, num_tasks, input_dim, nonnegative=True, **kwargs):
+    def __init__(self, num_tasks: int, input_dim: int | Sequence[int],
+                 nonnegative: bool = True, **kwargs: Any) -> None:
         super().__init__(num_tasks, input_dim, **kwargs)
         self.nonnegative = bool(nonnegative)
         self.kernel = self.add_weight(
@@ -138,14 +145,15 @@ class AMTL(MultiTaskModel):
         return self.transfer * ops.convert_to_tensor(
             self._off_diagonal, self.transfer.dtype)
 
-    def forward(self, x, training=False, task=None):
+    def forward(self, x: Any, training: bool = False,
+                task: Any = None) -> tuple[Any, Any]:
         return linear_outputs(x, self.kernel, self.bias, task), 0.0
 
-    def task_weights(self):
+    def task_weights(self) -> Any:
         return 1.0 + self.hp["alpha"] * ops.sum(
             ops.abs(self._masked_transfer()), axis=1)
 
-    def penalty(self):
+    def penalty(self) -> Any:
         w = self.kernel
         recon = w - ops.matmul(w, self._masked_transfer())
         return (self.hp["gamma"] * sq(recon) + self.hp["lam"] * sq(w)
@@ -159,5 +167,5 @@ class AMTL(MultiTaskModel):
         """B with zero diagonal (T × T); rows are sources."""
         return to_numpy(self._masked_transfer())
 
-    def get_config(self):
+    def get_config(self) -> dict[str, Any]:
         return {**super().get_config(), "nonnegative": self.nonnegative}

@@ -10,6 +10,8 @@
 
 from __future__ import annotations
 
+from typing import Any, Sequence
+
 import keras
 import numpy as np
 from keras import ops
@@ -25,8 +27,9 @@ from amtfl_tf.models.multitask import MultiTaskModel
 class _SharedFeatureNet(MultiTaskModel):
     """``Z = σ(X L + c)``, outputs ``Z S + b``; NN, MT-NN and AMTFL."""
 
-    def __init__(self, num_tasks, input_dim, hidden_units=10,
-                 activation="relu", **kwargs):
+    def __init__(self, num_tasks: int, input_dim: int | Sequence[int],
+                 hidden_units: int = 10, activation: Any = "relu",
+                 **kwargs: Any) -> None:
         super().__init__(num_tasks, input_dim, **kwargs)
         if not isinstance(hidden_units, (int, np.integer)) or \
                 hidden_units < 1:
@@ -47,10 +50,11 @@ class _SharedFeatureNet(MultiTaskModel):
         self.bias = self.add_weight(name="bias", shape=(self.num_tasks,),
                                     initializer="zeros")
 
-    def features(self, x):
+    def features(self, x: Any) -> Any:
         return self.activation(ops.matmul(x, self.basis) + self.hidden_bias)
 
-    def forward(self, x, training=False, task=None):
+    def forward(self, x: Any, training: bool = False,
+                task: Any = None) -> tuple[Any, Any]:
         return linear_outputs(self.features(x), self.coefficients,
                                self.bias, task), 0.0
 
@@ -62,7 +66,7 @@ class _SharedFeatureNet(MultiTaskModel):
         """L S (d × T): the task parameters when σ is linear."""
         return to_numpy(self.basis) @ to_numpy(self.coefficients)
 
-    def get_config(self):
+    def get_config(self) -> dict[str, Any]:
         return {**super().get_config(), "hidden_units": self.hidden_units,
                 "activation": keras.activations.serialize(self.activation)}
 
@@ -76,12 +80,13 @@ class NN(_SharedFeatureNet):
 
     HYPERPARAMETERS = {"lam": 1e-3, "l1": 0.0}
 
-    def __init__(self, num_tasks, input_dim, **kwargs):
+    def __init__(self, num_tasks: int, input_dim: int | Sequence[int],
+                 **kwargs: Any) -> None:
         kwargs.setdefault("per_task_mean", False)
         super().__init__(num_tasks, input_dim, **kwargs)
         self.built = True
 
-    def penalty(self):
+    def penalty(self) -> Any:
         return (self.hp["lam"] * (sq(self.basis) + sq(self.coefficients))
                 + self.hp["l1"] * l1(self.basis))
 
@@ -96,11 +101,12 @@ class MTNN(_SharedFeatureNet):
 
     HYPERPARAMETERS = {"mu": 1e-3, "lam": 1e-3, "l1": 0.0}
 
-    def __init__(self, num_tasks, input_dim, **kwargs):
+    def __init__(self, num_tasks: int, input_dim: int | Sequence[int],
+                 **kwargs: Any) -> None:
         super().__init__(num_tasks, input_dim, **kwargs)
         self.built = True
 
-    def penalty(self):
+    def penalty(self) -> Any:
         return (self.hp["mu"] * l1(self.coefficients)
                 + self.hp["lam"] * sq(self.basis)
                 + self.hp["l1"] * l1(self.basis))
@@ -126,8 +132,8 @@ class AMTFL(_SharedFeatureNet):
     HYPERPARAMETERS = {"alpha": 1e-2, "gamma": 1e-2, "mu": 1e-3, "lam": 1e-3,
                        "l1": 0.0}
 
-    def __init__(self, num_tasks, input_dim, reconstruction="mean",
-                 **kwargs):
+    def __init__(self, num_tasks: int, input_dim: int | Sequence[int],
+                 reconstruction: str = "mean", **kwargs: Any) -> None:
         super().__init__(num_tasks, input_dim, **kwargs)
         self.reconstruction = reconstruction
         self.feedback = AsymmetricFeedback(
@@ -137,7 +143,8 @@ class AMTFL(_SharedFeatureNet):
                              (None, self.num_tasks)])
         self.built = True
 
-    def forward(self, x, training=False, task=None):
+    def forward(self, x: Any, training: bool = False,
+                task: Any = None) -> tuple[Any, Any]:
         z = self.features(x)
         outputs = linear_outputs(z, self.coefficients, self.bias, task)
         # σ(O A + a) with O = Z S + b over all T columns, associated in the
@@ -147,10 +154,10 @@ class AMTFL(_SharedFeatureNet):
         return outputs, self.hp["gamma"] * self.feedback.reconstruction_error(
             z, z_hat)
 
-    def task_weights(self):
+    def task_weights(self) -> Any:
         return self.feedback.task_weights(self.hp["alpha"])
 
-    def penalty(self):
+    def penalty(self) -> Any:
         return (self.hp["mu"] * l1(self.coefficients)
                 + self.hp["lam"] * sq(self.basis)
                 + self.hp["l1"] * l1(self.basis))
@@ -160,5 +167,5 @@ class AMTFL(_SharedFeatureNet):
         through the features (the paper's Fig. 4(h))."""
         return to_numpy(self.feedback.transfer_matrix(self.coefficients))
 
-    def get_config(self):
+    def get_config(self) -> dict[str, Any]:
         return {**super().get_config(), "reconstruction": self.reconstruction}

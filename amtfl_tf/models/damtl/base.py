@@ -31,11 +31,12 @@ its weights by those names (:meth:`TaskNetworksModel.load_auxiliary`).
 
 from __future__ import annotations
 
-from typing import Mapping
+from typing import Any, Callable, Mapping, Sequence
 
 import keras
 import numpy as np
 from keras import ops
+from numpy.typing import ArrayLike
 
 from amtfl_tf.models.backbones import VGG_ARCHITECTURES
 from amtfl_tf.models.backbones import build_vgg
@@ -60,15 +61,15 @@ CE_REDUCTIONS = ("sum", "mean")
 PAD_LOGIT = -1e9
 
 
-def max_pool(x):
+def max_pool(x: Any) -> Any:
     return ops.max_pool(x, 2, strides=2, padding="same")
 
 
-def flatten(x):
+def flatten(x: Any) -> Any:
     return ops.reshape(x, (-1, int(np.prod(x.shape[1:]))))
 
 
-def pad_logits(logits, width):
+def pad_logits(logits: Any, width: int) -> Any:
     """Pad ``(n, c)`` logits to ``(n, width)`` with ``PAD_LOGIT``."""
     missing = width - int(logits.shape[-1])
     if missing == 0:
@@ -78,7 +79,8 @@ def pad_logits(logits, width):
     return ops.concatenate([logits, pad], axis=-1)
 
 
-def partition_by_task(x, task, num_tasks):
+def partition_by_task(x: Any, task: Any,
+                      num_tasks: int) -> tuple[list[Any], list[Any]]:
     """Indices and rows of every task: ``(indices, parts)`` (TensorFlow
     ``dynamic_partition``; every task network then sees only its own
     samples)."""
@@ -89,7 +91,7 @@ def partition_by_task(x, task, num_tasks):
     return idx, [tf.gather(x, i) for i in idx]
 
 
-def nonempty_batch(fn, x):
+def nonempty_batch(fn: Callable[[Any], Any], x: Any) -> Any:
     """``fn(x)`` for a task's part of a batch, which may have no rows.
     TensorFlow 2.21's oneDNN convolution (on by default on x86 CPUs)
     returns a wrong shape for an empty batch (``(0, H, W, C_in)`` instead
@@ -101,19 +103,21 @@ def nonempty_batch(fn, x):
     return fn(ops.concatenate([x, spare], axis=0))[:ops.shape(x)[0]]
 
 
-def stitch(indices, parts):
+def stitch(indices: Sequence[Any], parts: Sequence[Any]) -> Any:
     import tensorflow as tf
 
     return tf.dynamic_stitch(indices, parts)
 
 
-def own_task(logits_all, task):
+def own_task(logits_all: Any, task: Any) -> Any:
     """``(B, T, C)`` → ``(B, C)``: each sample's own task's logits."""
     task = ops.cast(ops.reshape(task, (-1, 1, 1)), "int32")
     return ops.take_along_axis(logits_all, task, axis=1)[:, 0]
 
 
-def copy_layer_weights(source_layer, target_layer, name=""):
+def copy_layer_weights(source_layer: keras.layers.Layer,
+                       target_layer: keras.layers.Layer,
+                       name: str = "") -> None:
     """Copy weights between layers of equal weight shapes."""
     src = source_layer.get_weights()
     dst = target_layer.get_weights()
@@ -125,7 +129,9 @@ def copy_layer_weights(source_layer, target_layer, name=""):
     target_layer.set_weights(src)
 
 
-def copy_class_columns(aux_head, heads, class_map):
+def copy_class_columns(aux_head: keras.layers.Layer,
+                       heads: Sequence[keras.layers.Layer],
+                       class_map: Sequence[Sequence[int]]) -> None:
     """Each task's output layer ``heads[t]`` ← the columns of the
     auxiliary output layer ``aux_head`` for its classes ``class_map[t]``
     (the class map of DAMTL's cover assumption)."""
@@ -167,9 +173,13 @@ class TaskNetworksModel(MultiTaskBase):
     DEFAULT_OPTIMIZER = "sgd"
     DEFAULT_JIT_COMPILE = False
 
-    def __init__(self, num_classes, input_shape, conv_blocks=None,
-                 fc_units=None, ce_reduction="sum", head_stddev=0.01,
-                 hyperparameters=None, **kwargs):
+    def __init__(self, num_classes: Sequence[int],
+                 input_shape: Sequence[int],
+                 conv_blocks: Sequence[Sequence[int]] | None = None,
+                 fc_units: Sequence[int] | None = None,
+                 ce_reduction: str = "sum", head_stddev: float = 0.01,
+                 hyperparameters: Mapping[str, float] | None = None,
+                 **kwargs: Any) -> None:
         super().__init__(**kwargs)
         if not isinstance(num_classes, (list, tuple)) or len(
                 num_classes) < 1 or not all(is_int(c, 1)
@@ -216,7 +226,8 @@ class TaskNetworksModel(MultiTaskBase):
 
     # -- to implement ----------------------------------------------------
 
-    def forward(self, x, task=None, y=None, training=False):
+    def forward(self, x: Any, task: Any = None, y: Any = None,
+                training: bool = False) -> tuple[Any, dict[str, Any]]:
         """Images ``(B, H, W, C)`` → ``(logits, terms)``.
 
         Without ``task``: logits ``(B, T, max c_j)`` of every task for
@@ -228,7 +239,7 @@ class TaskNetworksModel(MultiTaskBase):
         """
         raise NotImplementedError
 
-    def load_auxiliary(self, aux_model):
+    def load_auxiliary(self, aux_model: keras.Model) -> None:
         """Initialise from a trained auxiliary network (:func:`build_vgg`
         layer names)."""
         raise NotImplementedError
@@ -264,7 +275,8 @@ class TaskNetworksModel(MultiTaskBase):
                              f"x.shape={tuple(x.shape)}")
         return x, task
 
-    def check_targets(self, y, task, has_task, name=""):
+    def check_targets(self, y: np.ndarray, task: np.ndarray | None,
+                      has_task: bool, name: str = "") -> None:
         """Training data are ``x={"x": images, "task": ids}`` with ``y`` the
         task-local class ids, ``(B,)``, each in ``[0, num_classes[task])``."""
         if not has_task:
@@ -288,23 +300,27 @@ class TaskNetworksModel(MultiTaskBase):
                 f"(num_classes[{task[i]}]={limit[i]}; {int(out.sum())} out "
                 "of range)")
 
-    def call(self, inputs, training=False):
+    def call(self, inputs: Any, training: bool = False) -> Any:
         x, _ = self._split(inputs)
         return self.forward(x, training=training)[0]
 
     def _features(self, inputs):
         return self._split(inputs)[0]
 
-    def step_forward(self, x, y, training):
+    def step_forward(self, x: Any, y: Any,
+                     training: bool) -> tuple[Any, dict[str, Any]]:
         images, task = self._split(x)
         return self.forward(images, task=task, y=y, training=training)
 
-    def objective(self, x, y, y_pred, extra, sample_weight=None):
+    def objective(self, x: Any, y: Any, y_pred: Any, extra: Any,
+                  sample_weight: Any = None) -> Any:
         """Eq. (5) of one replica's batch (:meth:`task_objective`)."""
         return self.task_objective(self._split(x)[1], y, y_pred, extra,
                                    sample_weight)
 
-    def task_objective(self, task, y, logits, terms, sample_weight=None):
+    def task_objective(self, task: Any, y: Any, logits: Any,
+                       terms: Mapping[str, Any],
+                       sample_weight: Any = None) -> Any:
         """Eq. (5): ``Σ_j α (CE_j + Σ terms_j)`` of one replica's batch."""
         replicas, all_sum = distribution()
         dtype = logits.dtype
@@ -332,10 +348,11 @@ class TaskNetworksModel(MultiTaskBase):
             tracker.update_state(ops.cast(terms[name], dtype), present)
         return total
 
-    def extra_metrics(self):
+    def extra_metrics(self) -> list[keras.metrics.Metric]:
         return [self.objective_tracker, self.ce_tracker, *self.term_trackers]
 
-    def predict_own_task(self, x, task, batch_size=256):
+    def predict_own_task(self, x: ArrayLike, task: ArrayLike,
+                         batch_size: int = 256) -> np.ndarray:
         """Predicted task-local class of every sample for its own task
         (numpy)."""
         logits = self.predict({"x": x, "task": task}, batch_size=batch_size,
@@ -343,17 +360,17 @@ class TaskNetworksModel(MultiTaskBase):
         own = logits[np.arange(len(task)), np.asarray(task)]
         return own.argmax(axis=-1)
 
-    def serving_input_shape(self):
+    def serving_input_shape(self) -> tuple[int, ...]:
         return self.image_shape
 
-    def serving_outputs(self, x):
+    def serving_outputs(self, x: Any) -> Any:
         """Every task's class probabilities ``(B, T, max c_j)`` (padded
         classes get 0) for images ``(B, H, W, C)``."""
         return ops.softmax(self(x, training=False), axis=-1)
 
     # -- hyper-parameters and config ------------------------------------
 
-    def get_config(self):
+    def get_config(self) -> dict[str, Any]:
         config = super().get_config()
         config.update({
             "num_classes": list(self.num_classes),

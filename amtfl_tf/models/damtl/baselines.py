@@ -35,6 +35,8 @@ trained end to end through the aggregation.
 
 from __future__ import annotations
 
+from typing import Any, Sequence
+
 import keras
 import numpy as np
 from keras import ops
@@ -59,7 +61,8 @@ PAPER_NAMES = {"single": "Single-Task", "multi": "Multi-task",
                "mtal": "MTAL"}
 
 
-def aggregate_similar_kernels(kernels, threshold, pairs="all"):
+def aggregate_similar_kernels(kernels: Sequence[Any], threshold: float,
+                              pairs: str = "all") -> list[Any]:
     """MTAL's kernel aggregation (our reading; see the module doc).
 
     Args:
@@ -129,11 +132,16 @@ class DAMTLBaseline(TaskNetworksModel):
       ``(B, T, max c_j)`` logits of every task for every sample.
     """
 
-    def __init__(self, num_classes, input_shape, method="single",
-                 conv_blocks=None, fc_units=None, ce_reduction="sum",
-                 cross_stitch_granularity="channel", sharing_positions=None,
-                 self_weight=0.9, mtal_threshold=0.8, mtal_pairs="all",
-                 bn_momentum=0.9, **kwargs):
+    def __init__(self, num_classes: Sequence[int],
+                 input_shape: Sequence[int], method: str = "single",
+                 conv_blocks: Sequence[Sequence[int]] | None = None,
+                 fc_units: Sequence[int] | None = None,
+                 ce_reduction: str = "sum",
+                 cross_stitch_granularity: str = "channel",
+                 sharing_positions: str | None = None,
+                 self_weight: float = 0.9, mtal_threshold: float = 0.8,
+                 mtal_pairs: str = "all", bn_momentum: float = 0.9,
+                 **kwargs: Any) -> None:
         super().__init__(num_classes, input_shape, conv_blocks=conv_blocks,
                          fc_units=fc_units, ce_reduction=ce_reduction,
                          **kwargs)
@@ -233,7 +241,9 @@ class DAMTLBaseline(TaskNetworksModel):
 
     # -- auxiliary initialisation ------------------------------------------
 
-    def load_auxiliary(self, aux_model, class_map=None):
+    def load_auxiliary(self, aux_model: keras.Model,
+                       class_map: Sequence[Sequence[int]] | None = None
+                       ) -> None:
         """Every stream's conv and hidden FC layers ← the auxiliary
         network's (the pre-trained VGG the baselines fine-tune). The output
         layers keep their random initial values, or, with ``class_map``
@@ -318,7 +328,8 @@ class DAMTLBaseline(TaskNetworksModel):
         return [self._padded(self.heads[t](hs[t]))
                 for t in range(self.num_tasks)]
 
-    def forward(self, x, task=None, y=None, training=False):
+    def forward(self, x: Any, task: Any = None, y: Any = None,
+                training: bool = False) -> tuple[Any, dict[str, Any]]:
         if self.method in ("cross_stitch", "nddr"):
             logits = ops.stack(self._mixed_streams(x, training), axis=1)
         elif self.method == "multi":
@@ -340,7 +351,7 @@ class DAMTLBaseline(TaskNetworksModel):
             return logits, {}
         return own_task(logits, task), {}
 
-    def get_config(self):
+    def get_config(self) -> dict[str, Any]:
         return {**super().get_config(), "method": self.method,
                 "cross_stitch_granularity": self.cross_stitch_granularity,
                 "sharing_positions": self.sharing_positions,

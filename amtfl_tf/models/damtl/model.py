@@ -24,6 +24,8 @@ unused term).
 
 from __future__ import annotations
 
+from typing import Any, Sequence
+
 import keras
 import numpy as np
 from keras import ops
@@ -85,15 +87,24 @@ class DAMTL(TaskNetworksModel):
     HYPERPARAMETERS = {"alpha": 0.01, "lambda1": 0.9, "lambda2": 0.9}
     TERMS = ("l1", "cmmd")
 
-    def __init__(self, num_classes, input_shape, aux_num_classes, class_map,
-                 conv_blocks=None, fc_units=None, ce_reduction="sum",
-                 mask_granularity="weight",
-                 mask_parameterization="constraint",
-                 mask_init_range=(0.9, 1.1), train_conv=True,
-                 train_aux_fc=False,
-                 l1_reduction="mean", align_layers="all", head_init="aux",
-                 cmmd_kernel="multi_gaussian", cmmd_num_kernels=5,
-                 cmmd_kernel_mul=2.0, cmmd_bandwidth=None, **kwargs):
+    def __init__(self, num_classes: Sequence[int],
+                 input_shape: Sequence[int], aux_num_classes: int,
+                 class_map: Sequence[Sequence[int]],
+                 conv_blocks: Sequence[Sequence[int]] | None = None,
+                 fc_units: Sequence[int] | None = None,
+                 ce_reduction: str = "sum",
+                 mask_granularity: str = "weight",
+                 mask_parameterization: str = "constraint",
+                 mask_init_range: Sequence[float] = (0.9, 1.1),
+                 train_conv: bool = True,
+                 train_aux_fc: bool = False,
+                 l1_reduction: str = "mean", align_layers: str = "all",
+                 head_init: str = "aux",
+                 cmmd_kernel: str = "multi_gaussian",
+                 cmmd_num_kernels: int = 5,
+                 cmmd_kernel_mul: float = 2.0,
+                 cmmd_bandwidth: float | None = None,
+                 **kwargs: Any) -> None:
         super().__init__(num_classes, input_shape, conv_blocks=conv_blocks,
                          fc_units=fc_units, ce_reduction=ce_reduction,
                          **kwargs)
@@ -190,7 +201,7 @@ class DAMTL(TaskNetworksModel):
 
     # -- auxiliary network -----------------------------------------------
 
-    def load_auxiliary(self, aux_model):
+    def load_auxiliary(self, aux_model: keras.Model) -> None:
         """W_{T_j} ← W_aux (every task), f_aux ← the auxiliary FC layers,
         task FC layers ← the auxiliary ones, and (``head_init="aux"``) each
         task's output layer ← the auxiliary output columns of its classes.
@@ -253,11 +264,12 @@ class DAMTL(TaskNetworksModel):
                     kernel_mul=self.cmmd_kernel_mul,
                     bandwidth=self.cmmd_bandwidth)
 
-    def mask_l1(self, t):
+    def mask_l1(self, t: int) -> Any:
         """Σ_l ‖Ψ_t^l‖₁ of task t."""
         return ops.sum(ops.stack([c.mask_l1() for c in self.task_convs[t]]))
 
-    def forward(self, x, task=None, y=None, training=False):
+    def forward(self, x: Any, task: Any = None, y: Any = None,
+                training: bool = False) -> tuple[Any, dict[str, Any]]:
         if task is None:
             return ops.stack([self._padded(self._task_forward(t, x)[0])
                               for t in range(self.num_tasks)], axis=1), {}
@@ -274,12 +286,12 @@ class DAMTL(TaskNetworksModel):
                  "cmmd": self.hp["lambda2"] * ops.stack(dists)}
         return stitch(idx, logits), terms
 
-    def masks(self, t):
+    def masks(self, t: int) -> list[np.ndarray]:
         """Ψ of every conv layer of task t (numpy)."""
         return [np.asarray(ops.convert_to_numpy(c.mask()))
                 for c in self.task_convs[t]]
 
-    def get_config(self):
+    def get_config(self) -> dict[str, Any]:
         return {**super().get_config(),
                 "aux_num_classes": self.aux_num_classes,
                 "class_map": [list(m) for m in self.class_map],

@@ -19,9 +19,10 @@ from amtfl_tf.models.dmtrl.sharing import method_sharing
 from amtfl_tf.tensor import decompositions as dec
 
 
-def build_network(method: str, num_tasks: int, input_shape,
-                  architecture: str, ud_shared_layers: int | None = None,
-                  **kwargs) -> DMTRLNetwork:
+def build_network(method: str, num_tasks: int,
+                  input_shape: Sequence[int], architecture: str,
+                  ud_shared_layers: int | None = None,
+                  **kwargs: Any) -> DMTRLNetwork:
     """A randomly initialised network of a paper method (factorised layers
     at full ranks decompose a random draw, the paper's recommended random
     initialisation)."""

@@ -38,6 +38,7 @@ are averaged (``task_reduction="mean"``, as the authors' demo) or summed.
 from __future__ import annotations
 
 import copy
+from typing import Any, Sequence
 
 import keras
 import numpy as np
@@ -97,10 +98,15 @@ class DMTRLNetwork(MultiTaskModel):
 
     LOSSES = LOSSES + ("softmax_ce",)
 
-    def __init__(self, num_tasks, input_shape, architecture="mnist_lenet",
-                 sharing=None, ranks=None, num_classes=1,
-                 task_layout="shared", loss="hinge", task_reduction="mean",
-                 kernel_initializer="glorot_uniform", **kwargs):
+    def __init__(self, num_tasks: int, input_shape: Sequence[int],
+                 architecture: str = "mnist_lenet",
+                 sharing: Sequence[str] | None = None,
+                 ranks: Sequence[Any] | None = None,
+                 num_classes: int | Sequence[int] = 1,
+                 task_layout: str = "shared", loss: str = "hinge",
+                 task_reduction: str = "mean",
+                 kernel_initializer: Any = "glorot_uniform",
+                 **kwargs: Any) -> None:
         image, example = _check_layout(task_layout, input_shape, num_tasks)
         for key in ("per_task_mean", "delta", "task_sizes",
                     "hyperparameters"):
@@ -227,7 +233,8 @@ class DMTRLNetwork(MultiTaskModel):
         y = fn(ops.reshape(h, (-1,) + tuple(h.shape[2:])))
         return ops.reshape(y, (s[0], s[1]) + tuple(y.shape[1:]))
 
-    def forward(self, x, training=False, task=None):
+    def forward(self, x: Any, training: bool = False,
+                task: Any = None) -> tuple[Any, Any]:
         h = self._run(x, training)
         if max(self.num_classes) == 1:
             return h[..., 0], 0.0
@@ -264,7 +271,7 @@ class DMTRLNetwork(MultiTaskModel):
                 h = obj(h, training=training)
         return h
 
-    def features(self, x, layer: str):
+    def features(self, x: Any, layer: str) -> Any:
         """The activations that enter the parametrised layer ``layer``
         (e.g. ``"fc2"``: the penultimate features), ``(B, D)`` while every
         layer below is hard-shared, else ``(B, T, D)``."""
@@ -275,12 +282,13 @@ class DMTRLNetwork(MultiTaskModel):
 
     # -- objective ----------------------------------------------------------
 
-    def task_weights(self):
+    def task_weights(self) -> Any:
         if self.task_reduction == "mean":
             return ops.full((self.num_tasks,), 1.0 / self.num_tasks)
         return None
 
-    def check_targets(self, y, task, has_task, name=""):
+    def check_targets(self, y: np.ndarray, task: np.ndarray | None,
+                      has_task: bool, name: str = "") -> None:
         """``(B, num_tasks)`` targets; with ``loss="softmax_ce"``, class ids
         of task t in ``[0, num_classes[t])``."""
         super().check_targets(y, task, has_task, name)
@@ -290,7 +298,8 @@ class DMTRLNetwork(MultiTaskModel):
                                f"class ids of task {t}",
                                f"num_classes[{t}]")
 
-    def task_loss_vector(self, x, y, y_pred, sample_weight=None):
+    def task_loss_vector(self, x: Any, y: Any, y_pred: Any,
+                         sample_weight: Any = None) -> tuple[Any, Any]:
         if self.loss_kind != "softmax_ce":
             return super().task_loss_vector(x, y, y_pred, sample_weight)
         if len(y.shape) != 2:
@@ -331,7 +340,8 @@ class DMTRLNetwork(MultiTaskModel):
                 out[name] = measure(layer)
         return out
 
-    def sharing_strengths(self, normalization="softmax") -> dict[str, float]:
+    def sharing_strengths(self, normalization: str = "softmax"
+                          ) -> dict[str, float]:
         """ρ (Eq. 9) of every parametrised layer: from the learned task
         factor of factorised layers, 1 for hard-shared layers and the value
         of S = I_T for task-specific ones (0 with ``"l1"``, > 0 with the
@@ -339,7 +349,7 @@ class DMTRLNetwork(MultiTaskModel):
         return self._per_layer(lambda layer: sharing_lib.sharing_strength(
             ops.convert_to_numpy(layer.task_factor()), normalization))
 
-    def kernel_sharing(self, measure="cosine") -> dict[str, float]:
+    def kernel_sharing(self, measure: str = "cosine") -> dict[str, float]:
         """Sharing of every parametrised layer measured on the tasks'
         synthesised kernels (:func:`amtfl_tf.tensor.kernel_sharing`): the
         same for any factorisation of the same weights, unlike ρ. 1 for
@@ -348,7 +358,7 @@ class DMTRLNetwork(MultiTaskModel):
             ops.convert_to_numpy(layer.recompose()), measure))
 
     def task_similarity(self, layer: str,
-                        normalization="softmax") -> np.ndarray:
+                        normalization: str = "softmax") -> np.ndarray:
         """T × T cosine similarities of the tasks' columns at one layer."""
         names = self.layer_names()
         if layer not in names:
@@ -373,7 +383,7 @@ class DMTRLNetwork(MultiTaskModel):
             total -= pad * (d_in + 1)
         return total
 
-    def get_config(self):
+    def get_config(self) -> dict[str, Any]:
         config = super().get_config()
         for key in ("input_dim", "per_task_mean", "delta", "task_sizes",
                     "hyperparameters"):

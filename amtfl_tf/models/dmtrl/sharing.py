@@ -11,7 +11,7 @@ modes are those of :class:`~amtfl_tf.models.dmtrl.network.DMTRLNetwork`.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Sequence
 
 import numpy as np
 
@@ -33,7 +33,8 @@ def param_layer_names(architecture: str) -> tuple[str, ...]:
     return dmtrl_architecture(architecture)["names"]
 
 
-def stacked_shapes(architecture: str, input_shape, num_tasks: int,
+def stacked_shapes(architecture: str, input_shape: Sequence[int],
+                   num_tasks: int,
                    num_classes: int = 1) -> list[tuple[int, ...]]:
     """The stacked kernel shape (task axis last) of every parametrised
     layer: ``(kh, kw, C, M, T)`` or ``(D_in, D_out, T)``."""
@@ -71,7 +72,7 @@ def stacked_shapes(architecture: str, input_shape, num_tasks: int,
     return out
 
 
-def full_ranks(mode: str, shape) -> Any:
+def full_ranks(mode: str, shape: Sequence[int]) -> Any:
     """The largest ranks of a factorised layer of stacked ``shape`` (its
     decomposition is then exact)."""
     if mode == "tucker":
@@ -114,7 +115,9 @@ def method_sharing(method: str, architecture: str,
                      f"method={method!r}")
 
 
-def check_sharing(names, sharing, ranks):
+def check_sharing(names: Sequence[str], sharing: Sequence[str] | None,
+                  ranks: Sequence[Any] | None
+                  ) -> tuple[list[str], list[Any]]:
     """A network's ``sharing`` (one mode of :data:`SHARING_MODES` per
     parametrised layer ``names``, the output layer not ``"shared"``) and
     ``ranks`` (None or one entry per layer, only for factorised layers),
