@@ -576,7 +576,8 @@ def figures_for(records, keys, workdir: str, label: str,
         a.bar(xs + (t - T / 2) * width, means, width, yerr=stds,
               capsize=2, label=n)
     a.set_xticks(xs)
-    a.set_xticklabels(names, rotation=20)
+    a.set_xticklabels(names, rotation=25, ha="right",
+                      fontsize=8 if len(methods) > 8 else 10)
     a.set_ylabel("test accuracy (mean ± std over draws)")
     a.set_title(f"{label}: accuracy per method ({len(keys)} draws)")
     a.legend(fontsize=8)
