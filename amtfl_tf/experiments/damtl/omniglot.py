@@ -448,8 +448,10 @@ def _setting_notes(cfg, s, setting, data, aux_info) -> list[str]:
         f"l1 {s.train.l1_reduction}, mask {s.train.mask_granularity}/"
         f"{s.train.mask_parameterization} U({s.train.mask_init_low}, "
         f"{s.train.mask_init_high}), align {s.train.align_layers} with "
-        f"{s.train.cmmd_kernel} CMMD, head init {s.train.head_init} "
-        "(DAMTL (random head), our control arm: random); baselines' conv "
+        f"{s.train.cmmd_kernel} CMMD, head init {s.train.head_init}"
+        + ("" if s.train.baseline_head_init == "aux" else
+           " (DAMTL (random head), our control arm: random)")
+        + "; baselines' conv "
         f"and hidden FC layers initialised from the auxiliary network "
         f"({s.train.baseline_init}), their output layers "
         + ("from the auxiliary classifier's columns like DAMTL's (the "
