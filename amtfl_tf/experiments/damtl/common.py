@@ -423,7 +423,7 @@ def mask_statistics(before, after, layers: int | None = None
            "threshold": PRUNE_THRESHOLD,
            "min": float(a.min()), "max_change": change}
     if layers:
-        per = [np.concatenate(after[l::layers]) for l in range(layers)]
+        per = [np.concatenate(after[k::layers]) for k in range(layers)]
         out["pruned_per_layer"] = [float(np.mean(p <= PRUNE_THRESHOLD))
                                    for p in per]
         out["mean_per_layer"] = [float(p.mean()) for p in per]
