@@ -45,18 +45,6 @@ READINGS = {"filter/sum": ("filter", "sum"),
 DEFAULT_LAMBDAS = (0.0, 0.1, 0.9, 3.0, 10.0, 30.0)
 
 
-def _ci(values) -> tuple[float, float | None]:
-    """Mean and the half-width of its 95% t interval (None below two
-    draws)."""
-    from scipy import stats
-
-    v = np.asarray(values, dtype=np.float64)
-    if len(v) < 2:
-        return float(v.mean()), None
-    half = stats.t.ppf(0.975, len(v) - 1) * v.std(ddof=1) / np.sqrt(len(v))
-    return float(v.mean()), float(half)
-
-
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--profile", default="faithful",
@@ -82,6 +70,7 @@ def main(argv=None) -> int:
     os.makedirs(os.path.join(out, "records"), exist_ok=True)
 
     from amtfl_tf import plotting
+    from amtfl_tf.metrics import mean_ci95
     from amtfl_tf.experiments.config import CommonConfig
     from amtfl_tf.experiments.damtl import common as dc
     from amtfl_tf.experiments.damtl import omniglot as do
@@ -107,14 +96,8 @@ def main(argv=None) -> int:
     todo = [j for j in jobs if not os.path.exists(path(*j))]
     if todo:
         data = do.load_proxy_data(cfg, s)
-        x, y, xh, yh = do.auxiliary_arrays(data)
-        aux, _ = dc.pretrain_auxiliary(
-            x, y, len(data.characters), conv_blocks, fc_units, s.train,
-            seed=s.seed, cache_dir=cache,
-            fingerprint={"dataset": "omniglot", **{
-                k: v for k, v in s.to_dict().items() if k in (
-                    "seed", "image_size", "architecture", "aux_characters",
-                    "aux_drawers")}}, heldout=(xh, yh))
+        aux, _ = do.train_auxiliary(data, s, conv_blocks, fc_units,
+                                    cache)
     start = time.monotonic()
     for i, (r, lam, d) in enumerate(todo):
         gran, red = READINGS[r]
@@ -142,7 +125,7 @@ def main(argv=None) -> int:
         for lam in args.lambdas:
             recs = [json.load(open(path(r, lam, d)))
                     for d in range(1, args.draws + 1)]
-            acc = _ci([np.mean(x["accuracy"]) for x in recs])
+            acc = mean_ci95([np.mean(x["accuracy"]) for x in recs])
             layers = np.mean([x["masks"]["pruned_per_layer"] for x in recs],
                              axis=0)
             means = np.mean([x["masks"]["mean_per_layer"] for x in recs],

@@ -218,6 +218,23 @@ def auxiliary_arrays(data: ProxyData):
     return x, y, xh, yh
 
 
+def train_auxiliary(data: ProxyData, s: Settings, conv_blocks, fc_units,
+                    cache_dir: str, overwrite: bool = False, log=print):
+    """The auxiliary network of ``s`` (:func:`common.pretrain_auxiliary`,
+    cached in ``cache_dir`` under a key of the settings it depends on, so
+    every caller with those settings shares one). Returns ``(model,
+    info)``."""
+    x, y, xh, yh = auxiliary_arrays(data)
+    fp = {k: v for k, v in s.to_dict().items()
+          if k in ("seed", "image_size", "architecture", "aux_characters",
+                   "aux_drawers")}
+    return dc.pretrain_auxiliary(
+        x, y, len(data.characters), conv_blocks, fc_units, s.train,
+        seed=s.seed, cache_dir=cache_dir,
+        fingerprint={"dataset": "omniglot", **fp}, overwrite=overwrite,
+        heldout=(xh, yh), log=log)
+
+
 def make_problem(data: ProxyData, s: Settings, setting: str,
                  draw: int) -> dc.TaskProblem:
     """Draw ``draw``'s task pair (see the module doc)."""
@@ -321,19 +338,13 @@ def run(cfg: CommonConfig, settings=SETTINGS, **overrides
     s = settings_for(cfg.profile, cfg.seed, **overrides)
     conv_blocks, fc_units = architecture(s.architecture)
     data = load_proxy_data(cfg, s)
-    x_aux, y_aux, x_held, y_held = auxiliary_arrays(data)
-    aux_fp = {k: v for k, v in s.to_dict().items()
-              if k in ("seed", "image_size", "architecture",
-                       "aux_characters", "aux_drawers")}
 
     def log(msg):
         print(f"[{cfg.experiment}] {msg}", flush=True)
 
-    aux_model, aux_info = dc.pretrain_auxiliary(
-        x_aux, y_aux, len(data.characters), conv_blocks, fc_units, s.train,
-        seed=s.seed, cache_dir=os.path.join(cfg.workdir, "checkpoints"),
-        fingerprint={"dataset": "omniglot", **aux_fp},
-        overwrite=cfg.overwrite, heldout=(x_held, y_held), log=log)
+    aux_model, aux_info = train_auxiliary(
+        data, s, conv_blocks, fc_units,
+        os.path.join(cfg.workdir, "checkpoints"), cfg.overwrite, log)
     setup_seconds = time.monotonic() - start
     out = {}
     for setting in settings:

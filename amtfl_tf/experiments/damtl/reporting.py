@@ -24,6 +24,7 @@ from amtfl_tf.experiments.damtl.common import METHODS
 from amtfl_tf.experiments.damtl.common import PAPER_NAMES
 from amtfl_tf.experiments.damtl.common import PAPER_SETTING_METHODS
 from amtfl_tf.experiments.damtl.common import TABLE_METHODS
+from amtfl_tf.experiments.damtl.common import base_method
 from amtfl_tf.results import Claim
 from amtfl_tf.results import Row
 from amtfl_tf.results import markdown_table
@@ -105,8 +106,7 @@ def rows_with_paper(records, keys, columns: Sequence[str], main_table: str,
     for m in methods:
         acc = accuracy_matrix(records, keys, m)
         table = ablation_table if m == "damtl_fa" else main_table
-        name = PAPER_NAMES[m.removesuffix("_rh")] if (
-            m in PAPER_SETTING_METHODS) else PAPER_NAMES[m]
+        name = PAPER_NAMES[base_method(m)]
         for t, col in enumerate(columns):
             paper = None if m in CONTROL_METHODS or (
                 f"{m}_rh" in PAPER_SETTING_METHODS
@@ -526,7 +526,7 @@ def proxy_tables_markdown(summ, task_names, label: str,
             ours = [_pm(a, b) for a, b in zip(s["task_mean"],
                                               s["task_std"])]
             ours.append(_pm(s["mean"], s["std"]))
-            row = paper.get(PAPER_NAMES[m.removesuffix("_rh")], {})
+            row = paper.get(PAPER_NAMES[base_method(m)], {})
             if (table == paper_main and not paper_setting
                     and "single_rh" in summ and m != "damtl"):
                 row = {}  # the paper's baselines: beside the random heads
