@@ -301,6 +301,40 @@ def test_kfold_and_ud_choice():
     assert best == 2 and scores == {1: 5.0, 2: 3.0, 3: 3.0}
 
 
+
+def test_ud_cross_validation_records_folds_and_resumes(tmp_path):
+    """A CV stopped part-way resumes at the first fold not recorded, and the
+    folds it has left see the same seeds as in an uninterrupted CV."""
+    from amtfl_tf.results import RunDir
+    folds = dc.kfold_indices(10, 3, np.random.default_rng(0))
+    calls = []
+
+    def fold_error(n, tr, va, stop_after=None):
+        if stop_after is not None and len(calls) == stop_after:
+            raise KeyboardInterrupt
+        calls.append((n, len(tr)))
+        # depends on the global seed, as a network's initialisation does
+        return float(n) + float(np.random.uniform())
+
+    whole = dc.ud_cross_validation((1, 2), folds, fold_error, log=lambda m: 0,
+                                   run_dir=RunDir(str(tmp_path / "a")),
+                                   seed=3)
+    assert len(calls) == 6
+    calls.clear()
+    run = RunDir(str(tmp_path / "b"))
+    with pytest.raises(KeyboardInterrupt):
+        dc.ud_cross_validation(
+            (1, 2), folds, lambda n, tr, va: fold_error(n, tr, va, 4),
+            log=lambda m: 0, run_dir=run, seed=3)
+    assert sorted(run.completed()) == [
+        "ud_cv_N1_fold1", "ud_cv_N1_fold2", "ud_cv_N1_fold3",
+        "ud_cv_N2_fold1"]
+    calls.clear()
+    resumed = dc.ud_cross_validation((1, 2), folds, fold_error,
+                                     log=lambda m: 0, run_dir=run, seed=3)
+    assert len(calls) == 2  # N = 2, folds 2 and 3
+    assert resumed == whole
+
 def test_task_blocked_batches_and_blocked_prediction():
     n = 20
     images = RNG.normal(size=(n,) + SMALL).astype("float32")

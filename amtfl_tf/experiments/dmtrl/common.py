@@ -45,6 +45,7 @@ import numpy as np
 
 from amtfl_tf import distribute
 from amtfl_tf.callbacks import training_callbacks
+from amtfl_tf.experiments.runner import seed_everything
 from amtfl_tf.models import dmtrl as dm
 from amtfl_tf.results import Row
 from amtfl_tf.tensor import RANK_RULES
@@ -312,13 +313,38 @@ def kfold_indices(n: int, folds: int, rng: np.random.Generator
 
 
 def ud_cross_validation(options: Sequence[int], folds, fold_error,
-                        log=print) -> dict[str, Any]:
+                        log=print, run_dir=None, prefix: str = "ud_cv",
+                        seed: int | None = None) -> dict[str, Any]:
     """UD-MTL's N chosen by cross-validation: ``fold_error(n, train_rows,
     val_rows)`` trains a UD-MTL network with N = n on one fold and returns
     its validation error; the mean over ``folds`` (pairs of row arrays)
-    scores n. Returns the record ``{"ud_shared_layers", "cv_error"}``."""
+    scores n. Returns the record ``{"ud_shared_layers", "cv_error"}``.
+
+    With ``run_dir`` (a :class:`~amtfl_tf.results.RunDir`) every fold's
+    error is recorded as it finishes (``<prefix>_N<n>_fold<i>``), so a
+    stopped CV resumes at the first fold not yet trained: at the faithful
+    profile one CV is hours of fits. With ``seed`` each fold's fit is
+    seeded from (seed, n, fold) alone, so a resumed CV trains the folds it
+    has left as an uninterrupted one would."""
+    def one_fold(n, i, tr, va):
+        key = f"{prefix}_N{n}_fold{i}"
+        if run_dir is not None and run_dir.has_split(key):
+            return float(run_dir.load_split(key)["error"])
+        t0 = time.monotonic()
+        if seed is not None:
+            seed_everything(int(np.random.SeedSequence(
+                [seed, int(n), i]).generate_state(1)[0]))
+        err = float(fold_error(n, tr, va))
+        log(f"UD-MTL N={n} fold {i}/{len(folds)}: validation error "
+            f"{err:.2f}% ({time.monotonic() - t0:.0f}s)")
+        if run_dir is not None:
+            run_dir.save_split(key, {"error": err, "ud_shared_layers": int(n),
+                                     "fold": i})
+        return err
+
     def cv_error(n):
-        errs = [fold_error(n, tr, va) for tr, va in folds]
+        errs = [one_fold(n, i, tr, va)
+                for i, (tr, va) in enumerate(folds, start=1)]
         log(f"UD-MTL N={n}: CV error {np.mean(errs):.2f}%")
         return float(np.mean(errs))
 

@@ -160,10 +160,12 @@ def _network(method, data, s: Settings, ud=None):
                           task_layout="blocked", ud_shared_layers=ud)
 
 
-def choose_ud_layers(data: OmniglotTasks, s: Settings, log) -> dict:
+def choose_ud_layers(data: OmniglotTasks, s: Settings, log,
+                     run_dir: RunDir | None = None) -> dict:
     """UD-MTL's N, chosen once (as the paper chose one architecture) by
     k-fold CV, stratified by character, on the training part of one draw
-    at ``ud_cv_fraction``; the chosen N serves every fraction."""
+    at ``ud_cv_fraction``; the chosen N serves every fraction. With
+    ``run_dir`` each fold's error is recorded as it finishes (resume)."""
     t = s.train
     options = t.ud_options or dm.ARCHITECTURES[ARCH]["ud_options"]
     if len(options) == 1:
@@ -177,7 +179,8 @@ def choose_ud_layers(data: OmniglotTasks, s: Settings, log) -> dict:
         dc.train(m, _batches(data, tr, s, s.seed), t)
         return float(np.mean(task_errors(m, data, va)))
 
-    return dc.ud_cross_validation(options, folds, fold_error, log)
+    return dc.ud_cross_validation(options, folds, fold_error, log,
+                                  run_dir=run_dir, seed=s.seed)
 
 
 def fit_record(data: OmniglotTasks, fraction: float, key: str, s: Settings,
@@ -460,7 +463,7 @@ def run(cfg: CommonConfig, **overrides) -> Results:
         def log(msg):
             print(f"[{name}] {key} {msg}", flush=True)
         if key == "ud_cv":
-            return choose_ud_layers(data, s, log)
+            return choose_ud_layers(data, s, log, run_dir)
         frac = float(key[4:].split("_")[0])
         return fit_record(data, frac, key, s, n_ud, log)
 
