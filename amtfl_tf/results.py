@@ -58,6 +58,11 @@ class ResumeMismatchError(RuntimeError):
     """The workdir holds split records made with a different configuration."""
 
 
+class WorkdirError(ValueError):
+    """The workdir cannot be created or written (a read-only place, a path
+    through a file, a full disk)."""
+
+
 # --------------------------------------------------------------------------
 # Atomic writes
 
@@ -446,6 +451,17 @@ class RunDir:
         self.overwrite = overwrite
         self.fingerprint = json.loads(json.dumps(
             dict(fingerprint or {}), default=_to_jsonable, sort_keys=True))
+        try:
+            self._prepare(overwrite)
+        except OSError as e:
+            raise WorkdirError(
+                f"workdir {self.workdir!r} cannot be written "
+                f"({type(e).__name__}: {e.strerror or e}"
+                + (f": {e.filename}" if e.filename else "") + "). Pass "
+                "--workdir=<a folder you can write> (workdir= in Python)."
+            ) from None
+
+    def _prepare(self, overwrite: bool) -> None:
         split_dir = os.path.join(self.workdir, self.SPLITS)
         if overwrite and os.path.isdir(split_dir):
             shutil.rmtree(split_dir)

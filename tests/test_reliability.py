@@ -56,6 +56,16 @@ def _corrupt_keras_file():
         return export.load_model(path)
 
 
+def _workdir_through_a_file():
+    import tempfile
+
+    from amtfl_tf.results import RunDir
+    with tempfile.TemporaryDirectory() as folder:
+        path = folder + "/a_file"
+        open(path, "w").close()
+        return RunDir(path + "/run")
+
+
 def _damtl_fit(task, y):
     m = models.DAMTLBaseline([3, 4], (8, 8, 1), method="single",
                              conv_blocks=[[4]], fc_units=[5])
@@ -201,6 +211,8 @@ CASES = [
      ValueError, "source_labels must hold one label per sample (3)"),
     ("corrupt .keras file", _corrupt_keras_file, ValueError,
      "not a zip archive"),
+    ("unwritable workdir", _workdir_through_a_file, ValueError,
+     "/a_file/run' cannot be written (NotADirectoryError"),
     # -- loaders, settings, results
     ("unknown dataset", lambda: datasets.load("mnsit"), ValueError,
      "name='mnsit'"),

@@ -310,3 +310,17 @@ def test_export_records_the_loaded_models_method(tmp_path):
     summary = json.loads((tmp_path / "out" / "export.json").read_text())
     assert summary["method"] == "cnn"
     assert summary["keras_file"] == str(path)
+
+
+def test_unwritable_workdir_is_one_line_naming_it(tmp_path):
+    """A --workdir that cannot be created (here a path through a file; the
+    tests run as root, so a read-only folder would not stop them) ends the
+    script with one message naming it, not a traceback."""
+    blocker = tmp_path / "a_file"
+    blocker.write_text("")
+    r = _run([sys.executable, "reproductions/fig4_synthetic_bases.py",
+              "--profile=smoke", f"--workdir={blocker}/run"], timeout=120)
+    assert r.returncode == 1, r.stderr
+    assert "WorkdirError" in r.stderr and f"{blocker}/run" in r.stderr
+    assert "--workdir=" in r.stderr
+    assert "Traceback" not in r.stderr
