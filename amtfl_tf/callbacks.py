@@ -7,6 +7,7 @@ from __future__ import annotations
 import math
 import os
 import re
+import time
 from typing import Any
 
 import keras
@@ -64,6 +65,60 @@ class StopOnNonFinite(keras.callbacks.Callback):
             raise FloatingPointError(
                 f"{name}: non-finite loss at {where}: {terms} (non-finite: "
                 f"{', '.join(bad)}); {self.hint}.")
+
+
+class FitProgress(keras.callbacks.Callback):
+    """A progress line for long fits: after an epoch that ends at least
+    ``every_seconds`` after the fit began or after the last line, prints
+    ``[fit <name>] epoch e/E: loss … (val_loss …) elapsed …, at most …
+    left`` (the bound assumes every remaining epoch runs; a stopping rule
+    may end the fit sooner). Short fits print nothing, so smoke runs and
+    grid searches keep their output; the experiments run their fits with
+    ``verbose=0``, and a faithful fit can take tens of minutes.
+
+    Args:
+      name: what the line calls the fit.
+      every_seconds: the least time between two lines.
+      print_fn: where the lines go (``print`` with flush by default).
+    """
+
+    def __init__(self, name: str, every_seconds: float = 60.0,
+                 print_fn=None) -> None:
+        super().__init__()
+        if not every_seconds > 0:
+            raise ValueError("every_seconds must be > 0. Received: "
+                             f"every_seconds={every_seconds!r}")
+        self.name = name
+        self.every_seconds = float(every_seconds)
+        self._print = print_fn or (lambda m: print(m, flush=True))
+        self._start = self._last = 0.0
+
+    def on_train_begin(self, logs: dict[str, Any] | None = None) -> None:
+        self._start = self._last = time.monotonic()
+
+    def on_epoch_end(self, epoch: int,
+                     logs: dict[str, Any] | None = None) -> None:
+        now = time.monotonic()
+        if now - self._last < self.every_seconds:
+            return
+        self._last = now
+        total = self.params.get("epochs") or epoch + 1
+        elapsed = now - self._start
+        left = elapsed / (epoch + 1) * max(total - epoch - 1, 0)
+        terms = ", ".join(f"{k} {float(np.asarray(logs[k])):.4g}"
+                          for k in ("loss", "val_loss")
+                          if logs and k in logs)
+        self._print(f"[fit {self.name}] epoch {epoch + 1}/{total}: {terms}"
+                    f" (elapsed {_clock(elapsed)}, at most {_clock(left)} "
+                    "left)")
+
+
+def _clock(seconds: float) -> str:
+    seconds = int(round(seconds))
+    h, rest = divmod(seconds, 3600)
+    m, s = divmod(rest, 60)
+    return f"{h}h{m:02d}m{s:02d}s" if h else f"{m}m{s:02d}s" if m \
+        else f"{s}s"
 
 
 class MultiTaskTensorBoard(keras.callbacks.Callback):
@@ -134,7 +189,8 @@ class MultiTaskTensorBoard(keras.callbacks.Callback):
 
 
 def training_callbacks(name: str, hint: str) -> list:
-    """The callbacks of one fit: :class:`StopOnNonFinite`, a
+    """The callbacks of one fit: :class:`StopOnNonFinite`,
+    :class:`FitProgress` (a line a minute for fits that long), a
     ``keras.callbacks.BackupAndRestore`` when the active run
     (:func:`amtfl_tf.runtime.active`) has a checkpoint root, and a
     :class:`MultiTaskTensorBoard` logging to ``<tensorboard_root>/<name>``
@@ -147,7 +203,7 @@ def training_callbacks(name: str, hint: str) -> list:
     that fit at its last finished epoch (the splits already recorded are
     skipped by the run folder)."""
     rt = runtime.active()
-    out = [StopOnNonFinite(hint)]
+    out = [StopOnNonFinite(hint), FitProgress(name)]
     if rt.checkpoint_root:
         out.append(keras.callbacks.BackupAndRestore(os.path.join(
             rt.checkpoint_root, rt.split_key or "run",

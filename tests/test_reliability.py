@@ -452,3 +452,24 @@ def test_checkpoints_resume_an_interrupted_fit(tmp_path):
         fit(second)
         assert second.seen == [2, 3, 4]
         assert not (tmp_path / "split1" / "fit1").exists()
+
+
+def test_fit_progress_prints_for_long_fits_only(monkeypatch):
+    """A line when at least every_seconds have passed since the last one
+    (epoch, loss, elapsed, bound on the time left); none for short fits."""
+    from amtfl_tf import callbacks as cb
+    clock = iter([0.0, 10.0, 70.0, 80.0, 150.0])
+    monkeypatch.setattr(cb.time, "monotonic", lambda: next(clock))
+    lines = []
+    p = cb.FitProgress("stl", every_seconds=60, print_fn=lines.append)
+    p.set_params({"epochs": 4})
+    p.on_train_begin()
+    for epoch in range(4):
+        p.on_epoch_end(epoch, {"loss": 1.0 / (epoch + 1), "val_loss": 2.0})
+    assert lines == [
+        "[fit stl] epoch 2/4: loss 0.5, val_loss 2 (elapsed 1m10s, at most "
+        "1m10s left)",
+        "[fit stl] epoch 4/4: loss 0.25, val_loss 2 (elapsed 2m30s, at most "
+        "0s left)"]
+    with pytest.raises(ValueError, match="every_seconds=0"):
+        cb.FitProgress("x", every_seconds=0)
