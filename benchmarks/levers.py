@@ -29,6 +29,20 @@ go to benchmarks/results/levers.json.
   ≤ 0.8 × theirs (a ratio ≥ 1.25). Whether bfloat16 gives Table 2's
   result is measured by ``reproductions/table2_variants.py
   --variants=authors,bfloat16``, not here.
+- ``omniglot_fold``: a DMTRL Fig. 4 training step at the faithful shape
+  (50 alphabets × 4 drawings of 105 × 105, the paper's tanh CNN) with the
+  activations kept task-folded through the convolutions
+  (``FactorisedConv2D.call_folded``, what ``DMTRLNetwork`` does) against
+  the previous path, which transposed every activation into and out of
+  every convolution; STL and DMTRL-Tucker (full rank), ``train_on_batch``.
+  The two give the same numbers (tested bit for bit).
+- ``dense_route``: a DMTRL-Tucker / DMTRL-TT training step at full rank
+  (what independent STL networks decompose to at ε = 0.1) with the dense
+  layers applying their factors to the input where that is cheaper
+  (``FactorisedDense._apply_tasked``, "auto") against synthesising the T
+  kernels every step ("kernel", the previous path): Fig. 4's Omniglot
+  network (50 tasks × 4 images of 105 × 105; FC1 1936 → 64) and
+  Appendix A's MNIST LeNet (10 tasks, batch 64; FC1 1024 → 512).
 - ``data_autotune``: the Table 2 LeNet ``fit`` on its tf.data pipeline
   with tf.data's autotuning on (the default) and off
   (``amtfl_tf.input_pipeline.untuned``, what the experiments use).
@@ -50,7 +64,7 @@ import numpy as np
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 LEVERS = ("feedback_order", "train_loop", "tt_gram", "precision",
-          "authors_tf1", "data_autotune")
+          "authors_tf1", "data_autotune", "omniglot_fold", "dense_route")
 
 
 def _interleaved(fns, repeats):
@@ -350,6 +364,117 @@ def data_autotune(repeats, quick):
                old="tf.data autotuning on (the default)",
                new="autotuning off (input_pipeline.untuned)")
     return res
+
+
+@contextlib.contextmanager
+def _unfolded():
+    """The path before the folded one: every task convolution through its
+    ``__call__`` (transposes in and out of each layer)."""
+    from amtfl_tf.layers.factorised import FactorisedConv2D
+    saved = FactorisedConv2D.can_fold
+    FactorisedConv2D.can_fold = lambda self: False
+    try:
+        yield
+    finally:
+        FactorisedConv2D.can_fold = saved
+
+
+def omniglot_fold(repeats, quick):
+    import keras
+
+    from amtfl_tf.models import dmtrl as dm
+
+    steps = 3 if quick else 8
+    rng = np.random.default_rng(0)
+    sizes = [int(v) for v in rng.integers(14, 56, 50)]
+    x = rng.random((4, 50, 105, 105, 1)).astype("float32")
+    y = np.stack([rng.integers(0, n, 4) for n in sizes], 1).astype("int32")
+    out = {}
+    for method in ("stl", "dmtrl-tucker"):
+        fns = {}
+        for name in ("transposed", "folded"):
+            keras.utils.set_random_seed(0)
+            m = dm.build_network(method, 50, (105, 105, 1), "omniglot_cnn",
+                                 task_layout="blocked", num_classes=sizes,
+                                 loss="softmax_ce")
+            m.compile(keras.optimizers.Adam(1e-3))
+            m(x[:1])
+            # each model's train function is traced on the path it times
+            if name == "transposed":
+                with _unfolded():
+                    m.train_on_batch(x, y)
+            else:
+                m.train_on_batch(x, y)
+
+            def step(m=m):
+                for _ in range(steps):
+                    m.train_on_batch(x, y)
+            fns[name] = step
+        res = _summary(_interleaved(fns, repeats), "transposed", "folded",
+                       per=steps)
+        res.update(setting=f"DMTRL Fig. 4 {dm.PAPER_NAMES[method]} training "
+                   "step, 50 tasks × 4 images of 105 × 105, float32, "
+                   f"{steps} train_on_batch calls per repeat",
+                   old="activations transposed around every task conv",
+                   new="activations kept task-folded (call_folded)")
+        out[method] = res
+    return out
+
+
+def dense_route(repeats, quick):
+    import keras
+
+    from amtfl_tf.layers.factorised import FactorisedDense
+    from amtfl_tf.models import dmtrl as dm
+
+    steps = 2 if quick else 5
+    rng = np.random.default_rng(0)
+    sizes = [int(v) for v in rng.integers(14, 56, 50)]
+    problems = {
+        "omniglot": (dict(num_tasks=50, image_shape=(105, 105, 1),
+                          architecture="omniglot_cnn",
+                          task_layout="blocked", num_classes=sizes,
+                          loss="softmax_ce"),
+                     rng.random((4, 50, 105, 105, 1)).astype("float32"),
+                     np.stack([rng.integers(0, n, 4) for n in sizes],
+                              1).astype("int32")),
+        "mnist": (dict(num_tasks=10, image_shape=(28, 28, 1),
+                       architecture="mnist_lenet"),
+                  rng.random((64, 28, 28, 1)).astype("float32"),
+                  np.sign(rng.normal(size=(64, 10))).astype("float32"))}
+    out = {}
+    for problem, (kw, x, y) in problems.items():
+        for method in ("dmtrl-tucker", "dmtrl-tt"):
+            fns = {}
+            for route in ("kernel", "auto"):
+                keras.utils.set_random_seed(0)
+                m = dm.build_network(method, kw["num_tasks"],
+                                     kw["image_shape"], kw["architecture"],
+                                     **{k: v for k, v in kw.items() if k
+                                        not in ("num_tasks", "image_shape",
+                                                "architecture")})
+                m.compile(keras.optimizers.Adam(1e-3))
+                m(x[:1])
+                saved = FactorisedDense._dense_route
+                FactorisedDense._dense_route = route
+                try:  # the train function is traced on this route
+                    m.train_on_batch(x, y)
+                finally:
+                    FactorisedDense._dense_route = saved
+
+                def step(m=m):
+                    for _ in range(steps):
+                        m.train_on_batch(x, y)
+                fns[route] = step
+            res = _summary(_interleaved(fns, repeats), "kernel", "auto",
+                           per=steps)
+            res.update(setting=f"{problem} {dm.PAPER_NAMES[method]} "
+                       f"training step at full rank, {steps} "
+                       "train_on_batch calls per repeat, float32",
+                       old="T kernels synthesised every step",
+                       new="factors applied to the input where cheaper")
+            out[f"{problem}_{method[6:]}"] = res
+    return out
 
 
 def main():

@@ -552,3 +552,47 @@ def test_holdout_images_and_drawings_are_disjoint_from_train_and_test():
     train, test = dmot.split_drawings(data, 0.05, 0, "k")
     held, test2 = dmot.holdout_drawings(data, test, 0, "k")
     assert len(held) == 27 and len(test2) == 30
+
+
+@pytest.mark.parametrize("method, n", [("stl", None), ("ud-mtl", 1),
+                                       ("dmtrl-tucker", None),
+                                       ("dmtrl-tt", None)])
+def test_task_folded_convolutions_equal_the_transposed_path(
+        method, n, monkeypatch):
+    """DMTRLNetwork keeps the activations task-folded through its task
+    convolutions and pools (a third of an Omniglot step was transposes):
+    outputs, features and gradients equal the per-layer path bit for bit,
+    and the folded path is the one taken."""
+    import tensorflow as tf
+
+    from amtfl_tf.layers.factorised import FactorisedConv2D
+    keras.utils.set_random_seed(3)
+    net = dm.build_network(method, 3, (28, 28, 1), "omniglot_cnn",
+                           task_layout="blocked", num_classes=[4, 6, 5],
+                           loss="softmax_ce", ud_shared_layers=n)
+    x = RNG.random((2, 3, 28, 28, 1)).astype("float32")
+    net(x[:1])
+    used = []
+    call_folded = FactorisedConv2D.call_folded
+
+    def spy(self, h):
+        used.append(self.name)
+        return call_folded(self, h)
+
+    def outputs():
+        with tf.GradientTape() as tape:
+            out = net(x, training=True)
+            loss = tf.reduce_sum(tf.where(out > -1e8, out, 0.0) ** 2)
+        grads = tape.gradient(loss, net.trainable_variables)
+        return ([out.numpy(), net.features(x, "fc1").numpy()]
+                + [g.numpy() for g in grads])
+
+    monkeypatch.setattr(FactorisedConv2D, "call_folded", spy)
+    folded = outputs()
+    expected = ["conv2", "conv3"] if method == "ud-mtl" else [
+        "conv1", "conv2", "conv3"]
+    assert used[:len(expected)] == expected
+    monkeypatch.setattr(FactorisedConv2D, "can_fold", lambda self: False)
+    transposed = outputs()
+    for a, b in zip(folded, transposed):
+        np.testing.assert_array_equal(a, b)

@@ -430,3 +430,54 @@ def test_call_checks_shapes_after_build():
         layer(np.zeros((2, T, D_IN + 1), "float32"))
     with pytest.raises(ValueError, match="not built"):
         _make(LAFDense).recompose()
+
+
+@pytest.mark.parametrize("cls, ranks", [(TuckerDense, (12, 5, 4)),
+                                        (TTDense, (12, 4))])
+def test_dense_routes_agree_and_auto_picks_by_batch(cls, ranks,
+                                                    monkeypatch):
+    """Tucker/TT dense layers on task-blocked input either synthesise the
+    T kernels or apply the factors to the input (at full rank on a wide
+    layer the synthesis dominated a DMTRL Omniglot step); both routes give
+    the same outputs and gradients, and "auto" takes the input route for
+    small batches and the kernel route for large ones, also when the batch
+    is unknown while tracing (ops.cond)."""
+    layer = cls(7, num_tasks=4, ranks=ranks, activation="tanh")
+    layer.build((None, 4, 12))
+    rng = np.random.default_rng(0)
+    for w in layer.trainable_weights:
+        w.assign(rng.normal(size=w.shape).astype("float32") * 0.3)
+    def run(route, x):
+        monkeypatch.setattr(cls, "_dense_route", route)
+        with tf.GradientTape() as tape:
+            y = layer(x)
+            loss = tf.reduce_sum(y ** 2)
+        return [y.numpy()] + [g.numpy() for g in tape.gradient(
+            loss, layer.trainable_weights)]
+
+    x = rng.normal(size=(3, 4, 12)).astype("float32")
+    for a, b in zip(run("kernel", x), run("input", x)):
+        np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-5)
+    costs = layer._strategy.dense_costs(layer._weights_dict())
+    (k0, k1), (i0, i1) = costs["kernel"], costs["input"]
+    b_star = (k0 - i0) / (i1 - k1)
+    assert i1 > k1 and 1 < b_star < 200   # a batch-dependent choice here
+    routes = []
+    strategy = layer._strategy   # the strategy class
+    apply = strategy.apply_dense
+    monkeypatch.setattr(strategy, "apply_dense", staticmethod(
+        lambda w, x: routes.append("input") or apply(w, x)))
+    monkeypatch.setattr(cls, "_dense_route", "auto")
+    small, large = int(b_star) - 1, int(b_star) + 2
+    for b in (small, large):
+        layer(rng.normal(size=(b, 4, 12)).astype("float32"))
+    assert routes == ["input"]   # the large batch synthesised the kernels
+    f = tf.function(layer, input_signature=[
+        tf.TensorSpec((None, 4, 12), tf.float32)])
+    for b in (small, large):
+        xb = rng.normal(size=(b, 4, 12)).astype("float32")
+        monkeypatch.setattr(cls, "_dense_route", "kernel")
+        want = layer(xb).numpy()
+        monkeypatch.setattr(cls, "_dense_route", "auto")
+        np.testing.assert_allclose(f(xb).numpy(), want, rtol=1e-4,
+                                   atol=1e-5)

@@ -56,6 +56,31 @@ class _Tucker:
     def task_factor(w, order):
         return ops.transpose(w[f"factor_{order - 1}"])
 
+    @staticmethod
+    def dense_costs(w):
+        """Multiply-adds of a dense layer's forward pass as ``(fixed,
+        per_sample)`` for the two routes: synthesising the kernels first
+        (``"kernel"``; the mode products in order, then a batched matmul)
+        and applying the factors to the input (``"input"``, see
+        :meth:`apply_dense`); ``per_sample`` counts one sample of every
+        task."""
+        (n, a), (o, b), (t, c) = (w[f"factor_{k}"].shape for k in range(3))
+        synth = n * a * b * c + n * o * b * c + n * o * t * c
+        return {"kernel": (synth, t * n * o),
+                "input": (a * b * c * t, t * (n * a + a * b + b * o))}
+
+    @staticmethod
+    def apply_dense(w, x):
+        """``(B, T, D_in)`` → ``(B, T, D_out)`` without synthesising the T
+        kernels: x U⁽¹⁾, the core contracted with the task factor, then
+        U⁽²⁾. At full rank on a wide layer (Omniglot's FC1, 1936 → 64 × 50
+        tasks) synthesising costs about 12 G multiply-adds per step, this
+        route 0.7 G at 4 samples per task."""
+        xa = ops.einsum("btn,na->bta", x, w["factor_0"])
+        gt = ops.einsum("aec,tc->tae", w["core"], w["factor_2"])
+        z = ops.einsum("bta,tae->bte", xa, gt)
+        return ops.einsum("bte,oe->bto", z, w["factor_1"])
+
 
 class _TT:
     name = "tt"
@@ -91,6 +116,24 @@ class _TT:
     @staticmethod
     def task_factor(w, order):
         return w[f"tt_core_{order - 1}"]
+
+    @staticmethod
+    def dense_costs(w):
+        """As :meth:`_Tucker.dense_costs`, for the cores ``(D_in, K1)``,
+        ``(K1, D_out, K2)``, ``(K2, T)``."""
+        (n, r1), (_, o, r2), (_, t) = (w[f"tt_core_{k}"].shape
+                                       for k in range(3))
+        synth = n * r1 * o * r2 + n * o * r2 * t
+        return {"kernel": (synth, t * n * o),
+                "input": (r1 * o * r2 * t, t * (n * r1 + r1 * o))}
+
+    @staticmethod
+    def apply_dense(w, x):
+        """``(B, T, D_in)`` → ``(B, T, D_out)`` without synthesising the T
+        kernels: x G₁, then the other two cores contracted per task."""
+        xa = ops.einsum("btn,na->bta", x, w["tt_core_0"])
+        g23 = ops.einsum("aoe,et->tao", w["tt_core_1"], w["tt_core_2"])
+        return ops.einsum("bta,tao->bto", xa, g23)
 
 
 class _LAF:

@@ -46,6 +46,8 @@ after the batch axis.
 
 from __future__ import annotations
 
+import math
+
 from typing import Any, Sequence
 
 from keras import ops
@@ -64,6 +66,9 @@ class FactorisedDense(FactorisedLayer):
     """Base of the factorised dense layers (not exported)."""
 
     _order = 3
+    # "auto": the cheaper of "kernel" and "input" (see _apply_tasked);
+    # the two are forced by the tests and the benchmark
+    _dense_route = "auto"
 
     def __init__(self, units: int, num_tasks: int,
                  ranks: int | Sequence[int] | None, **kwargs: Any) -> None:
@@ -105,11 +110,45 @@ class FactorisedDense(FactorisedLayer):
             kernel = ops.reshape(kernel, (kernel.shape[0], t * units))
             y = ops.reshape(ops.matmul(x, kernel), (-1, t, units))
         else:
-            kernel = self._kernel((2, 0, 1))  # (T, D_in, D_out)
-            y = ops.einsum("btd,tdo->bto", x, kernel)
+            y = self._apply_tasked(x)
         if self.use_bias:
             y = y + self.bias
         return self.activation(y)
+
+    def _apply_tasked(self, x):
+        """``(B, T, D_in)`` → ``(B, T, D_out)`` by the cheaper route for
+        the batch: the T kernels synthesised, then one batched matmul, or
+        (Tucker, TT) the factors applied to the input
+        (``apply_dense``), which skips the synthesis whose cost does not
+        shrink with the batch. The routes' multiply-adds
+        (``dense_costs``) decide; with the batch unknown while tracing,
+        ``ops.cond`` decides at run time from the batch size."""
+        def kernel_route():
+            kernel = self._kernel((2, 0, 1))  # (T, D_in, D_out)
+            return ops.einsum("btd,tdo->bto", x, kernel)
+
+        strategy = self._strategy
+        if self._dense_route == "kernel" or not hasattr(strategy,
+                                                        "apply_dense"):
+            return kernel_route()
+        w = self._weights_dict()
+        if self._dense_route == "input":
+            return strategy.apply_dense(w, x)
+        costs = strategy.dense_costs(w)
+        (k0, k1), (i0, i1) = costs["kernel"], costs["input"]
+        # the input route is cheaper for batches below b_star
+        if i1 <= k1:
+            return strategy.apply_dense(w, x) if i0 <= k0 else \
+                kernel_route()
+        # the largest batch for which the input route costs less
+        b_max = math.ceil((k0 - i0) / (i1 - k1)) - 1
+        if x.shape[0] is not None:
+            return strategy.apply_dense(w, x) if x.shape[0] <= b_max \
+                else kernel_route()
+        if b_max < 1:
+            return kernel_route()
+        return ops.cond(ops.shape(x)[0] <= b_max,
+                        lambda: strategy.apply_dense(w, x), kernel_route)
 
     def compute_output_shape(self, input_shape: Sequence[int | None]
                              ) -> tuple[int | None, ...]:
@@ -120,6 +159,23 @@ class FactorisedDense(FactorisedLayer):
         config = super().get_config()
         config.update({"units": self.units, **self._base_config()})
         return config
+
+def fold_tasks(x: Any) -> Any:
+    """``(B, T, H, W, C)`` to ``(B, H, W, T*C)``: the task axis folded into
+    the channels, task-major (the grouped convolutions' layout)."""
+    s = ops.shape(x)
+    return ops.reshape(ops.transpose(x, (0, 2, 3, 1, 4)),
+                       (s[0], s[2], s[3], x.shape[1] * x.shape[4]))
+
+
+def unfold_tasks(y: Any, num_tasks: int) -> Any:
+    """The inverse of :func:`fold_tasks`: ``(B, H, W, T*M)`` to
+    ``(B, T, H, W, M)``."""
+    s = ops.shape(y)
+    y = ops.reshape(y, (s[0], s[1], s[2], num_tasks,
+                        y.shape[3] // num_tasks))
+    return ops.transpose(y, (0, 3, 1, 2, 4))
+
 
 class FactorisedConv2D(FactorisedLayer):
     """Base of the factorised 2-D convolutions (not exported)."""
@@ -191,34 +247,55 @@ class FactorisedConv2D(FactorisedLayer):
     def call(self, inputs: Any) -> Any:
         x = inputs
         self._in_dim(x.shape)
-        t, m = self.num_tasks, self.filters
-        kh, kw = self.kernel_size
+        t = self.num_tasks
+        if len(x.shape) == 4:  # shared input: one ordinary convolution
+            y = self._finish(conv2d(x, self._folded_kernel(),
+                                    self.strides, self.padding))
+        elif self._use_grouped():
+            # the task axis folded into the channels, (B, H, W, T*C): one
+            # convolution with groups = T
+            y = self.call_folded(fold_tasks(x))
+        else:
+            kernels = self._kernel((0, 1, 2, 4, 3))
+            y = self._finish(ops.concatenate([
+                conv2d(x[:, i], kernels[:, :, :, i], self.strides,
+                        self.padding) for i in range(t)], axis=-1))
+        return unfold_tasks(y, t)
+
+    def call_folded(self, x: Any) -> Any:
+        """The layer on task-folded activations: ``(B, H, W, T*C)`` (task
+        t's channels at ``t*C:(t+1)*C``) to ``(B, H', W', T*M)``, the same
+        numbers :meth:`call` gives before it unfolds them. A network that
+        stacks these layers (with max-pooling between them, which works on
+        the folded channels as they are) folds once and unfolds once
+        instead of transposing its activations around every layer
+        (``DMTRLNetwork`` does, where :meth:`can_fold`). The layer must be
+        built; Keras' ``__call__`` is bypassed (no autocast: see
+        :meth:`can_fold`)."""
+        return self._finish(conv2d(x, self._folded_kernel(), self.strides,
+                                   self.padding))
+
+    def can_fold(self) -> bool:
+        """Whether :meth:`call_folded` may stand in for ``__call__``: the
+        layer is built, its grouped convolution runs and differentiates
+        here, and its variables are in its compute dtype (under a
+        mixed-precision policy ``__call__`` casts them; this path would
+        not)."""
+        return (self.built and self._use_grouped()
+                and self.compute_dtype == self.variable_dtype)
+
+    def _folded_kernel(self):
         # (H, W, C, T, M); reshaped to (H, W, C, T*M) the output channels
         # are grouped by task
         kernels = self._kernel((0, 1, 2, 4, 3))
-        c = kernels.shape[2]
-        if len(x.shape) == 4:  # shared input: one ordinary convolution
-            y = conv2d(x, ops.reshape(kernels, (kh, kw, c, t * m)),
-                        self.strides, self.padding)
-        elif self._use_grouped():
-            # fold the task axis into the channels, (B, H, W, T*C); the
-            # kernel has C input channels, so the convolution runs with
-            # groups = T
-            s = ops.shape(x)
-            x = ops.reshape(ops.transpose(x, (0, 2, 3, 1, 4)),
-                            (s[0], s[2], s[3], t * c))
-            y = conv2d(x, ops.reshape(kernels, (kh, kw, c, t * m)),
-                        self.strides, self.padding)
-        else:
-            y = ops.concatenate([
-                conv2d(x[:, i], kernels[:, :, :, i], self.strides,
-                        self.padding) for i in range(t)], axis=-1)
+        kh, kw, c = kernels.shape[:3]
+        return ops.reshape(kernels, (kh, kw, c, self.num_tasks
+                                     * self.filters))
+
+    def _finish(self, y):
         if self.use_bias:
-            y = y + ops.reshape(self.bias, (t * m,))
-        y = self.activation(y)
-        s = ops.shape(y)
-        y = ops.reshape(y, (s[0], s[1], s[2], t, m))
-        return ops.transpose(y, (0, 3, 1, 2, 4))
+            y = y + ops.reshape(self.bias, (self.num_tasks * self.filters,))
+        return self.activation(y)
 
     def compute_output_shape(self, input_shape: Sequence[int | None]
                              ) -> tuple[int | None, ...]:

@@ -44,6 +44,9 @@ import keras
 import numpy as np
 from keras import ops
 
+from amtfl_tf.layers.factorised import FactorisedConv2D
+from amtfl_tf.layers.factorised import fold_tasks
+from amtfl_tf.layers.factorised import unfold_tasks
 from amtfl_tf.layers.laf_conv2d import LAFConv2D
 from amtfl_tf.layers.laf_dense import LAFDense
 from amtfl_tf.layers.task_conv2d import TaskConv2D
@@ -243,23 +246,42 @@ class DMTRLNetwork(MultiTaskModel):
 
     def _run(self, x, training=False, stop=None):
         """The layers in order, up to (not including) the parametrised
-        layer named ``stop``."""
+        layer named ``stop``.
+
+        Runs of task-specific or factorised convolutions (and the max-pools
+        between them) keep their activations task-folded, ``(B, H, W,
+        T*C)`` (:meth:`FactorisedConv2D.call_folded`): the same numbers,
+        without a pair of transposes of every activation around every
+        layer (a third of an Omniglot STL step at 105 × 105)."""
         h = x
         tasked = self.task_layout == "blocked"
+        folded = False
         names = iter(self.layer_names())
         for kind, obj, arg in self._ops:
+            fold = (kind == "layer" and arg != "shared" and tasked
+                    and isinstance(obj, FactorisedConv2D) and obj.can_fold())
+            if folded and not fold and kind != "pool":
+                h, folded = unfold_tasks(h, self.num_tasks), False
             if kind == "layer":
                 if next(names) == stop:
                     return h
-                if arg == "shared":
+                if fold:
+                    if not folded:
+                        h, folded = fold_tasks(h), True
+                    h = obj.call_folded(h)
+                elif arg == "shared":
                     h = self._per_image(obj, h, tasked)
                 else:
                     h = obj(h)
                     tasked = True
             elif kind == "pool":
                 size, (stride, pad) = obj, arg
-                h = self._per_image(
-                    lambda v: ops.max_pool(v, size, stride, pad), h, tasked)
+                if folded:  # per channel: the folded layout as it is
+                    h = ops.max_pool(h, size, stride, pad)
+                else:
+                    h = self._per_image(
+                        lambda v: ops.max_pool(v, size, stride, pad), h,
+                        tasked)
             elif kind == "lrn":
                 h = self._per_image(_lrn, h, tasked)
             elif kind == "flatten":
@@ -269,6 +291,8 @@ class DMTRLNetwork(MultiTaskModel):
                     int(np.prod(h.shape[lead:])),))
             elif kind == "dropout":
                 h = obj(h, training=training)
+        if folded:
+            h = unfold_tasks(h, self.num_tasks)
         return h
 
     def features(self, x: Any, layer: str) -> Any:
