@@ -138,3 +138,32 @@ def test_dmtrl_script_rejects_bad_flag(tmp_path):
               "--image_size=8"])
     assert r.returncode != 0
     assert "image_size=8" in r.stderr and "Traceback" not in r.stderr
+
+
+@pytest.mark.data
+@pytest.mark.large
+def test_rank_rules_tool_smoke(tmp_path, data_dir):
+    """tools/dmtrl_rank_rules.py: one record per subset with both rules at
+    every ε, the table with Appendix B's ratio at ε = 0.1; a second call
+    trains nothing; bad arguments are one line."""
+    cmd = [sys.executable, "tools/dmtrl_rank_rules.py", "--profile=smoke",
+           "--subsets=1", "--eps", "0.1", "0.5", f"--out={tmp_path}",
+           f"--data_dir={data_dir}"]
+    r = _run(cmd)
+    assert r.returncode == 0, r.stderr[-3000:]
+    assert "[1/1] fold1" in r.stdout
+    rec = json.loads((tmp_path / "records" / "fold1.json").read_text())
+    assert set(rec["rules"]) == {"frobenius", "interpolative"}
+    assert set(rec["rules"]["interpolative"]) == {"0.1", "0.5"}
+    for rule in rec["rules"].values():
+        for row in rule.values():
+            for got in row.values():
+                assert 0 < got["ratio"] == got["params"] / rec["stl"]["params"]
+    res = json.loads((tmp_path / "results.json").read_text())
+    assert len(res["rows"]) == 2 * 2 * 3
+    table = (tmp_path / "table.md").read_text()
+    assert "| interpolative | 0.1 | DMTRL-TT |" in table and "| 0.50 |" in table
+    again = _run(cmd)
+    assert again.returncode == 0 and "[1/" not in again.stdout
+    bad = _run(cmd[:2] + ["--eps", "1.5"])
+    assert bad.returncode == 2 and "--eps must be in [0, 1)" in bad.stderr
