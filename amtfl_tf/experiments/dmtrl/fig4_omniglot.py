@@ -173,10 +173,22 @@ def choose_ud_layers(data: OmniglotTasks, s: Settings, log,
     seed_everything(s.seed)  # the folds' network initialisations
     rows, _ = split_drawings(data, s.ud_cv_fraction, s.seed, "ud_cv")
     folds = character_folds(data, rows, t.ud_folds, s.seed)
+    if t.stopping == "holdout":
+        # trained as the records' UD-MTL is: stopped on held-out drawings,
+        # here half of each character's drawings in the validation fold
+        # (the other half scores N), so no drawing both stops and scores
+        split = [holdout_drawings(data, va, s.seed, f"ud_cv_fold{i}")
+                 for i, (_, va) in enumerate(folds, start=1)]
+        folds = [((tr, held), va) for (tr, _), (held, va) in zip(folds,
+                                                                 split)]
+    else:
+        folds = [((tr, None), va) for tr, va in folds]
 
-    def fold_error(n, tr, va):
+    def fold_error(n, train, va):
+        tr, held = train
         m = _network("ud-mtl", data, s, n)
-        dc.train(m, _batches(data, tr, s, s.seed), t)
+        dc.train(m, _batches(data, tr, s, s.seed), t, validation=None
+                 if held is None else _batches(data, held, s, s.seed + 2))
         return float(np.mean(task_errors(m, data, va)))
 
     return dc.ud_cross_validation(options, folds, fold_error, log,
