@@ -596,3 +596,35 @@ def test_task_folded_convolutions_equal_the_transposed_path(
     transposed = outputs()
     for a, b in zip(folded, transposed):
         np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.data
+def test_fig4_ud_cv_fits_stop_on_drawings_they_are_not_scored_on(
+        data_dir, monkeypatch):
+    """With the stopping rule, every CV fit of UD-MTL's N stops on held-out
+    drawings of its validation fold and is scored on the others: no
+    drawing is trained on, stopped on and scored twice over."""
+    from amtfl_tf.experiments.config import CommonConfig
+    s = dmo.settings_for("smoke", stopping="holdout", ud_folds=3)
+    cfg = CommonConfig(experiment="dmtrl_fig4_omniglot", profile="smoke",
+                       data_dir=data_dir, workdir="/nonexistent", seed=0,
+                       overwrite=False, jit_compile="auto", download=False)
+    data = dmo.load_tasks(cfg, s)
+    fits = []
+    monkeypatch.setattr(dc, "train", lambda m, batches, t, validation=None:
+                        fits.append((np.concatenate(batches.groups), validation))
+                        or 0.0)
+
+    def scored(model, d, rows):
+        fits[-1] += (rows,)
+        return np.zeros(model.num_tasks)
+    monkeypatch.setattr(dmo, "task_errors", scored)
+    dmo.choose_ud_layers(data, s, lambda m: None)
+    assert len(fits) == 3 * len(s.train.ud_options)
+    for tr, validation, va in fits:
+        held = np.concatenate(validation.groups)
+        assert len(held) and len(va)
+        assert not (set(tr) & set(held) or set(tr) & set(va)
+                    or set(held) & set(va))
+        # every character of the fold keeps drawings to score
+        assert set(data.character[held]) <= set(data.character[va])
