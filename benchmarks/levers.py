@@ -109,15 +109,21 @@ def _shallow_data(n, d, tasks, seed=0):
 
 
 @contextlib.contextmanager
-def _order(order):
-    """Force AsymmetricFeedback's association order while a fit traces."""
-    from amtfl_tf.layers import asymmetric_feedback as af
-    saved = af.feedback_order
-    af.feedback_order = lambda b, k, t: order
+def _patched(owner, name, value):
+    """``owner.name = value`` for the block (e.g. while a fit traces the
+    path it will time)."""
+    saved = getattr(owner, name)
+    setattr(owner, name, value)
     try:
         yield
     finally:
-        af.feedback_order = saved
+        setattr(owner, name, saved)
+
+
+def _order(order):
+    """Force AsymmetricFeedback's association order while a fit traces."""
+    from amtfl_tf.layers import asymmetric_feedback as af
+    return _patched(af, "feedback_order", lambda b, k, t: order)
 
 
 def feedback_order(repeats, quick):
@@ -366,17 +372,20 @@ def data_autotune(repeats, quick):
     return res
 
 
-@contextlib.contextmanager
 def _unfolded():
     """The path before the folded one: every task convolution through its
     ``__call__`` (transposes in and out of each layer)."""
     from amtfl_tf.layers.factorised import FactorisedConv2D
-    saved = FactorisedConv2D.can_fold
-    FactorisedConv2D.can_fold = lambda self: False
-    try:
-        yield
-    finally:
-        FactorisedConv2D.can_fold = saved
+    return _patched(FactorisedConv2D, "can_fold", lambda self: False)
+
+
+def _omniglot_problem(rng):
+    """Fig. 4's faithful batch: 50 alphabets of 14–55 characters, 4
+    drawings of 105 × 105 each; ``(class sizes, x, y)``."""
+    sizes = [int(v) for v in rng.integers(14, 56, 50)]
+    x = rng.random((4, 50, 105, 105, 1)).astype("float32")
+    y = np.stack([rng.integers(0, n, 4) for n in sizes], 1).astype("int32")
+    return sizes, x, y
 
 
 def omniglot_fold(repeats, quick):
@@ -385,10 +394,7 @@ def omniglot_fold(repeats, quick):
     from amtfl_tf.models import dmtrl as dm
 
     steps = 3 if quick else 8
-    rng = np.random.default_rng(0)
-    sizes = [int(v) for v in rng.integers(14, 56, 50)]
-    x = rng.random((4, 50, 105, 105, 1)).astype("float32")
-    y = np.stack([rng.integers(0, n, 4) for n in sizes], 1).astype("int32")
+    sizes, x, y = _omniglot_problem(np.random.default_rng(0))
     out = {}
     for method in ("stl", "dmtrl-tucker"):
         fns = {}
@@ -429,15 +435,12 @@ def dense_route(repeats, quick):
 
     steps = 2 if quick else 5
     rng = np.random.default_rng(0)
-    sizes = [int(v) for v in rng.integers(14, 56, 50)]
+    sizes, ox, oy = _omniglot_problem(rng)
     problems = {
         "omniglot": (dict(num_tasks=50, image_shape=(105, 105, 1),
                           architecture="omniglot_cnn",
                           task_layout="blocked", num_classes=sizes,
-                          loss="softmax_ce"),
-                     rng.random((4, 50, 105, 105, 1)).astype("float32"),
-                     np.stack([rng.integers(0, n, 4) for n in sizes],
-                              1).astype("int32")),
+                          loss="softmax_ce"), ox, oy),
         "mnist": (dict(num_tasks=10, image_shape=(28, 28, 1),
                        architecture="mnist_lenet"),
                   rng.random((64, 28, 28, 1)).astype("float32"),
@@ -455,12 +458,9 @@ def dense_route(repeats, quick):
                                                 "architecture")})
                 m.compile(keras.optimizers.Adam(1e-3))
                 m(x[:1])
-                saved = FactorisedDense._dense_route
-                FactorisedDense._dense_route = route
-                try:  # the train function is traced on this route
+                # the train function is traced on this route
+                with _patched(FactorisedDense, "_dense_route", route):
                     m.train_on_batch(x, y)
-                finally:
-                    FactorisedDense._dense_route = saved
 
                 def step(m=m):
                     for _ in range(steps):
