@@ -611,9 +611,10 @@ def test_fig4_ud_cv_fits_stop_on_drawings_they_are_not_scored_on(
                        overwrite=False, jit_compile="auto", download=False)
     data = dmo.load_tasks(cfg, s)
     fits = []
-    monkeypatch.setattr(dc, "train", lambda m, batches, t, validation=None:
-                        fits.append((np.concatenate(batches.groups), validation))
-                        or 0.0)
+    def train(m, batches, t, validation=None):
+        fits.append((np.concatenate(batches.groups), validation))
+        return 0.0
+    monkeypatch.setattr(dc, "train", train)
 
     def scored(model, d, rows):
         fits[-1] += (rows,)

@@ -126,11 +126,12 @@ def main(argv=None) -> int:
                 rec["rules"][rule][f"{eps:g}"] = row
         atomic_write_json(path(key), rec)
         done = time.monotonic() - start
+        first = f"{args.eps[0]:g}"
         print(f"[{i + 1}/{len(todo)}] {key}: STL trained {secs:.0f}s "
               f"({rec['stl'].get('epochs_run', t.epochs)} epochs), ratios "
-              "at ε=0.1: " + ", ".join(
+              f"at ε={first}: " + ", ".join(
                   f"{r} " + "/".join(
-                      f"{rec['rules'][r].get('0.1', {}).get(m, {}).get('ratio', float('nan')):.2f}"
+                      f"{rec['rules'][r][first][m]['ratio']:.2f}"
                       for m in variants) for r in RULES)
               + f" (elapsed {done:.0f}s, eta "
               f"{done / (i + 1) * (len(todo) - i - 1):.0f}s)", flush=True)
