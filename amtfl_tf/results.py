@@ -369,8 +369,24 @@ def markdown_table(results: Results) -> str:
     if results.figures:
         lines += ["", "Figures: " + ", ".join(
             f"[{f}]({f})" for f in results.figures)]
-    lines += ["", f"Wall time: {results.wall_seconds:.1f} s."]
+    lines += ["", wall_time_line(results)]
     return "\n".join(lines) + "\n"
+
+
+def wall_time_line(results: Results) -> str:
+    """``Wall time: …``; for a resumed run it says that the time is this
+    invocation's and how many split records it read instead of computing
+    (``results.extra["splits_read"]``, set by :meth:`RunDir.write_results`):
+    a run resumed from complete records would otherwise show the seconds
+    of rebuilding its tables."""
+    line = f"Wall time: {results.wall_seconds:.1f} s"
+    read = results.extra.get("splits_read")
+    if read:
+        total = results.extra.get("splits_total", read)
+        line += (f" (this invocation; {read} of {total} split records were "
+                 "computed by earlier invocations: run_all.sh's "
+                 "run_all.json sums every invocation's time)")
+    return line + "."
 
 
 # --------------------------------------------------------------------------
@@ -449,6 +465,9 @@ class RunDir:
                 f"workdir must be a path. Received: workdir={workdir!r}")
         self.workdir = os.path.abspath(workdir)
         self.overwrite = overwrite
+        # split records this run read from earlier invocations / wrote
+        self.read_keys: set[str] = set()
+        self.saved_keys: set[str] = set()
         self.fingerprint = json.loads(json.dumps(
             dict(fingerprint or {}), default=_to_jsonable, sort_keys=True))
         try:
@@ -496,7 +515,10 @@ class RunDir:
         return os.path.exists(self._split_path(key))
 
     def load_split(self, key: str) -> dict[str, Any]:
-        return read_json(self._split_path(key))["record"]
+        record = read_json(self._split_path(key))["record"]
+        if key not in self.saved_keys:
+            self.read_keys.add(key)
+        return record
 
     def save_split(self, key: str, record: Mapping[str, Any]) -> None:
         """Record one finished split atomically."""
@@ -505,6 +527,7 @@ class RunDir:
             "finished": datetime.datetime.now(
                 datetime.timezone.utc).isoformat(timespec="seconds"),
             "record": dict(record)})
+        self.saved_keys.add(key)
 
     def completed(self) -> dict[str, dict[str, Any]]:
         """All recorded splits, key → record, sorted by key."""
@@ -560,7 +583,14 @@ class RunDir:
         return payload
 
     def write_results(self, results: Results) -> None:
-        """Write ``results.json`` and ``table.md``."""
+        """Write ``results.json`` and ``table.md``. When this run read
+        split records made by earlier invocations, ``results.extra`` gets
+        ``splits_read`` and ``splits_total`` (the wall time is then this
+        invocation's alone; :func:`wall_time_line`)."""
+        if self.read_keys:
+            results.extra["splits_read"] = len(self.read_keys)
+            results.extra["splits_total"] = len(self.read_keys
+                                                | self.saved_keys)
         atomic_write_json(self.path("results.json"), results.to_dict())
         atomic_write_text(self.path("table.md"), markdown_table(results))
 

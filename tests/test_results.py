@@ -251,3 +251,24 @@ def test_adopt_copies_records_of_the_same_fingerprint_only(tmp_path):
     assert other.adopt(a.workdir) == []
     assert other.adopt(str(tmp_path / "absent")) == []
     assert a.adopt(a.workdir) == []
+
+
+def test_resumed_run_says_its_wall_time_is_one_invocations(tmp_path):
+    """A run that read split records made earlier labels its wall time as
+    this invocation's (a fully resumed run once showed "Wall time: 5.9 s"
+    for an hour of draws); a run that computed every split does not."""
+    first = RunDir(str(tmp_path))
+    run_splits(first, ["a", "b"], lambda k: {"v": 1.0})
+    first.write_results(_results())
+    assert (tmp_path / "table.md").read_text().rstrip().endswith(
+        "Wall time: 1.5 s.")
+    again = RunDir(str(tmp_path))
+    run_splits(again, ["a", "b", "c"], lambda k: {"v": 2.0})
+    res = _results()
+    again.write_results(res)
+    table = (tmp_path / "table.md").read_text()
+    assert ("Wall time: 1.5 s (this invocation; 2 of 3 split records were "
+            "computed by earlier invocations") in table
+    saved = json.loads((tmp_path / "results.json").read_text())
+    assert saved["extra"]["splits_read"] == 2
+    assert saved["extra"]["splits_total"] == 3
