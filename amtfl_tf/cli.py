@@ -392,6 +392,9 @@ _DAMTL_FLAGS = (
     ("nddr_positions", "enum:conv,fc,all", "Where NDDR layers go."),
     ("nddr_momentum", "float",
      "Momentum of the NDDR batch norms' moving statistics."),
+    ("nddr_batch_norm", "enum:on,off",
+     "NDDR units end in batch normalisation (on, the original's) or not "
+     "(off: fits a backbone without batch normalisation)."),
     ("mtal_threshold", "float", "MTAL's kernel-similarity threshold ρ."),
     ("mtal_pairs", "enum:all,across",
      "MTAL aggregates similar kernel pairs across tasks only, or also "
@@ -418,6 +421,8 @@ def damtl_overrides(flag_values) -> dict[str, Any]:
             out["mask_parameterization"] = value
         elif name == "train_conv":
             out["train_conv"] = value == "copy"
+        elif name == "nddr_batch_norm":
+            out["nddr_batch_norm"] = value == "on"
         elif name == "aux_fc":
             out["train_aux_fc"] = value == "trained"
         else:

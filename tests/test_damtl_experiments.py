@@ -500,3 +500,34 @@ def test_tables_imagenet_auxiliary_needs_its_weights(caltech, tmp_path):
                        match="--aux_weights=<file>"):
         dt.run(cfg, "po1", aux="imagenet", architecture="vgg16",
                image_size=224, aux_weights=str(tmp_path / "none.h5"))
+
+
+@pytest.mark.data
+@pytest.mark.slow
+def test_nddr_batch_norm_tool_smoke(data_dir, tmp_path):
+    """tools/damtl_nddr_bn.py: NDDR-CNN retrained without batch norm on
+    the experiment's draws, a record per (setting, draw) and the table
+    beside the experiment's records; a second call trains nothing."""
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
+    exp = tmp_path / "experiment"
+    subprocess.run([sys.executable, os.path.join(
+        root, "reproductions", "damtl_omniglot.py"), "--profile=smoke",
+        f"--workdir={exp}", f"--data_dir={data_dir}"], check=True,
+        capture_output=True, env=env)
+    cmd = [sys.executable, os.path.join(root, "tools", "damtl_nddr_bn.py"),
+           "--profile=smoke", f"--experiment_dir={exp}",
+           f"--out={tmp_path / 'out'}", f"--data_dir={data_dir}"]
+    out = subprocess.run(cmd, capture_output=True, text=True, check=True,
+                         env=env)
+    assert "[2/2] no draw 1" in out.stdout
+    res = json.loads((tmp_path / "out" / "results.json").read_text())
+    assert [(r["setting"], r["head"]) for r in res["rows"]] == [
+        ("po", "auxiliary"), ("no", "auxiliary")]
+    recorded = json.loads((exp / "po" / "splits" / "draw1.json").read_text())
+    row = res["rows"][0]
+    assert row["with_bn"]["mean"] == pytest.approx(np.mean(
+        recorded["record"]["methods"]["nddr"]["accuracy"]))
+    again = subprocess.run(cmd, capture_output=True, text=True, check=True,
+                           env=env)
+    assert "[1/" not in again.stdout

@@ -6,6 +6,7 @@ import keras
 import numpy as np
 import pytest
 
+from amtfl_tf.experiments.damtl import common as dc
 from amtfl_tf.models import DAMTL
 from amtfl_tf.models import DAMTLBaseline
 from amtfl_tf.models import build_vgg
@@ -217,9 +218,11 @@ def test_batch_without_a_task_trains(method, aux, batch):
                    ce_reduction="mean"),
     lambda: _baseline("single"), lambda: _baseline("multi"),
     lambda: _baseline("cross_stitch", cross_stitch_granularity="layer"),
-    lambda: _baseline("nddr"), lambda: _baseline("mtal", mtal_threshold=0.5),
+    lambda: _baseline("nddr"),
+    lambda: _baseline("nddr", nddr_batch_norm=False),
+    lambda: _baseline("mtal", mtal_threshold=0.5),
 ], ids=["damtl", "damtl_fa", "single", "multi", "cross_stitch", "nddr",
-        "mtal"])
+        "nddr_no_bn", "mtal"])
 @pytest.mark.large
 def test_one_step_and_keras_round_trip(make, aux, batch, tmp_path):
     x, task, y = batch
@@ -350,3 +353,28 @@ def test_layer_regulariser_reaches_the_objective(aux, batch, method):
     after = float(np.sum(np.square(np.asarray(kernel))))
     np.testing.assert_allclose(after, before * (1 - 0.1 * 2 * 0.5) ** 2,
                                rtol=1e-5)
+
+
+def test_nddr_units_without_batch_norm():
+    """nddr_batch_norm=False: the units keep the 1x1 fusion and ReLU and
+    hold no batch-norm weights (a backbone without batch normalisation);
+    the default keeps the original's batch norm."""
+    plain = _baseline("nddr", nddr_batch_norm=False)
+    normed = _baseline("nddr")
+    assert all(not u.use_batch_norm for u in plain.units)
+    assert all(u.use_batch_norm for u in normed.units)
+    names = [w.path for u in plain.units for w in u.weights]
+    assert names and not any("moving_mean" in n for n in names)
+    assert plain.get_config()["nddr_batch_norm"] is False
+
+
+def test_fingerprint_keeps_nddr_batch_norm_only_when_off():
+    """Records made before the option existed (batch norm on) keep their
+    fingerprint; a run with it off gets another."""
+    import dataclasses as dcs
+
+    from amtfl_tf.experiments.damtl import omniglot as do
+    s = do.settings_for("faithful")
+    assert "nddr_batch_norm" not in dc.fingerprint_settings(s)["train"]
+    off = dcs.replace(s, train=dcs.replace(s.train, nddr_batch_norm=False))
+    assert dc.fingerprint_settings(off)["train"]["nddr_batch_norm"] is False

@@ -98,6 +98,9 @@ class TrainSettings:
     cross_stitch_positions: str = "all"
     nddr_positions: str = "conv"
     nddr_momentum: float = 0.9   # BN moving statistics (Keras: 0.99)
+    # the NDDR units' batch normalisation (the original's; see
+    # DAMTLBaseline: False fits a backbone without batch normalisation)
+    nddr_batch_norm: bool = True
     mtal_threshold: float = 0.8
     mtal_pairs: str = "all"
     aux_epochs: int = 30
@@ -157,12 +160,15 @@ def fingerprint_settings(settings) -> dict[str, Any]:
     """An experiment's settings (a dataclass with ``time_json`` and a
     ``train`` :class:`TrainSettings`) as its run fingerprint: without
     ``time_json`` (read by the claims only, after the draws) and without
-    ``train.baseline_head_init`` and ``test_images`` at their defaults, so
-    the records made before those options existed stay valid."""
+    ``train.baseline_head_init``, ``train.nddr_batch_norm`` and
+    ``test_images`` at their defaults, so the records made before those
+    options existed stay valid."""
     out = dataclasses.asdict(settings)
     out.pop("time_json")
     if out["train"]["baseline_head_init"] == "random":
         del out["train"]["baseline_head_init"]
+    if out["train"].get("nddr_batch_norm", True):
+        out["train"].pop("nddr_batch_norm", None)
     if out.get("test_images") == "own":
         del out["test_images"]
     return out
@@ -340,6 +346,7 @@ def build_method(method: str, problem: TaskProblem, aux_model,
         cross_stitch_granularity=s.cross_stitch_granularity,
         sharing_positions=positions, mtal_threshold=s.mtal_threshold,
         mtal_pairs=s.mtal_pairs, bn_momentum=s.nddr_momentum,
+        nddr_batch_norm=s.nddr_batch_norm,
         hyperparameters=dict(alpha=s.alpha),
         name=name, **common)
     if s.baseline_init == "aux":

@@ -124,6 +124,12 @@ class DAMTLBaseline(TaskNetworksModel):
       bn_momentum: momentum of the NDDR layers' moving batch statistics
         (0.9: with ~100 full-batch steps Keras' 0.99 leaves them
         0.99^100 ≈ 37% short of the data's, which wrecks test accuracy).
+      nddr_batch_norm: whether the NDDR units end in batch normalisation,
+        as in the original, whose backbones normalise every layer. On a
+        backbone without it (ours, and the auxiliary network it starts
+        from) the units renormalise features the next pretrained layer
+        never saw normalised; ``False`` keeps the 1×1 fusion and ReLU
+        only (docs/damtl.md).
 
     Call arguments:
       inputs: images ``(B, H, W, C)`` or ``{"x": images, "task": ids}``.
@@ -141,7 +147,7 @@ class DAMTLBaseline(TaskNetworksModel):
                  sharing_positions: str | None = None,
                  self_weight: float = 0.9, mtal_threshold: float = 0.8,
                  mtal_pairs: str = "all", bn_momentum: float = 0.9,
-                 **kwargs: Any) -> None:
+                 nddr_batch_norm: bool = True, **kwargs: Any) -> None:
         super().__init__(num_classes, input_shape, conv_blocks=conv_blocks,
                          fc_units=fc_units, ce_reduction=ce_reduction,
                          **kwargs)
@@ -175,6 +181,7 @@ class DAMTLBaseline(TaskNetworksModel):
         self.mtal_threshold = float(mtal_threshold)
         self.mtal_pairs = mtal_pairs
         self.bn_momentum = float(bn_momentum)
+        self.nddr_batch_norm = bool(nddr_batch_norm)
         streams = 1 if method == "multi" else self.num_tasks
         self.stream_convs = [self._conv_stack(f"s{s}") for s in
                              range(streams)]
@@ -235,6 +242,7 @@ class DAMTLBaseline(TaskNetworksModel):
                             other_weight=(1.0 - self.self_weight)
                             / (self.num_tasks - 1),
                             momentum=self.bn_momentum,
+                            use_batch_norm=self.nddr_batch_norm,
                             name=f"nddr_{kind}{i + 1}")
             unit.build([(None,) + shape] * self.num_tasks)
             self.units.append(unit)
@@ -358,4 +366,5 @@ class DAMTLBaseline(TaskNetworksModel):
                 "self_weight": self.self_weight,
                 "mtal_threshold": self.mtal_threshold,
                 "mtal_pairs": self.mtal_pairs,
-                "bn_momentum": self.bn_momentum}
+                "bn_momentum": self.bn_momentum,
+                "nddr_batch_norm": self.nddr_batch_norm}
