@@ -394,6 +394,23 @@ def _omniglot_problem(rng):
     return sizes, x, y
 
 
+def _stepper(m, x, y, steps, tracing):
+    """Compile ``m``, trace its train function inside ``tracing`` (a
+    context that selects the path it will be timed on) and return a
+    function running ``steps`` ``train_on_batch`` calls."""
+    import keras
+
+    m.compile(keras.optimizers.Adam(1e-3))
+    m(x[:1])
+    with tracing:
+        m.train_on_batch(x, y)
+
+    def step():
+        for _ in range(steps):
+            m.train_on_batch(x, y)
+    return step
+
+
 def omniglot_fold(repeats, quick):
     import keras
 
@@ -409,19 +426,9 @@ def omniglot_fold(repeats, quick):
             m = dm.build_network(method, 50, (105, 105, 1), "omniglot_cnn",
                                  task_layout="blocked", num_classes=sizes,
                                  loss="softmax_ce")
-            m.compile(keras.optimizers.Adam(1e-3))
-            m(x[:1])
-            # each model's train function is traced on the path it times
-            if name == "transposed":
-                with _unfolded():
-                    m.train_on_batch(x, y)
-            else:
-                m.train_on_batch(x, y)
-
-            def step(m=m):
-                for _ in range(steps):
-                    m.train_on_batch(x, y)
-            fns[name] = step
+            fns[name] = _stepper(m, x, y, steps, _unfolded()
+                                 if name == "transposed"
+                                 else contextlib.nullcontext())
         res = _summary(_interleaved(fns, repeats), "transposed", "folded",
                        per=steps)
         res.update(setting=f"DMTRL Fig. 4 {dm.PAPER_NAMES[method]} training "
@@ -462,16 +469,8 @@ def dense_route(repeats, quick):
                                      **{k: v for k, v in kw.items() if k
                                         not in ("num_tasks", "image_shape",
                                                 "architecture")})
-                m.compile(keras.optimizers.Adam(1e-3))
-                m(x[:1])
-                # the train function is traced on this route
-                with _patched(FactorisedDense, "_dense_route", route):
-                    m.train_on_batch(x, y)
-
-                def step(m=m):
-                    for _ in range(steps):
-                        m.train_on_batch(x, y)
-                fns[route] = step
+                fns[route] = _stepper(m, x, y, steps, _patched(
+                    FactorisedDense, "_dense_route", route))
             res = _summary(_interleaved(fns, repeats), "kernel", "auto",
                            per=steps)
             res.update(setting=f"{problem} {dm.PAPER_NAMES[method]} "
