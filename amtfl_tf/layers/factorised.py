@@ -47,7 +47,6 @@ after the batch axis.
 from __future__ import annotations
 
 import math
-
 from typing import Any, Sequence
 
 from keras import ops
@@ -159,6 +158,7 @@ class FactorisedDense(FactorisedLayer):
         config = super().get_config()
         config.update({"units": self.units, **self._base_config()})
         return config
+
 
 def fold_tasks(x: Any) -> Any:
     """``(B, T, H, W, C)`` to ``(B, H, W, T*C)``: the task axis folded into
