@@ -584,7 +584,9 @@ def test_task_folded_convolutions_equal_the_transposed_path(
             out = net(x, training=True)
             loss = tf.reduce_sum(tf.where(out > -1e8, out, 0.0) ** 2)
         grads = tape.gradient(loss, net.trainable_variables)
-        return ([out.numpy(), net.features(x, "fc1").numpy()]
+        # features entering a convolution reached while folded too
+        return ([out.numpy(), net.features(x, "fc1").numpy(),
+                 net.features(x, "conv3").numpy()]
                 + [g.numpy() for g in grads])
 
     monkeypatch.setattr(FactorisedConv2D, "call_folded", spy)

@@ -264,7 +264,7 @@ class DMTRLNetwork(MultiTaskModel):
                 h, folded = unfold_tasks(h, self.num_tasks), False
             if kind == "layer":
                 if next(names) == stop:
-                    return h
+                    return unfold_tasks(h, self.num_tasks) if folded else h
                 if fold:
                     if not folded:
                         h, folded = fold_tasks(h), True
