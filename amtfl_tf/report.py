@@ -207,7 +207,9 @@ def _header(timings, machine, versions, found, runs) -> list[str]:
             f"- `run_all.sh` total wall time, {profile} profile: "
             f"{_hms(timing.get('total_seconds'))}"
             + (f" (failed: {', '.join(timing['failed'])})"
-               if timing.get("failed") else ""))
+               if timing.get("failed") else "")
+            + (f" (stopped, resumable: {', '.join(timing['stopped'])})"
+               if timing.get("stopped") else ""))
     if machine:
         lines.append(f"- Hardware: {machine.get('cpu_count')} CPU core(s), "
                      f"{machine.get('platform')}, no GPU used")

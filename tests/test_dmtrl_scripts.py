@@ -142,6 +142,7 @@ def test_dmtrl_script_rejects_bad_flag(tmp_path):
 
 @pytest.mark.data
 @pytest.mark.large
+@pytest.mark.slow  # about 55 s: the default tier stays well under 10 min
 def test_rank_rules_tool_smoke(tmp_path, data_dir):
     """tools/dmtrl_rank_rules.py: one record per subset with both rules at
     every ε, the table with Appendix B's ratio at ε = 0.1; a second call

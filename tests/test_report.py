@@ -143,3 +143,17 @@ def test_schema_1_claims_are_not_counted_as_verdicts(tmp_path):
             "0 | 0 | 0 | 1 |") in text
     assert ("- **not decided (schema 1; its old reading: holds)**: AMTFL "
             "best") in text
+
+
+def test_report_names_a_stopped_script(figures):
+    """A profile stopped part-way (a long run that resumes next session)
+    says which script is stopped beside its total wall time."""
+    _write(figures, "run_all.json", {
+        "profile": "quick", "total_seconds": 3725,
+        "scripts": {"table1": {"status": "ok", "seconds": 125},
+                    "dmtrl_fig4_omniglot": {"status": "stopped",
+                                            "seconds": 3600}},
+        "failed": [], "stopped": ["dmtrl_fig4_omniglot"]})
+    text = report.build_report(str(figures))
+    assert ("total wall time, quick profile: 62m05s (stopped, resumable: "
+            "dmtrl_fig4_omniglot)") in text
