@@ -14,6 +14,7 @@ import keras
 import numpy as np
 
 from amtfl_tf import runtime
+from amtfl_tf.experiments.progress import hms
 
 
 class StopOnNonFinite(keras.callbacks.Callback):
@@ -109,16 +110,8 @@ class FitProgress(keras.callbacks.Callback):
                           for k in ("loss", "val_loss")
                           if logs and k in logs)
         self._print(f"[fit {self.name}] epoch {epoch + 1}/{total}: {terms}"
-                    f" (elapsed {_clock(elapsed)}, at most {_clock(left)} "
+                    f" (elapsed {hms(elapsed)}, at most {hms(left)} "
                     "left)")
-
-
-def _clock(seconds: float) -> str:
-    seconds = int(round(seconds))
-    h, rest = divmod(seconds, 3600)
-    m, s = divmod(rest, 60)
-    return f"{h}h{m:02d}m{s:02d}s" if h else f"{m}m{s:02d}s" if m \
-        else f"{s}s"
 
 
 class MultiTaskTensorBoard(keras.callbacks.Callback):

@@ -35,7 +35,6 @@ import dataclasses
 import json
 import os
 import sys
-import time
 
 import numpy as np
 
@@ -71,6 +70,7 @@ def main(argv=None) -> int:
 
     from amtfl_tf import plotting
     from amtfl_tf.metrics import mean_ci95
+    from amtfl_tf.experiments.progress import Progress
     from amtfl_tf.experiments.config import CommonConfig
     from amtfl_tf.experiments.damtl import common as dc
     from amtfl_tf.experiments.damtl import omniglot as do
@@ -98,8 +98,8 @@ def main(argv=None) -> int:
         data = do.load_proxy_data(cfg, s)
         aux, _ = do.train_auxiliary(data, s, conv_blocks, fc_units,
                                     cache)
-    start = time.monotonic()
-    for i, (r, lam, d) in enumerate(todo):
+    progress = Progress(len(todo), stream=sys.stdout)
+    for r, lam, d in todo:
         gran, red = READINGS[r]
         train = dataclasses.replace(s.train, mask_granularity=gran,
                                     l1_reduction=red, lambda1=lam)
@@ -113,12 +113,9 @@ def main(argv=None) -> int:
                "final_l1": [v[-1] for v in rec["l1"]],
                "final_ce": [v[-1] for v in rec["ce"]]}
         atomic_write_json(path(r, lam, d), rec)
-        done = time.monotonic() - start
-        print(f"[{i + 1}/{len(todo)}] {r} λ₁={lam:g} draw {d}: accuracy "
-              f"{np.mean(rec['accuracy']):.3f}, pruned "
-              f"{rec['masks']['pruned_fraction']:.1%} "
-              f"(elapsed {done:.0f}s, eta "
-              f"{done / (i + 1) * (len(todo) - i - 1):.0f}s)", flush=True)
+        progress.step(f"{r} λ₁={lam:g} draw {d}",
+                      f"accuracy {np.mean(rec['accuracy']):.3f}, pruned "
+                      f"{rec['masks']['pruned_fraction']:.1%}")
 
     rows = []
     for r in args.readings:

@@ -29,7 +29,6 @@ import dataclasses
 import json
 import os
 import sys
-import time
 
 import numpy as np
 
@@ -59,6 +58,7 @@ def main(argv=None) -> int:
     os.makedirs(os.path.join(out, "records"), exist_ok=True)
 
     from amtfl_tf.metrics import mean_ci95
+    from amtfl_tf.experiments.progress import Progress
     from amtfl_tf.experiments.config import CommonConfig
     from amtfl_tf.experiments.damtl import common as dc
     from amtfl_tf.experiments.damtl import omniglot as do
@@ -89,8 +89,8 @@ def main(argv=None) -> int:
         # the experiment's auxiliary network (its cache: the same one)
         aux, _ = do.train_auxiliary(data, s, conv_blocks, fc_units,
                                     os.path.join(experiment, "checkpoints"))
-    start = time.monotonic()
-    for i, (st, d) in enumerate(todo):
+    progress = Progress(len(todo), stream=sys.stdout)
+    for st, d in todo:
         problem = do.make_problem(data, s, st, d)
         rec = dc.run_draw(problem, aux, conv_blocks, fc_units, train,
                           seed=s.seed * 1000 + d, methods=arms,
@@ -100,12 +100,9 @@ def main(argv=None) -> int:
             **{m: {"accuracy": r["accuracy"], "loss": r["loss"],
                    "train_seconds": r["train_seconds"]}
                for m, r in rec.items()}})
-        done = time.monotonic() - start
-        print(f"[{i + 1}/{len(todo)}] {st} draw {d}: NDDR-CNN without "
-              "batch norm " + ", ".join(
-                  f"{m} {np.mean(rec[m]['accuracy']):.3f}" for m in arms)
-              + f" (elapsed {done:.0f}s, eta "
-              f"{done / (i + 1) * (len(todo) - i - 1):.0f}s)", flush=True)
+        progress.step(f"{st} draw {d}", "NDDR-CNN without batch norm " +
+                      ", ".join(f"{m} {np.mean(rec[m]['accuracy']):.3f}"
+                                for m in arms))
 
     def recorded(st, d):
         """The experiment's record of this draw (None if not run)."""

@@ -34,7 +34,6 @@ import argparse
 import json
 import os
 import sys
-import time
 
 import numpy as np
 
@@ -68,6 +67,7 @@ def main(argv=None) -> int:
     from amtfl_tf.experiments.config import CommonConfig
     from amtfl_tf.experiments.dmtrl import common as dc
     from amtfl_tf.experiments.dmtrl import mnist
+    from amtfl_tf.experiments.progress import Progress
     from amtfl_tf.experiments.runner import seed_everything
     from amtfl_tf.models import dmtrl as dm
     from amtfl_tf.results import atomic_write_json
@@ -93,8 +93,8 @@ def main(argv=None) -> int:
 
     todo = [k for k in keys if fresh(k)]
     data = mnist.load_tasks(cfg, s) if todo else None
-    start = time.monotonic()
-    for i, key in enumerate(todo):
+    progress = Progress(len(todo), stream=sys.stdout)
+    for key in todo:
         # Appendix A's subset and held-out images of this key
         idx, held = mnist.stopping_split(data, mnist.training_subset(
             len(data.labels_train), s.appendix_fraction, s.seed, key), s,
@@ -125,16 +125,13 @@ def main(argv=None) -> int:
                                    "ratio": n / stl_params}
                 rec["rules"][rule][f"{eps:g}"] = row
         atomic_write_json(path(key), rec)
-        done = time.monotonic() - start
         first = f"{args.eps[0]:g}"
-        print(f"[{i + 1}/{len(todo)}] {key}: STL trained {secs:.0f}s "
-              f"({rec['stl'].get('epochs_run', t.epochs)} epochs), ratios "
-              f"at ε={first}: " + ", ".join(
-                  f"{r} " + "/".join(
-                      f"{rec['rules'][r][first][m]['ratio']:.2f}"
-                      for m in variants) for r in RULES)
-              + f" (elapsed {done:.0f}s, eta "
-              f"{done / (i + 1) * (len(todo) - i - 1):.0f}s)", flush=True)
+        progress.step(key, f"(STL {secs:.0f}s, "
+                      f"{rec['stl'].get('epochs_run', t.epochs)} epochs); "
+                      f"ratios at ε={first}: " + ", ".join(
+                          f"{r} " + "/".join(
+                              f"{rec['rules'][r][first][m]['ratio']:.2f}"
+                              for m in variants) for r in RULES))
 
     recs = [json.load(open(path(k))) for k in keys]
     paper = {m: published.get("dmtrl", "appendix_table2",

@@ -8,7 +8,8 @@ import time
 from typing import TextIO
 
 
-def _hms(seconds: float) -> str:
+def hms(seconds: float) -> str:
+    """A duration as ``45s``, ``3m05s`` or ``2h07m``."""
     seconds = int(round(seconds))
     if seconds < 60:
         return f"{seconds}s"
@@ -66,7 +67,7 @@ class Progress:
         extra = f" {detail}" if detail else ""
         self._print(
             f"[{self.done}/{self.total}] {item} done in {took:.1f}s{extra} "
-            f"(elapsed {_hms(now - self._start)}, eta {_hms(eta)})")
+            f"(elapsed {hms(now - self._start)}, eta {hms(eta)})")
         return took
 
     def info(self, text: str) -> None:

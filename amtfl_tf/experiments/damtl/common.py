@@ -156,21 +156,27 @@ def base_method(method: str) -> str:
     return method[:-3] if method in PAPER_SETTING_METHODS else method
 
 
+#: Settings added after records were first made, with the value those
+#: records were made under: at that value they stay out of the run
+#: fingerprint, so the earlier records stay valid (``train.`` = a
+#: :class:`TrainSettings` field).
+LATER_OPTIONS = {"train.baseline_head_init": "random",
+                 "train.nddr_batch_norm": True,
+                 "test_images": "own"}
+
+
 def fingerprint_settings(settings) -> dict[str, Any]:
     """An experiment's settings (a dataclass with ``time_json`` and a
     ``train`` :class:`TrainSettings`) as its run fingerprint: without
     ``time_json`` (read by the claims only, after the draws) and without
-    ``train.baseline_head_init``, ``train.nddr_batch_norm`` and
-    ``test_images`` at their defaults, so the records made before those
-    options existed stay valid."""
+    the :data:`LATER_OPTIONS` at their earlier values."""
     out = dataclasses.asdict(settings)
     out.pop("time_json")
-    if out["train"]["baseline_head_init"] == "random":
-        del out["train"]["baseline_head_init"]
-    if out["train"].get("nddr_batch_norm", True):
-        out["train"].pop("nddr_batch_norm", None)
-    if out.get("test_images") == "own":
-        del out["test_images"]
+    for name, earlier in LATER_OPTIONS.items():
+        *parent, key = name.split(".")
+        holder = out[parent[0]] if parent else out
+        if key in holder and holder[key] == earlier:
+            del holder[key]
     return out
 
 
