@@ -296,7 +296,14 @@ def define_dmtrl_flags(flag_values, extra: Sequence[str] = ()) -> None:
     more = {"image_size": ("int", "Image side in pixels (Omniglot)."),
             "test_size": ("int", "Test images (MNIST; default all 10k in "
                                  "the paper profile)."),
-            "per_task": ("int", "Samples of every task per batch.")}
+            "per_task": ("int", "Samples of every task per batch."),
+            "ud_select": ("enum:per_subset,once",
+                          "UD-MTL's N: CV on every training subset, or "
+                          "once on one subset of --ud_cv_fraction (the "
+                          "paper; MNIST Fig. 2)."),
+            "ud_cv_fraction": ("float",
+                               "Fraction of the split UD-MTL's N is "
+                               "cross-validated on with --ud_select=once.")}
     specs = list(_DMTRL_FLAGS) + [(n, *more[n]) for n in extra]
     _define_optional_flags(flag_values, specs)
 
@@ -322,8 +329,9 @@ def _define_optional_flags(flag_values, specs) -> None:
 def dmtrl_overrides(flag_values) -> dict[str, Any]:
     """The DMTRL flags that were given, as settings overrides."""
     out = {}
-    for name in [s[0] for s in _DMTRL_FLAGS] + ["image_size", "test_size",
-                                                 "per_task"]:
+    for name in [s[0] for s in _DMTRL_FLAGS] + [
+            "image_size", "test_size", "per_task", "ud_select",
+            "ud_cv_fraction"]:
         if name not in flag_values or flag_values[name].value is None:
             continue
         value = flag_values[name].value

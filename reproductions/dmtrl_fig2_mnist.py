@@ -11,7 +11,8 @@ from amtfl_tf.experiments.dmtrl import mnist as dmtrl_mnist
 
 FLAGS = flags.FLAGS
 cli.define_common_flags(FLAGS)
-cli.define_dmtrl_flags(FLAGS, extra=("test_size",))
+cli.define_dmtrl_flags(FLAGS, extra=("test_size", "ud_select",
+                                      "ud_cv_fraction"))
 
 
 def main(argv):

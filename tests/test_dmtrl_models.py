@@ -631,3 +631,53 @@ def test_fig4_ud_cv_fits_stop_on_drawings_they_are_not_scored_on(
                     or set(held) & set(va))
         # every character of the fold keeps drawings to score
         assert set(data.character[held]) <= set(data.character[va])
+
+
+@pytest.mark.data
+def test_fig2_ud_chosen_once_stops_on_images_outside_its_folds(
+        data_dir, monkeypatch, tmp_path):
+    """``ud_select="once"`` (the paper chose N once): the CV runs on one
+    subset of ``ud_cv_fraction``, every fold's fit stops on held-out images
+    outside that subset, each fold's error is recorded and a rerun resumes
+    without training; the choice does not touch the appendix records'
+    fingerprint."""
+    from amtfl_tf.experiments.config import CommonConfig
+    from amtfl_tf.results import RunDir
+    s = dmn.settings_for("smoke", stopping="holdout", ud_folds=2,
+                         ud_options=(2, 3), ud_select="once",
+                         ud_cv_fraction=0.005)
+    assert s.appendix_fingerprint() == dmn.settings_for(
+        "smoke", stopping="holdout", ud_folds=2,
+        ud_options=(2, 3)).appendix_fingerprint()
+    assert "ud_select" not in dmn.settings_for("quick").to_dict()
+    assert dmn.settings_for("faithful").ud_select == "once"
+    with pytest.raises(ValueError, match="ud_select must be one of"):
+        dmn.settings_for("smoke", ud_select="each")
+    cfg = CommonConfig(experiment="dmtrl_fig2_mnist", profile="smoke",
+                       data_dir=data_dir, workdir=str(tmp_path), seed=0,
+                       overwrite=False, jit_compile="auto", download=False)
+    data = dmn.load_tasks(cfg, s)
+    subset = dmn.training_subset(60000, 0.005, 0, "ud_cv")
+    fits = []
+
+    def train(m, xy, t, validation=None):
+        fits.append((xy[0], validation[0]))
+        return 0.0
+    monkeypatch.setattr(dc, "train", train)
+    monkeypatch.setattr(dmn, "predict", lambda m, x: np.zeros((len(x), 10)))
+    run = RunDir(str(tmp_path), fingerprint={"k": 1})
+    out = dmn.choose_ud_layers(data, s, lambda m: None, run_dir=run)
+    assert out["n_cv"] == len(subset) and len(fits) == 4
+    assert out["ud_shared_layers"] in (2, 3) and set(out["cv_error"]) == {
+        "2", "3"}
+    cv_images = {x.tobytes() for x in data.x_train[subset]}
+    for x, held in fits:
+        assert len(x) and len(held)
+        assert {i.tobytes() for i in x} <= cv_images
+        assert not {i.tobytes() for i in held} & cv_images
+    assert sorted(run.completed()) == [
+        "ud_cv_N2_fold1", "ud_cv_N2_fold2", "ud_cv_N3_fold1",
+        "ud_cv_N3_fold2"]
+    monkeypatch.setattr(dc, "train", lambda *a, **k: pytest.fail("trained"))
+    assert dmn.choose_ud_layers(data, s, lambda m: None,
+                                run_dir=run) == out
