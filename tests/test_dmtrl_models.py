@@ -681,3 +681,58 @@ def test_fig2_ud_chosen_once_stops_on_images_outside_its_folds(
     monkeypatch.setattr(dc, "train", lambda *a, **k: pytest.fail("trained"))
     assert dmn.choose_ud_layers(data, s, lambda m: None,
                                 run_dir=run) == out
+
+
+@pytest.mark.data
+def test_a_stopped_record_resumes_at_its_first_unfinished_method(
+        data_dir, tmp_path, monkeypatch):
+    """MNIST record with MethodCheckpoints: stopped after UD-MTL, then
+    resumed, it gives the record an uninterrupted run gives (every fit
+    seeded from (seed, key, method); STL's weights reloaded for the
+    DMTRL decompositions) and trains only the methods it had left."""
+    from amtfl_tf.experiments.config import CommonConfig
+    from amtfl_tf.results import RunDir
+    s = dmn.settings_for("smoke", stl_init="independent")
+    cfg = CommonConfig(experiment="dmtrl_fig2_mnist", profile="smoke",
+                       data_dir=data_dir, workdir=str(tmp_path), seed=0,
+                       overwrite=False, jit_compile="auto", download=False)
+    data = dmn.load_tasks(cfg, s)
+    idx = dmn.training_subset(60000, 0.002, 0, "frac0.002_rep1")
+
+    def record(folder):
+        run = RunDir(str(folder), fingerprint={"k": 1})
+        return dmn.fit_deep(data, idx, s, 0, lambda m: None, ud_layers=3,
+                            checkpoints=dc.MethodCheckpoints(
+                                run, "frac0.002_rep1", 0))
+
+    whole = record(tmp_path / "a")
+    real = dc.dmtrl_network
+
+    def stop(method, stl, t):
+        raise KeyboardInterrupt
+    monkeypatch.setattr(dc, "dmtrl_network", stop)
+    with pytest.raises(KeyboardInterrupt):
+        record(tmp_path / "b")
+    partial = tmp_path / "b" / "splits" / "_partial" / "frac0.002_rep1"
+    assert {p.name for p in partial.iterdir()} == {
+        "_fingerprint.json", "stl.json", "ud-mtl.json", "stl.weights.h5"}
+    trained = []
+
+    def counted(method, stl, t):
+        trained.append(method)
+        return real(method, stl, t)
+    monkeypatch.setattr(dc, "dmtrl_network", counted)
+    train = dc.train
+    fits = []
+    monkeypatch.setattr(dc, "train", lambda m, *a, **k: fits.append(
+        m.name) or train(m, *a, **k))
+    resumed = record(tmp_path / "b")
+    assert trained == list(dm.METHODS[2:]) and len(fits) == 3
+    assert list(resumed) == list(whole)
+    for m in dm.METHODS:
+        for metric in ("binary_error", "balanced_error", "multiclass_error"):
+            assert resumed[m][metric] == pytest.approx(whole[m][metric],
+                                                       abs=1e-9), (m, metric)
+    # another seed (or run fingerprint) discards the partial record
+    run = RunDir(str(tmp_path / "b"), fingerprint={"k": 1})
+    assert dc.MethodCheckpoints(run, "frac0.002_rep1", 1).get("stl") is None

@@ -37,6 +37,9 @@ Every choice the paper leaves open is a field of :class:`TrainSettings`
 from __future__ import annotations
 
 import dataclasses
+import json
+import os
+import shutil
 import time
 from typing import Any, Sequence
 
@@ -48,6 +51,7 @@ from amtfl_tf.callbacks import training_callbacks
 from amtfl_tf.experiments.runner import seed_everything
 from amtfl_tf.models import dmtrl as dm
 from amtfl_tf.results import Row
+from amtfl_tf.results import atomic_write_json
 from amtfl_tf.tensor import RANK_RULES
 
 OPTIMIZERS = ("adam", "sgd", "momentum")
@@ -225,8 +229,71 @@ def stopping_record(model) -> dict[str, Any]:
             "best_holdout_loss": float(np.min(losses))}
 
 
+class MethodCheckpoints:
+    """The finished methods of one record still in progress, so a stopped
+    record resumes at its first unfinished method instead of from STL (a
+    faithful MNIST record at 100% is hours of fits).
+
+    Each method's part of the record is written as it finishes
+    (``<workdir>/splits/_partial/<key>/<method>.json``), and the trained
+    STL networks' weights beside them (the DMTRL variants are decomposed
+    from them). The folder is tied to the run's fingerprint (a different
+    one discards it), removed by :meth:`clear` once the record is complete,
+    and git-ignored. With checkpoints every method's fit is seeded from
+    (seed, key, method) alone, so a resumed record trains what it has left
+    as an uninterrupted one would.
+    """
+
+    FOLDER = "_partial"
+
+    def __init__(self, run_dir, key: str, seed: int):
+        self.key, self.seed = key, int(seed)
+        self.folder = os.path.join(run_dir.workdir, run_dir.SPLITS,
+                                   self.FOLDER, key)
+        fp_path = os.path.join(self.folder, "_fingerprint.json")
+        fingerprint = {"run": run_dir.fingerprint, "seed": self.seed}
+        if os.path.isdir(self.folder):
+            try:
+                with open(fp_path) as f:
+                    same = json.load(f) == fingerprint
+            except (OSError, ValueError):
+                same = False
+            if not same:
+                shutil.rmtree(self.folder)
+        os.makedirs(self.folder, exist_ok=True)
+        atomic_write_json(fp_path, fingerprint)
+
+    def _path(self, method: str) -> str:
+        return os.path.join(self.folder, f"{method}.json")
+
+    @property
+    def stl_weights(self) -> str:
+        return os.path.join(self.folder, "stl.weights.h5")
+
+    def get(self, method: str) -> dict[str, Any] | None:
+        """The recorded part of ``method``, or None."""
+        if method == "stl" and not os.path.exists(self.stl_weights):
+            return None
+        try:
+            with open(self._path(method)) as f:
+                return json.load(f)
+        except (OSError, ValueError):
+            return None
+
+    def put(self, method: str, record: dict[str, Any]) -> None:
+        atomic_write_json(self._path(method), record)
+
+    def seed_for(self, method: str) -> int:
+        return int(np.random.SeedSequence(
+            [self.seed, *map(ord, self.key),
+             dm.METHODS.index(method)]).generate_state(1)[0])
+
+    def clear(self) -> None:
+        shutil.rmtree(self.folder, ignore_errors=True)
+
+
 def train_methods(new_network, data, s: TrainSettings, ud_layers,
-                  validation=None):
+                  validation=None, checkpoints: MethodCheckpoints | None = None):
     """Train the paper's methods in order: STL, UD-MTL, then every DMTRL
     variant initialised from the trained STL networks (``dm.METHODS``).
     Yields ``(method, model, seconds)`` after each fit, so the caller
@@ -242,6 +309,10 @@ def train_methods(new_network, data, s: TrainSettings, ud_layers,
       validation: the held-out data every fit stops on (same kind as
         ``data``'s); required with ``s.stopping="holdout"``, unused
         otherwise.
+      checkpoints: a :class:`MethodCheckpoints`: the methods it holds are
+        not trained again (nor yielded: the caller takes their part of the
+        record from it and ``put``s each part it makes), and every fit is
+        seeded from it.
     """
     held_out = None
     if s.stopping == "holdout":
@@ -249,11 +320,32 @@ def train_methods(new_network, data, s: TrainSettings, ud_layers,
             raise ValueError("stopping='holdout' needs held-out data: pass "
                              "validation= to train_methods.")
         held_out = validation
+
+    def done(method):
+        return checkpoints is not None and checkpoints.get(method) is not None
+
+    def seeded(method):
+        if checkpoints is not None:
+            seed_everything(checkpoints.seed_for(method))
+
+    seeded("stl")
     stl = new_network("stl", None)
-    yield "stl", stl, train(stl, data(False), s, validation=held_out)
-    ud = new_network("ud-mtl", ud_layers())
-    yield "ud-mtl", ud, train(ud, data(False), s, validation=held_out)
+    if done("stl"):
+        stl.load_weights(checkpoints.stl_weights)
+    else:
+        secs = train(stl, data(False), s, validation=held_out)
+        if checkpoints is not None:
+            stl.save_weights(checkpoints.stl_weights)
+        yield "stl", stl, secs
+    if not done("ud-mtl"):
+        n = ud_layers()
+        seeded("ud-mtl")
+        ud = new_network("ud-mtl", n)
+        yield "ud-mtl", ud, train(ud, data(False), s, validation=held_out)
     for method in dm.METHODS[2:]:
+        if done(method):
+            continue
+        seeded(method)
         model = dmtrl_network(method, stl, s)
         yield method, model, train(model, data(True), s,
                                    epochs=s.finetune_epochs,

@@ -196,7 +196,12 @@ def choose_ud_layers(data: OmniglotTasks, s: Settings, log,
 
 
 def fit_record(data: OmniglotTasks, fraction: float, key: str, s: Settings,
-               n_ud: int, log=print) -> dict[str, Any]:
+               n_ud: int, log=print,
+               checkpoints: dc.MethodCheckpoints | None = None
+               ) -> dict[str, Any]:
+    """Every method on one (fraction, draw): the record. ``checkpoints``:
+    each method's part is kept as it finishes and a stopped record resumes
+    from them (:class:`~amtfl_tf.experiments.dmtrl.common.MethodCheckpoints`)."""
     seed_everything(s.seed)
     train_rows, test_rows = split_drawings(data, fraction, s.seed, key)
     t = s.train
@@ -209,11 +214,18 @@ def fit_record(data: OmniglotTasks, fraction: float, key: str, s: Settings,
     if held is not None:
         out["n_holdout"] = int(len(held))
     keep_sim = abs(fraction - s.rho_fraction) < 1e-9
+    parts = {}
+    for method in DEEP if checkpoints is not None else ():
+        part = checkpoints.get(method)
+        if part is not None:
+            parts[method] = part
+            log(f"{dm.PAPER_NAMES[method]}: from the partial record "
+                f"({part['error']:.2f}%)")
     for method, m, secs in dc.train_methods(
             lambda method, n: _network(method, data, s, n),
             lambda finetune: _batches(data, train_rows, s,
                                       s.seed + int(finetune)),
-            t, lambda: n_ud, validation):
+            t, lambda: n_ud, validation, checkpoints):
         err = task_errors(m, data, test_rows)
         rec = {"error": float(err.mean()), "task_error": err.tolist(),
                **dc.stopping_record(m)}
@@ -230,7 +242,10 @@ def fit_record(data: OmniglotTasks, fraction: float, key: str, s: Settings,
                 rec["ud_shared_layers"] = n_ud
                 name += f" (N={n_ud})"
             log(f"{name}: {err.mean():.2f}% ({secs:.0f}s)")
-        out[method] = rec
+        parts[method] = rec
+        if checkpoints is not None:
+            checkpoints.put(method, rec)
+    out.update((m, parts[m]) for m in DEEP)
     return out
 
 
@@ -477,7 +492,10 @@ def run(cfg: CommonConfig, **overrides) -> Results:
         if key == "ud_cv":
             return choose_ud_layers(data, s, log, run_dir)
         frac = float(key[4:].split("_")[0])
-        return fit_record(data, frac, key, s, n_ud, log)
+        checkpoints = dc.MethodCheckpoints(run_dir, key, s.seed)
+        record = fit_record(data, frac, key, s, n_ud, log, checkpoints)
+        checkpoints.clear()
+        return record
 
     ud = run_splits(run_dir, ["ud_cv"], compute, name)["ud_cv"]
     n_ud = ud["ud_shared_layers"]

@@ -295,21 +295,32 @@ def stopping_split(data: MnistTasks, idx: np.ndarray, s: Settings,
 
 def fit_deep(data: MnistTasks, idx: np.ndarray, s: Settings, seed: int,
              log=print, keep_models: bool = False, validation=None,
-             ud_layers: int | None = None) -> dict[str, Any]:
+             ud_layers: int | None = None,
+             checkpoints: dc.MethodCheckpoints | None = None
+             ) -> dict[str, Any]:
     """Every deep method on one training subset; returns the record (and,
-    with ``keep_models``, the trained networks under ``"_models"``).
+    with ``keep_models``, the trained networks under ``"_models"``: only
+    the methods trained in this call).
 
     ``validation``: the held-out ``(x, y)`` every fit stops on
     (:func:`stopping_split`; needed with ``stopping="holdout"``).
     ``ud_layers``: UD-MTL's N, chosen elsewhere (:func:`choose_ud_layers`);
-    None cross-validates it on this subset."""
+    None cross-validates it on this subset. ``checkpoints``: each method's
+    part of the record is kept as it finishes, and a stopped record
+    resumes from them (:class:`~amtfl_tf.experiments.dmtrl.common.MethodCheckpoints`)."""
     seed_everything(seed)
     t = s.train
     out: dict[str, Any] = {"n_train": int(len(idx))}
     if validation is not None:
         out["n_holdout"] = int(len(validation[1]))
     x, y = data.x_train[idx], MnistTasks.signs(data.labels_train[idx])
-    models, cv = {}, {}
+    models, cv, parts = {}, {}, {}
+    for method in DEEP if checkpoints is not None else ():
+        part = checkpoints.get(method)
+        if part is not None:
+            parts[method] = part
+            log(f"{dm.PAPER_NAMES[method]}: from the partial record "
+                f"(binary {part['binary_error']:.2f}%)")
 
     def choose_n():
         if ud_layers is None:  # chosen on this subset
@@ -321,7 +332,8 @@ def fit_deep(data: MnistTasks, idx: np.ndarray, s: Settings, seed: int,
     for method, m, secs in dc.train_methods(
             lambda method, n: dc.new_network(method, NUM_TASKS, IMAGE, ARCH,
                                              t, ud_shared_layers=n),
-            lambda finetune: (x, y), t, choose_n, validation):
+            lambda finetune: (x, y), t, choose_n, validation,
+            checkpoints):
         models[method] = m
         rec = {**errors(predict(m, data.x_test), data.labels_test),
                **dc.describe(m), **dc.stopping_record(m), "seconds": secs}
@@ -333,8 +345,11 @@ def fit_deep(data: MnistTasks, idx: np.ndarray, s: Settings, seed: int,
             name += f" (N={cv['ud_shared_layers']})"
         elif method != "stl":
             name += f" ranks {m.ranks}"
-        out[method] = rec
+        parts[method] = rec
+        if checkpoints is not None:
+            checkpoints.put(method, rec)
         log(f"{name}: binary {rec['binary_error']:.2f}% ({secs:.0f}s)")
+    out.update((m, parts[m]) for m in DEEP)
     if keep_models:
         out["_models"] = models
     return out
@@ -458,11 +473,15 @@ def run_fig2(cfg: CommonConfig, **overrides) -> Results:
         idx, held = stopping_split(data, training_subset(
             len(data.labels_train), frac, s.seed, key), s, key)
         print(f"[{name}] {key}: {len(idx)} training images", flush=True)
-        return fit_deep(data, idx, s, s.seed,
-                        lambda msg: print(f"[{name}] {key} {msg}",
-                                          flush=True), validation=held,
-                        ud_layers=None if ud_once is None
-                        else ud_once["ud_shared_layers"])
+        checkpoints = dc.MethodCheckpoints(run, key, s.seed)
+        record = fit_deep(data, idx, s, s.seed,
+                          lambda msg: print(f"[{name}] {key} {msg}",
+                                            flush=True), validation=held,
+                          ud_layers=None if ud_once is None
+                          else ud_once["ud_shared_layers"],
+                          checkpoints=checkpoints)
+        checkpoints.clear()
+        return record
 
     records = run_splits(run, keys, compute, name)
     rows, curves = [], {}
