@@ -736,3 +736,20 @@ def test_a_stopped_record_resumes_at_its_first_unfinished_method(
     # another seed (or run fingerprint) discards the partial record
     run = RunDir(str(tmp_path / "b"), fingerprint={"k": 1})
     assert dc.MethodCheckpoints(run, "frac0.002_rep1", 1).get("stl") is None
+
+
+def test_record_fingerprints_ignore_how_many_records_a_run_makes():
+    """Fractions, repeats and appendix subsets choose a run's keys, not
+    what is in a record: a run with fewer of them reports on, and a run
+    with more resumes from, the same records."""
+    a = dmn.settings_for("faithful")
+    b = dmn.settings_for("faithful", repeats=1, fractions=(0.01,),
+                         appendix_folds=1)
+    for fp in (lambda s: dc.record_fingerprint("x", s.to_dict()),
+               lambda s: dc.record_fingerprint("x", s.appendix_fingerprint())):
+        assert fp(a) == fp(b) and "repeats" not in fp(a)
+    assert dc.record_fingerprint("x", a.to_dict()) != dc.record_fingerprint(
+        "x", dmn.settings_for("faithful", epochs=10).to_dict())
+    o = dmo.settings_for("faithful")
+    assert dc.record_fingerprint("x", o.to_dict()) == dc.record_fingerprint(
+        "x", dmo.settings_for("faithful", repeats=1).to_dict())

@@ -119,8 +119,8 @@ def appendix_records(cfg: CommonConfig, **overrides) -> tuple[
     s = settings_for(cfg.profile, cfg.seed, **overrides)
     data = load_tasks(cfg, s)
     run = RunDir(cfg.workdir, overwrite=cfg.overwrite,
-                 fingerprint={"experiment": "dmtrl_table_a1",
-                              **s.appendix_fingerprint()})
+                 fingerprint=dc.record_fingerprint(
+                     "dmtrl_table_a1", s.appendix_fingerprint()))
     run.write_config({**cfg.to_dict(), "settings": s.to_dict()})
     keys = [f"fold{k}" for k in range(1, s.appendix_folds + 1)]
     name = cfg.experiment
@@ -379,8 +379,9 @@ def _ud_large_records(cfg: CommonConfig, s: Settings, data: MnistTasks,
     """UD-MTL-Large trained on every Appendix A subset, computed or resumed
     in ``cfg.workdir``; returns the run folder and the records."""
     run = RunDir(cfg.workdir, overwrite=cfg.overwrite,
-                 fingerprint={"experiment": cfg.experiment,
-                              **s.appendix_fingerprint(), "width": width})
+                 fingerprint={**dc.record_fingerprint(
+                     cfg.experiment, s.appendix_fingerprint()),
+                     "width": width})
     run.write_config({**cfg.to_dict(), "settings": s.to_dict(),
                       "source_workdir": source_workdir,
                       "ud_large_width": width})

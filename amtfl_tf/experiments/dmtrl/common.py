@@ -229,6 +229,21 @@ def stopping_record(model) -> dict[str, Any]:
             "best_holdout_loss": float(np.min(losses))}
 
 
+#: Settings that choose which records a run makes (its keys), not what is
+#: in a record: no record fingerprint holds them, so a run with fewer or
+#: more fractions, repeats or appendix subsets resumes from, and reports
+#: on, the same records.
+RUN_COUNTS = ("fractions", "repeats", "appendix_folds")
+
+
+def record_fingerprint(experiment: str, settings: dict[str, Any]
+                       ) -> dict[str, Any]:
+    """The fingerprint of a run's records: ``settings`` (a settings
+    dataclass' ``to_dict()``) without :data:`RUN_COUNTS`."""
+    return {"experiment": experiment,
+            **{k: v for k, v in settings.items() if k not in RUN_COUNTS}}
+
+
 class MethodCheckpoints:
     """The finished methods of one record still in progress, so a stopped
     record resumes at its first unfinished method instead of from STL (a

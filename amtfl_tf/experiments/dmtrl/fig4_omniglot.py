@@ -478,8 +478,8 @@ def run(cfg: CommonConfig, **overrides) -> Results:
     s = settings_for(cfg.profile, cfg.seed, **overrides)
     data = load_tasks(cfg, s)
     run_dir = RunDir(cfg.workdir, overwrite=cfg.overwrite,
-                     fingerprint={"experiment": cfg.experiment,
-                                  **s.to_dict()})
+                     fingerprint=dc.record_fingerprint(cfg.experiment,
+                                                       s.to_dict()))
     run_dir.write_config({**cfg.to_dict(), "settings": s.to_dict()})
     fractions = sorted(set(s.fractions) | {s.rho_fraction})
     keys = [f"frac{f:g}_rep{r}" for f in fractions

@@ -455,7 +455,8 @@ def run_fig2(cfg: CommonConfig, **overrides) -> Results:
     s = settings_for(cfg.profile, cfg.seed, **overrides)
     data = load_tasks(cfg, s)
     run = RunDir(cfg.workdir, overwrite=cfg.overwrite,
-                 fingerprint={"experiment": cfg.experiment, **s.to_dict()})
+                 fingerprint=dc.record_fingerprint(cfg.experiment,
+                                                   s.to_dict()))
     run.write_config({**cfg.to_dict(), "settings": s.to_dict()})
     keys = [f"frac{f:g}_rep{r}" for f in s.fractions
             for r in range(1, s.repeats + 1)]
