@@ -335,7 +335,8 @@ def test_timing_per_profile_and_fig5_from_the_benchmark(tmp_path,
 @pytest.mark.data
 def test_mask_sweep_tool_smoke(data_dir, tmp_path):
     """tools/damtl_mask_sweep.py: a record per (reading, λ₁, draw), the
-    table and the figure; a second call only rebuilds them."""
+    table and the figure; a second call only rebuilds them, one with
+    another setting is refused."""
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     cmd = [sys.executable, os.path.join(root, "tools",
                                         "damtl_mask_sweep.py"),
@@ -350,8 +351,18 @@ def test_mask_sweep_tool_smoke(data_dir, tmp_path):
     assert all(len(r["pruned_per_layer"]) == 2 for r in res["rows"])
     assert (tmp_path / "mask_sweep.png").stat().st_size > 5000
     assert "| filter/sum | 30 |" in (tmp_path / "table.md").read_text()
+    rec = json.loads((tmp_path / "splits" / "filter_sum_l30_draw1.json")
+                     .read_text())
+    assert rec["key"] == "filter_sum_l30_draw1"
+    assert rec["record"]["lambda1"] == 30.0
     again = subprocess.run(cmd, capture_output=True, text=True, check=True)
-    assert "[1/" not in again.stdout
+    assert again.stdout.count("already recorded") == 2
+    assert "done in" not in again.stdout
+    other = subprocess.run(cmd + ["--setting=no"], capture_output=True,
+                           text=True)
+    assert other.returncode == 1
+    assert "ResumeMismatchError" in other.stderr
+    assert "setting: 'po' -> 'no'" in other.stderr
     bad = subprocess.run(cmd[:2] + ["--draws=0"], capture_output=True,
                          text=True)
     assert bad.returncode == 2 and "--draws must be >= 1" in bad.stderr
@@ -520,7 +531,10 @@ def test_nddr_batch_norm_tool_smoke(data_dir, tmp_path):
            f"--out={tmp_path / 'out'}", f"--data_dir={data_dir}"]
     out = subprocess.run(cmd, capture_output=True, text=True, check=True,
                          env=env)
-    assert "[2/2] no draw 1" in out.stdout
+    assert "[2/2] no_draw1 done in" in out.stdout
+    rec = json.loads((tmp_path / "out" / "splits" / "no_draw1.json")
+                     .read_text())["record"]
+    assert (rec["setting"], rec["draw"]) == ("no", 1)
     res = json.loads((tmp_path / "out" / "results.json").read_text())
     assert [(r["setting"], r["head"]) for r in res["rows"]] == [
         ("po", "auxiliary"), ("no", "auxiliary")]
@@ -530,4 +544,5 @@ def test_nddr_batch_norm_tool_smoke(data_dir, tmp_path):
         recorded["record"]["methods"]["nddr"]["accuracy"]))
     again = subprocess.run(cmd, capture_output=True, text=True, check=True,
                            env=env)
-    assert "[1/" not in again.stdout
+    assert again.stdout.count("already recorded") == 2
+    assert "done in" not in again.stdout

@@ -146,14 +146,16 @@ def test_dmtrl_script_rejects_bad_flag(tmp_path):
 def test_rank_rules_tool_smoke(tmp_path, data_dir):
     """tools/dmtrl_rank_rules.py: one record per subset with both rules at
     every ε, the table with Appendix B's ratio at ε = 0.1; a second call
-    trains nothing; bad arguments are one line."""
+    trains nothing, one with other ε is refused; bad arguments are one
+    line."""
     cmd = [sys.executable, "tools/dmtrl_rank_rules.py", "--profile=smoke",
            "--subsets=1", "--eps", "0.1", "0.5", f"--out={tmp_path}",
            f"--data_dir={data_dir}"]
     r = _run(cmd)
     assert r.returncode == 0, r.stderr[-3000:]
     assert "[1/1] fold1" in r.stdout
-    rec = json.loads((tmp_path / "records" / "fold1.json").read_text())
+    rec = json.loads((tmp_path / "splits" / "fold1.json").read_text())[
+        "record"]
     assert set(rec["rules"]) == {"frobenius", "interpolative"}
     assert set(rec["rules"]["interpolative"]) == {"0.1", "0.5"}
     for rule in rec["rules"].values():
@@ -166,6 +168,12 @@ def test_rank_rules_tool_smoke(tmp_path, data_dir):
     assert "| interpolative | 0.1 | DMTRL-TT |" in table
     assert "| 0.50 |" in table   # Appendix B's TT ratio beside ours
     again = _run(cmd)
-    assert again.returncode == 0 and "[1/" not in again.stdout
+    assert again.returncode == 0, again.stderr[-3000:]
+    assert "fold1: already recorded" in again.stdout
+    assert "done in" not in again.stdout
+    other = _run(cmd[:4] + ["--eps", "0.1"] + cmd[-2:])
+    assert other.returncode == 1
+    assert "ResumeMismatchError" in other.stderr
+    assert "eps: [0.1, 0.5] -> [0.1]" in other.stderr
     bad = _run(cmd[:2] + ["--eps", "1.5"])
     assert bad.returncode == 2 and "--eps must be in [0, 1)" in bad.stderr

@@ -19,20 +19,22 @@ the mean Ψ per layer:
 - ``weight``/``mean``: the first protocol's per-entry mean (λ₁ moves an
   entry by at most ~1e-4: nothing can prune).
 
-Each (reading, λ₁, draw) is one record in ``<out>/records/`` (resumable);
-``table.md``, ``results.json`` and ``mask_sweep.png`` are rebuilt from
-them. It decides no claim of the paper (the paper reports no pruning
-numbers); the note of issue 20 quotes it.
+Each (reading, λ₁, draw) is one record in ``<out>/splits/`` (a
+:class:`~amtfl_tf.results.RunDir`: resumable, tied to the profile's
+settings and the setting; ``--overwrite`` discards them); ``table.md``,
+``results.json`` and ``mask_sweep.png`` are rebuilt from them. It
+decides no claim of the paper (the paper reports no pruning numbers);
+the note of issue 20 quotes it.
 
   python tools/damtl_mask_sweep.py [--profile=faithful] [--draws=3]
       [--setting=po] [--lambdas 0 0.1 0.9 3 10 30] [--out=DIR]
+      [--overwrite]
 """
 
 from __future__ import annotations
 
 import argparse
 import dataclasses
-import json
 import os
 import sys
 
@@ -56,6 +58,8 @@ def main(argv=None) -> int:
                         choices=list(READINGS))
     parser.add_argument("--data_dir", default=None)
     parser.add_argument("--out", default=None)
+    parser.add_argument("--overwrite", action="store_true",
+                        help="discard the records made earlier")
     args = parser.parse_args(argv)
     if args.draws < 1:
         parser.error(f"--draws must be >= 1. Received: {args.draws}")
@@ -66,7 +70,6 @@ def main(argv=None) -> int:
     sys.path.insert(0, root)
     out = args.out or os.path.join(root, "figures", args.profile,
                                    "damtl_mask_sweep")
-    os.makedirs(os.path.join(out, "records"), exist_ok=True)
 
     from amtfl_tf import plotting
     from amtfl_tf.metrics import mean_ci95
@@ -74,11 +77,26 @@ def main(argv=None) -> int:
     from amtfl_tf.experiments.config import CommonConfig
     from amtfl_tf.experiments.damtl import common as dc
     from amtfl_tf.experiments.damtl import omniglot as do
+    from amtfl_tf.experiments.runner import run_splits
     from amtfl_tf.models.backbones import vgg_architecture
+    from amtfl_tf.results import ResumeMismatchError
+    from amtfl_tf.results import RunDir
     from amtfl_tf.results import atomic_write_json
     from amtfl_tf.results import atomic_write_text
 
     s = do.settings_for(args.profile)
+    # what is in a record; the keys name its reading, λ₁ and draw
+    settings = dc.fingerprint_settings(s)
+    del settings["draws"]
+    for name in ("mask_granularity", "l1_reduction", "lambda1"):
+        del settings["train"][name]
+    try:
+        run = RunDir(out, overwrite=args.overwrite, fingerprint={
+            "tool": "damtl_mask_sweep", "setting": args.setting,
+            "threshold": dc.PRUNE_THRESHOLD, **settings})
+    except ResumeMismatchError as e:
+        parser.exit(1, f"ResumeMismatchError: "
+                       f"{str(e).replace('--workdir', '--out')}\n")
     conv_blocks, fc_units = vgg_architecture(s.architecture)
     cfg = CommonConfig(experiment="damtl_omniglot", profile=args.profile,
                        data_dir=args.data_dir, workdir=out, seed=0,
@@ -86,20 +104,21 @@ def main(argv=None) -> int:
     # the experiment's auxiliary-network cache (same key: shared)
     cache = os.path.join(root, "figures", args.profile, "damtl_omniglot",
                          "checkpoints")
-    jobs = [(r, lam, d) for r in args.readings for lam in args.lambdas
-            for d in range(1, args.draws + 1)]
 
-    def path(r, lam, d):
-        return os.path.join(out, "records", f"{r.replace('/', '_')}"
-                            f"_l{lam:g}_draw{d}.json")
+    def key(r, lam, d):
+        # e.g. filter_sum_l0.9_draw1 ("+" of 1e+06 is no key character)
+        return f"{r.replace('/', '_')}_l{lam:g}_draw{d}".replace("+", "")
 
-    todo = [j for j in jobs if not os.path.exists(path(*j))]
-    if todo:
+    jobs = {key(r, lam, d): (r, lam, d) for r in args.readings
+            for lam in args.lambdas for d in range(1, args.draws + 1)}
+    if not all(run.has_split(k) for k in jobs):
         data = do.load_proxy_data(cfg, s)
         aux, _ = do.train_auxiliary(data, s, conv_blocks, fc_units,
                                     cache)
-    progress = Progress(len(todo), stream=sys.stdout)
-    for r, lam, d in todo:
+    progress = Progress(len(jobs), "damtl_mask_sweep", stream=sys.stdout)
+
+    def compute(k):
+        r, lam, d = jobs[k]
         gran, red = READINGS[r]
         train = dataclasses.replace(s.train, mask_granularity=gran,
                                     l1_reduction=red, lambda1=lam)
@@ -112,15 +131,17 @@ def main(argv=None) -> int:
                "train_seconds": rec["train_seconds"],
                "final_l1": [v[-1] for v in rec["l1"]],
                "final_ce": [v[-1] for v in rec["ce"]]}
-        atomic_write_json(path(r, lam, d), rec)
-        progress.step(f"{r} λ₁={lam:g} draw {d}",
-                      f"accuracy {np.mean(rec['accuracy']):.3f}, pruned "
+        progress.info(f"{r} λ₁={lam:g} draw {d}: accuracy "
+                      f"{np.mean(rec['accuracy']):.3f}, pruned "
                       f"{rec['masks']['pruned_fraction']:.1%}")
+        return rec
+
+    records = run_splits(run, jobs, compute, progress=progress)
 
     rows = []
     for r in args.readings:
         for lam in args.lambdas:
-            recs = [json.load(open(path(r, lam, d)))
+            recs = [records[key(r, lam, d)]
                     for d in range(1, args.draws + 1)]
             acc = mean_ci95([np.mean(x["accuracy"]) for x in recs])
             layers = np.mean([x["masks"]["pruned_per_layer"] for x in recs],

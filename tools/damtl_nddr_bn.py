@@ -15,11 +15,14 @@ data, auxiliary network, seeds and training, and sets the result beside
 the draws' recorded methods, paired by draw (95% t intervals). It
 decides no claim of the paper; the experiment's records are not changed.
 
-Each (setting, draw) is one record in ``<out>/records/`` (resumable);
+Each (setting, draw) is one record in ``<out>/splits/`` (a
+:class:`~amtfl_tf.results.RunDir`: resumable, tied to the profile's
+settings with ``nddr_batch_norm=False``; ``--overwrite`` discards them);
 ``table.md`` and ``results.json`` are rebuilt from them.
 
   python tools/damtl_nddr_bn.py [--profile=faithful] [--settings po no]
       [--draws=20] [--out=DIR] [--data_dir=DIR] [--experiment_dir=DIR]
+      [--overwrite]
 """
 
 from __future__ import annotations
@@ -48,6 +51,8 @@ def main(argv=None) -> int:
     parser.add_argument("--experiment_dir", default=None,
                         help="the experiment's run folder (default "
                              "figures/<profile>/damtl_omniglot)")
+    parser.add_argument("--overwrite", action="store_true",
+                        help="discard the records made earlier")
     args = parser.parse_args(argv)
     if args.draws is not None and args.draws < 1:
         parser.error(f"--draws must be >= 1. Received: {args.draws}")
@@ -55,14 +60,16 @@ def main(argv=None) -> int:
     sys.path.insert(0, root)
     out = args.out or os.path.join(root, "figures", args.profile,
                                    "damtl_nddr_bn")
-    os.makedirs(os.path.join(out, "records"), exist_ok=True)
 
     from amtfl_tf.metrics import mean_ci95
     from amtfl_tf.experiments.progress import Progress
     from amtfl_tf.experiments.config import CommonConfig
     from amtfl_tf.experiments.damtl import common as dc
     from amtfl_tf.experiments.damtl import omniglot as do
+    from amtfl_tf.experiments.runner import run_splits
     from amtfl_tf.models.backbones import vgg_architecture
+    from amtfl_tf.results import ResumeMismatchError
+    from amtfl_tf.results import RunDir
     from amtfl_tf.results import atomic_write_json
     from amtfl_tf.results import atomic_write_text
 
@@ -72,37 +79,46 @@ def main(argv=None) -> int:
     # the random-head arm exists in the profiles that run the paper's
     # setting beside the controlled comparison
     arms = tuple(m for m in ARMS if m in dc.methods_for(s.train))
+    # what is in a record (``train`` holds nddr_batch_norm=False); the
+    # keys name its setting and draw
+    settings = dc.fingerprint_settings(dataclasses.replace(s, train=train))
+    del settings["draws"]
+    try:
+        run = RunDir(out, overwrite=args.overwrite, fingerprint={
+            "tool": "damtl_nddr_bn", "methods": list(arms), **settings})
+    except ResumeMismatchError as e:
+        parser.exit(1, f"ResumeMismatchError: "
+                       f"{str(e).replace('--workdir', '--out')}\n")
     conv_blocks, fc_units = vgg_architecture(s.architecture)
     cfg = CommonConfig(experiment="damtl_omniglot", profile=args.profile,
                        data_dir=args.data_dir, workdir=out, seed=0,
                        overwrite=False, jit_compile="auto")
     experiment = args.experiment_dir or os.path.join(
         root, "figures", args.profile, "damtl_omniglot")
-    jobs = [(st, d) for st in args.settings for d in range(1, draws + 1)]
-
-    def path(st, d):
-        return os.path.join(out, "records", f"{st}_draw{d}.json")
-
-    todo = [j for j in jobs if not os.path.exists(path(*j))]
-    if todo:
+    jobs = {f"{st}_draw{d}": (st, d) for st in args.settings
+            for d in range(1, draws + 1)}
+    if not all(run.has_split(k) for k in jobs):
         data = do.load_proxy_data(cfg, s)
         # the experiment's auxiliary network (its cache: the same one)
         aux, _ = do.train_auxiliary(data, s, conv_blocks, fc_units,
                                     os.path.join(experiment, "checkpoints"))
-    progress = Progress(len(todo), stream=sys.stdout)
-    for st, d in todo:
+    progress = Progress(len(jobs), "damtl_nddr_bn", stream=sys.stdout)
+
+    def compute(key):
+        st, d = jobs[key]
         problem = do.make_problem(data, s, st, d)
         rec = dc.run_draw(problem, aux, conv_blocks, fc_units, train,
                           seed=s.seed * 1000 + d, methods=arms,
                           log=lambda m: None)["methods"]
-        atomic_write_json(path(st, d), {
-            "setting": st, "draw": d,
-            **{m: {"accuracy": r["accuracy"], "loss": r["loss"],
-                   "train_seconds": r["train_seconds"]}
-               for m, r in rec.items()}})
-        progress.step(f"{st} draw {d}", "NDDR-CNN without batch norm " +
+        progress.info(f"{st} draw {d}: NDDR-CNN without batch norm " +
                       ", ".join(f"{m} {np.mean(rec[m]['accuracy']):.3f}"
                                 for m in arms))
+        return {"setting": st, "draw": d,
+                **{m: {"accuracy": r["accuracy"], "loss": r["loss"],
+                       "train_seconds": r["train_seconds"]}
+                   for m, r in rec.items()}}
+
+    records = run_splits(run, jobs, compute, progress=progress)
 
     def recorded(st, d):
         """The experiment's record of this draw (None if not run)."""
@@ -124,7 +140,7 @@ def main(argv=None) -> int:
         "Single-Task | DAMTL | without BN − with BN | DAMTL − NDDR-CNN "
         "without BN | without BN − Single-Task |", "|" + "---|" * 9]
     for st in args.settings:
-        pairs = [(json.load(open(path(st, d))), recorded(st, d))
+        pairs = [(records[f"{st}_draw{d}"], recorded(st, d))
                  for d in range(1, draws + 1)]
         if any(r is None for _, r in pairs):
             continue

@@ -21,17 +21,18 @@ after the decomposition: what a rule and an ε give is decided before any
 fine-tuning, so this is cheap and isolates the rank choice. ε other than
 the paper's 0.1 are shown to say how far the trained networks are from
 the paper's regime, not to pick an ε. Each subset is one record in
-``<out>/records/`` (resumable); ``table.md`` and ``results.json`` are
+``<out>/splits/`` (a :class:`~amtfl_tf.results.RunDir`: resumable, tied to
+the profile's settings and the ε values, which every record holds;
+``--overwrite`` discards them); ``table.md`` and ``results.json`` are
 rebuilt from them.
 
   python tools/dmtrl_rank_rules.py [--profile=faithful] [--subsets=3]
-      [--eps 0.1 0.2 0.3 0.5] [--out=DIR] [--data_dir=DIR]
+      [--eps 0.1 0.2 0.3 0.5] [--out=DIR] [--data_dir=DIR] [--overwrite]
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 
@@ -51,6 +52,8 @@ def main(argv=None) -> int:
                         default=list(DEFAULT_EPS))
     parser.add_argument("--data_dir", default=None)
     parser.add_argument("--out", default=None)
+    parser.add_argument("--overwrite", action="store_true",
+                        help="discard the records made earlier")
     args = parser.parse_args(argv)
     if args.subsets < 1:
         parser.error(f"--subsets must be >= 1. Received: {args.subsets}")
@@ -61,15 +64,17 @@ def main(argv=None) -> int:
     sys.path.insert(0, root)
     out = args.out or os.path.join(root, "figures", args.profile,
                                    "dmtrl_rank_rules")
-    os.makedirs(os.path.join(out, "records"), exist_ok=True)
 
     from amtfl_tf import published
     from amtfl_tf.experiments.config import CommonConfig
     from amtfl_tf.experiments.dmtrl import common as dc
     from amtfl_tf.experiments.dmtrl import mnist
     from amtfl_tf.experiments.progress import Progress
+    from amtfl_tf.experiments.runner import run_splits
     from amtfl_tf.experiments.runner import seed_everything
     from amtfl_tf.models import dmtrl as dm
+    from amtfl_tf.results import ResumeMismatchError
+    from amtfl_tf.results import RunDir
     from amtfl_tf.results import atomic_write_json
     from amtfl_tf.results import atomic_write_text
 
@@ -79,22 +84,26 @@ def main(argv=None) -> int:
                        data_dir=args.data_dir, workdir=out, seed=0,
                        overwrite=False, jit_compile="auto")
     variants = dm.METHODS[2:]
+    # what is in a record (Appendix A's settings, every rule at every ε);
+    # the keys name its subset
+    settings = dc.record_fingerprint("dmtrl_table_a1",
+                                     s.appendix_fingerprint())
+    for name in ("eps", "rank_rule"):
+        settings["train"].pop(name, None)
+    try:
+        run = RunDir(out, overwrite=args.overwrite, fingerprint={
+            "tool": "dmtrl_rank_rules", "rules": list(RULES),
+            "eps": sorted(set(args.eps)), "variants": list(variants),
+            **settings})
+    except ResumeMismatchError as e:
+        parser.exit(1, f"ResumeMismatchError: "
+                       f"{str(e).replace('--workdir', '--out')}\n")
     keys = [f"fold{k}" for k in range(1, args.subsets + 1)]
+    if not all(run.has_split(k) for k in keys):
+        data = mnist.load_tasks(cfg, s)
+    progress = Progress(len(keys), "dmtrl_rank_rules", stream=sys.stdout)
 
-    def path(key):
-        return os.path.join(out, "records", f"{key}.json")
-
-    def fresh(key):
-        if not os.path.exists(path(key)):
-            return True
-        rec = json.load(open(path(key)))
-        return any(f"{e:g}" not in rec["rules"][r] for r in RULES
-                   for e in args.eps)
-
-    todo = [k for k in keys if fresh(k)]
-    data = mnist.load_tasks(cfg, s) if todo else None
-    progress = Progress(len(todo), stream=sys.stdout)
-    for key in todo:
+    def compute(key):
         # Appendix A's subset and held-out images of this key
         idx, held = mnist.stopping_split(data, mnist.training_subset(
             len(data.labels_train), s.appendix_fraction, s.seed, key), s,
@@ -124,16 +133,16 @@ def main(argv=None) -> int:
                     row[method] = {"ranks": m.ranks, "params": n,
                                    "ratio": n / stl_params}
                 rec["rules"][rule][f"{eps:g}"] = row
-        atomic_write_json(path(key), rec)
         first = f"{args.eps[0]:g}"
-        progress.step(key, f"(STL {secs:.0f}s, "
-                      f"{rec['stl'].get('epochs_run', t.epochs)} epochs); "
+        progress.info(f"{key}: STL {secs:.0f}s, "
+                      f"{rec['stl'].get('epochs_run', t.epochs)} epochs; "
                       f"ratios at ε={first}: " + ", ".join(
                           f"{r} " + "/".join(
                               f"{rec['rules'][r][first][m]['ratio']:.2f}"
                               for m in variants) for r in RULES))
+        return rec
 
-    recs = [json.load(open(path(k))) for k in keys]
+    recs = list(run_splits(run, keys, compute, progress=progress).values())
     paper = {m: published.get("dmtrl", "appendix_table2",
                               dm.PAPER_NAMES[m], "param_ratio").value
              for m in variants}
