@@ -295,6 +295,18 @@ class MethodCheckpoints:
         except (OSError, ValueError):
             return None
 
+    def parts(self, log=print, summary=lambda part: "") -> dict[str, Any]:
+        """Every method's recorded part, by method, each logged with
+        ``summary(part)``."""
+        out = {}
+        for method in dm.METHODS:
+            part = self.get(method)
+            if part is not None:
+                out[method] = part
+                log(f"{dm.PAPER_NAMES[method]}: from the partial record "
+                    f"({summary(part)})")
+        return out
+
     def put(self, method: str, record: dict[str, Any]) -> None:
         atomic_write_json(self._path(method), record)
 

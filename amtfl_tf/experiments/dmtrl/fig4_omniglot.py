@@ -214,13 +214,8 @@ def fit_record(data: OmniglotTasks, fraction: float, key: str, s: Settings,
     if held is not None:
         out["n_holdout"] = int(len(held))
     keep_sim = abs(fraction - s.rho_fraction) < 1e-9
-    parts = {}
-    for method in DEEP if checkpoints is not None else ():
-        part = checkpoints.get(method)
-        if part is not None:
-            parts[method] = part
-            log(f"{dm.PAPER_NAMES[method]}: from the partial record "
-                f"({part['error']:.2f}%)")
+    parts = {} if checkpoints is None else checkpoints.parts(
+        log, lambda part: f"{part['error']:.2f}%")
     for method, m, secs in dc.train_methods(
             lambda method, n: _network(method, data, s, n),
             lambda finetune: _batches(data, train_rows, s,

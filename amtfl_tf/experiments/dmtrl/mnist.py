@@ -314,13 +314,9 @@ def fit_deep(data: MnistTasks, idx: np.ndarray, s: Settings, seed: int,
     if validation is not None:
         out["n_holdout"] = int(len(validation[1]))
     x, y = data.x_train[idx], MnistTasks.signs(data.labels_train[idx])
-    models, cv, parts = {}, {}, {}
-    for method in DEEP if checkpoints is not None else ():
-        part = checkpoints.get(method)
-        if part is not None:
-            parts[method] = part
-            log(f"{dm.PAPER_NAMES[method]}: from the partial record "
-                f"(binary {part['binary_error']:.2f}%)")
+    models, cv = {}, {}
+    parts = {} if checkpoints is None else checkpoints.parts(
+        log, lambda part: f"binary {part['binary_error']:.2f}%")
 
     def choose_n():
         if ud_layers is None:  # chosen on this subset
