@@ -320,7 +320,8 @@ class MethodCheckpoints:
 
 
 def train_methods(new_network, data, s: TrainSettings, ud_layers,
-                  validation=None, checkpoints: MethodCheckpoints | None = None):
+                  validation=None,
+                  checkpoints: MethodCheckpoints | None = None):
     """Train the paper's methods in order: STL, UD-MTL, then every DMTRL
     variant initialised from the trained STL networks (``dm.METHODS``).
     Yields ``(method, model, seconds)`` after each fit, so the caller

@@ -201,7 +201,7 @@ def fit_record(data: OmniglotTasks, fraction: float, key: str, s: Settings,
                ) -> dict[str, Any]:
     """Every method on one (fraction, draw): the record. ``checkpoints``:
     each method's part is kept as it finishes and a stopped record resumes
-    from them (:class:`~amtfl_tf.experiments.dmtrl.common.MethodCheckpoints`)."""
+    from them (:class:`.common.MethodCheckpoints`)."""
     seed_everything(s.seed)
     train_rows, test_rows = split_drawings(data, fraction, s.seed, key)
     t = s.train

@@ -150,9 +150,12 @@ def settings_for(profile: str, seed: int = 0, **overrides) -> Settings:
     N, 10 epochs. ``smoke``: 1-3 minutes, for tests."""
     s = profiles.make(Settings, PROFILES, profile, seed, nested="train",
                       **overrides)
-    for f in s.fractions + (s.appendix_fraction, s.ud_cv_fraction):
+    for f in s.fractions + (s.appendix_fraction,):
         if not 0 < f <= 1:
             raise ValueError(f"fractions must be in (0, 1]. Received: {f!r}")
+    if not 0 < s.ud_cv_fraction <= 1:
+        raise ValueError("ud_cv_fraction must be in (0, 1]. Received: "
+                         f"ud_cv_fraction={s.ud_cv_fraction!r}")
     return s
 
 
@@ -307,7 +310,7 @@ def fit_deep(data: MnistTasks, idx: np.ndarray, s: Settings, seed: int,
     ``ud_layers``: UD-MTL's N, chosen elsewhere (:func:`choose_ud_layers`);
     None cross-validates it on this subset. ``checkpoints``: each method's
     part of the record is kept as it finishes, and a stopped record
-    resumes from them (:class:`~amtfl_tf.experiments.dmtrl.common.MethodCheckpoints`)."""
+    resumes from them (:class:`.common.MethodCheckpoints`)."""
     seed_everything(seed)
     t = s.train
     out: dict[str, Any] = {"n_train": int(len(idx))}
