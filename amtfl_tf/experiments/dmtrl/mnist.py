@@ -245,7 +245,7 @@ def _ud_cv(x, y, s: dc.TrainSettings, seed: int, log, validation=None,
         seed=None if run_dir is None else seed)
 
 
-def choose_ud_layers(data: "MnistTasks", s: Settings, log,
+def choose_ud_layers(data: MnistTasks, s: Settings, log,
                      run_dir: RunDir | None = None) -> dict[str, Any]:
     """UD-MTL's N chosen once (``s.ud_select="once"``): k-fold CV on one
     random subset of ``s.ud_cv_fraction`` of the 60k split (key
