@@ -14,7 +14,7 @@ import keras
 import numpy as np
 
 from amtfl_tf import runtime
-from amtfl_tf.experiments.progress import hms
+from amtfl_tf.durations import hms
 
 
 class StopOnNonFinite(keras.callbacks.Callback):

@@ -272,3 +272,8 @@ def test_resumed_run_says_its_wall_time_is_one_invocations(tmp_path):
     saved = json.loads((tmp_path / "results.json").read_text())
     assert saved["extra"]["splits_read"] == 2
     assert saved["extra"]["splits_total"] == 3
+
+
+def test_hms_formats_seconds_minutes_and_hours():
+    from amtfl_tf.durations import hms
+    assert [hms(44.6), hms(185), hms(7620)] == ["45s", "3m05s", "2h07m"]
