@@ -285,9 +285,14 @@ class MethodCheckpoints:
     def stl_weights(self) -> str:
         return os.path.join(self.folder, "stl.weights.h5")
 
+    def has(self, method: str) -> bool:
+        """Whether ``method``'s part is recorded (STL's with its weights)."""
+        return os.path.exists(self._path(method)) and (
+            method != "stl" or os.path.exists(self.stl_weights))
+
     def get(self, method: str) -> dict[str, Any] | None:
         """The recorded part of ``method``, or None."""
-        if method == "stl" and not os.path.exists(self.stl_weights):
+        if not self.has(method):
             return None
         try:
             with open(self._path(method)) as f:
@@ -350,7 +355,7 @@ def train_methods(new_network, data, s: TrainSettings, ud_layers,
         held_out = validation
 
     def done(method):
-        return checkpoints is not None and checkpoints.get(method) is not None
+        return checkpoints is not None and checkpoints.has(method)
 
     def seeded(method):
         if checkpoints is not None:
