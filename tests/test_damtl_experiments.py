@@ -369,7 +369,9 @@ def test_mask_sweep_tool_smoke(data_dir, tmp_path):
 
 
 def test_mask_bound_and_statistics():
-    s = do.settings_for("quick")
+    # the first protocol: a mask per weight, ‖Ψ‖₁ averaged per entry
+    s = do.settings_for("quick", mask_granularity="weight",
+                        l1_reduction="mean")
     conv_blocks, _ = vgg_architecture(s.architecture)
     # η α λ₁ / N_min · epochs / (1 − μ), N_min = 3·3·1·16 entries
     assert dc.l1_max_shift(s.train, conv_blocks, 1) == pytest.approx(

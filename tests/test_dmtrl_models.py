@@ -631,6 +631,14 @@ def test_fig4_ud_cv_fits_stop_on_drawings_they_are_not_scored_on(
                     or set(held) & set(va))
         # every character of the fold keeps drawings to score
         assert set(data.character[held]) <= set(data.character[va])
+    # one 80/20 split of a 20% draw leaves a character one validation
+    # drawing: nothing to stop on, said before anything trains
+    fits.clear()
+    thin = dmo.settings_for("smoke", stopping="holdout", ud_folds=1,
+                            ud_cv_fraction=0.2)
+    with pytest.raises(ValueError, match=r"ud_cv_fraction=0\.2, ud_folds=1"):
+        dmo.choose_ud_layers(data, thin, lambda m: None)
+    assert not fits
 
 
 @pytest.mark.data

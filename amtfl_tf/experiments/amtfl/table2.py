@@ -109,7 +109,8 @@ class Settings:
 
 PROFILES = {
     "smoke": {"runs": 1, "epochs": 2, "image_size": 32},
-    "quick": {"runs": 2, "epochs": 300},
+    # a fast look (the faithful and paper folders hold the 1,000 epochs)
+    "quick": {"runs": 2, "epochs": 150},
     "faithful": {"runs": 2},
     "paper": {},
 }

@@ -89,9 +89,10 @@ PROFILES = {
     "smoke": {"fractions": (0.1,), "repeats": 1, "image_size": 28,
               "per_task": 2,
               "train": {"epochs": 1, "ud_folds": 1, "ud_options": (2, 3)}},
+    # the faithful protocol at a fast-look budget: 35 x 35 images, two
+    # fractions, one draw, at most 15 epochs, N from one hold-out split
     "quick": {"fractions": (0.05, 0.1), "repeats": 1, "image_size": 35,
-              "ud_cv_fraction": 0.2,
-              "train": {"epochs": 15, "ud_folds": 1}},
+              "train": {**FAITHFUL_TRAIN, "epochs": 15, "ud_folds": 1}},
     # every run as the paper profile (all seven fractions, 105 x 105,
     # at most 30 epochs, 5-fold CV for UD-MTL's N); 2 draws per fraction
     "faithful": {"repeats": 2, "train": FAITHFUL_TRAIN},
@@ -101,8 +102,9 @@ PROFILES = {
 
 def settings_for(profile: str, seed: int = 0, **overrides) -> Settings:
     """``paper``: seven fractions × 3 repeats at 105 × 105, 5-fold CV for
-    UD-MTL. ``quick``: fractions 5% and 10%, one repeat, 35 × 35 images,
-    one hold-out split of a 20% draw for UD-MTL's N, 15 epochs.
+    UD-MTL. ``quick``: the faithful protocol on fractions 5% and 10%, one
+    repeat, 35 × 35 images, one 80/20 split of a 50% draw for UD-MTL's
+    N, at most 15 epochs.
     ``faithful``: the paper profile's runs with 2 draws per fraction.
     ``smoke``: 1-3 minutes, for tests."""
     s = profiles.make(Settings, PROFILES, profile, seed, nested="train",
@@ -179,6 +181,13 @@ def choose_ud_layers(data: OmniglotTasks, s: Settings, log,
         # (the other half scores N), so no drawing both stops and scores
         split = [holdout_drawings(data, va, s.seed, f"ud_cv_fold{i}")
                  for i, (_, va) in enumerate(folds, start=1)]
+        if any(len(held) == 0 for held, _ in split):
+            raise ValueError(
+                "the stopping rule needs held-out drawings in every CV "
+                "fold, but each character has at most one drawing per "
+                "validation fold. Raise ud_cv_fraction or lower ud_folds. "
+                f"Received: ud_cv_fraction={s.ud_cv_fraction!r}, "
+                f"ud_folds={t.ud_folds!r}")
         folds = [((tr, held), va) for (tr, _), (held, va) in zip(folds,
                                                                  split)]
     else:

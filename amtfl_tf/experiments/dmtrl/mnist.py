@@ -126,10 +126,15 @@ PROFILES = {
               "appendix_fraction": 0.002, "appendix_folds": 1,
               "classic_grid": (0.1,), "classic_steps": 50,
               "train": {"epochs": 1, "ud_folds": 1, "ud_options": (3,)}},
+    # the faithful protocol (independent STL, stopping on held-out images,
+    # N chosen once, like-with-like appendix) at a fast-look budget: two
+    # fractions, one repeat, a 2,000-image test set, at most 10 epochs, N
+    # from one 80/20 hold-out at 2% of the split
     "quick": {"fractions": (0.005, 0.02), "repeats": 1, "test_size": 2000,
-              "appendix_folds": 2, "classic_grid": (1.0, 0.1, 1e-2),
-              "classic_steps": 500,
-              "train": {"epochs": 10, "ud_folds": 1}},
+              "appendix_folds": 2, "appendix_fair": True,
+              "classic_grid": (1.0, 0.1, 1e-2), "classic_steps": 500,
+              "ud_select": "once", "ud_cv_fraction": 0.02,
+              "train": {**FAITHFUL_TRAIN, "epochs": 10, "ud_folds": 1}},
     # every run as the paper profile; 2 repeats per fraction (paper: 5)
     # and 3 appendix subsets (paper: "10-fold CV")
     "faithful": {"repeats": 2, "appendix_folds": 3, "appendix_fair": True,
@@ -144,10 +149,11 @@ def settings_for(profile: str, seed: int = 0, **overrides) -> Settings:
     profile's runs (every fraction, the full test set, at most 50 epochs
     stopped on held-out images, UD-MTL's N chosen once by 5-fold CV, the
     classic methods' whole grid) with 2 repeats per fraction and 3
-    appendix subsets. ``quick``: two small
+    appendix subsets. ``quick``: the faithful protocol on two small
     fractions (0.5%, 2%; the appendix scripts cover 1%), one repeat, 2
-    appendix folds, 2,000 test images, one 80/20 hold-out for UD-MTL's
-    N, 10 epochs. ``smoke``: 1-3 minutes, for tests."""
+    appendix folds, 2,000 test images, UD-MTL's N from one 80/20
+    hold-out at 2% of the split, at most 10 epochs. ``smoke``: 1-3
+    minutes, for tests."""
     s = profiles.make(Settings, PROFILES, profile, seed, nested="train",
                       **overrides)
     for f in s.fractions + (s.appendix_fraction,):
