@@ -31,6 +31,7 @@ import os
 from typing import Any
 
 from amtfl_tf import verdicts
+from amtfl_tf.durations import hms
 from amtfl_tf.experiments.config import REPORTED_PROFILES
 from amtfl_tf.results import atomic_write_text
 from amtfl_tf.results import claim_line
@@ -127,10 +128,7 @@ def _row_table(rows: list[dict]) -> list[str]:
 
 
 def _hms(seconds: float | None) -> str:
-    if seconds is None:
-        return "–"
-    s = int(round(seconds))
-    return f"{s // 60}m{s % 60:02d}s" if s >= 60 else f"{s}s"
+    return "–" if seconds is None else hms(seconds)
 
 
 def _profile_folders(figures_dir: str) -> list[str]:

@@ -75,7 +75,7 @@ def test_report_lists_every_item_with_numbers_and_claims(figures):
     assert "[fig.png](dmtrl_fig4_omniglot/fig.png)" in text
     assert "fig.pdf" not in text
     assert "Not run: needs AdienceFaces" in text
-    assert "total wall time, quick profile: 62m05s" in text
+    assert "total wall time, quick profile: 1h02m" in text
     assert "Wall time 2m05s (the script's total" in text  # from run_all
     assert "2 CPU core(s)" in text and "tensorflow 2.21.0" in text
 
@@ -155,5 +155,5 @@ def test_report_names_a_stopped_script(figures):
                                             "seconds": 3600}},
         "failed": [], "stopped": ["dmtrl_fig4_omniglot"]})
     text = report.build_report(str(figures))
-    assert ("total wall time, quick profile: 62m05s (stopped, resumable: "
+    assert ("total wall time, quick profile: 1h02m (stopped, resumable: "
             "dmtrl_fig4_omniglot)") in text
