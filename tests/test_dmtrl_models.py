@@ -657,7 +657,9 @@ def test_fig2_ud_chosen_once_stops_on_images_outside_its_folds(
     assert s.appendix_fingerprint() == dmn.settings_for(
         "smoke", stopping="holdout", ud_folds=2,
         ud_options=(2, 3)).appendix_fingerprint()
-    assert "ud_select" not in dmn.settings_for("quick").to_dict()
+    # the first protocol (per-subset CV, smoke's) keeps its old fingerprint
+    assert "ud_select" not in dmn.settings_for("smoke").to_dict()
+    assert dmn.settings_for("quick").ud_select == "once"
     assert dmn.settings_for("faithful").ud_select == "once"
     with pytest.raises(ValueError, match="ud_select must be one of"):
         dmn.settings_for("smoke", ud_select="each")
