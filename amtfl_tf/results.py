@@ -452,6 +452,8 @@ class RunDir:
       fingerprint: the settings that define the experiment (profile, grid,
         dataset...). Records made under another fingerprint are refused with
         :class:`ResumeMismatchError` unless ``overwrite``.
+      folder_flag: the command-line flag that chose ``workdir``, named in
+        the errors' advice (a tool may call it ``--out``).
     """
 
     SPLITS = "splits"
@@ -459,12 +461,14 @@ class RunDir:
     RESULTS = ("results.json", "table.md")
 
     def __init__(self, workdir: str, overwrite: bool = False,
-                 fingerprint: Mapping[str, Any] | None = None) -> None:
+                 fingerprint: Mapping[str, Any] | None = None,
+                 folder_flag: str = "--workdir") -> None:
         if not workdir:
             raise ValueError(
                 f"workdir must be a path. Received: workdir={workdir!r}")
         self.workdir = os.path.abspath(workdir)
         self.overwrite = overwrite
+        self.folder_flag = folder_flag
         # split records this run read from earlier invocations / wrote
         self.read_keys: set[str] = set()
         self.saved_keys: set[str] = set()
@@ -477,7 +481,8 @@ class RunDir:
                 f"workdir {self.workdir!r} cannot be written "
                 f"({type(e).__name__}: {e.strerror or e}"
                 + (f": {e.filename}" if e.filename else "") + "). Pass "
-                "--workdir=<a folder you can write> (workdir= in Python)."
+                f"{folder_flag}=<a folder you can write> (workdir= in "
+                "Python)."
             ) from None
 
     def _prepare(self, overwrite: bool) -> None:
@@ -498,7 +503,8 @@ class RunDir:
                 raise ResumeMismatchError(
                     f"{self.workdir} holds split records made with different "
                     f"settings: {_diff(old, self.fingerprint)}. Rerun with "
-                    f"--overwrite to discard them, or use another --workdir.")
+                    f"--overwrite to discard them, or use another "
+                    f"{self.folder_flag}.")
         atomic_write_json(fp_path, self.fingerprint)
 
     def path(self, name: str) -> str:

@@ -363,6 +363,7 @@ def test_mask_sweep_tool_smoke(data_dir, tmp_path):
     assert other.returncode == 1
     assert "ResumeMismatchError" in other.stderr
     assert "setting: 'po' -> 'no'" in other.stderr
+    assert "use another --out." in other.stderr  # the tool's own flag
     bad = subprocess.run(cmd[:2] + ["--draws=0"], capture_output=True,
                          text=True)
     assert bad.returncode == 2 and "--draws must be >= 1" in bad.stderr

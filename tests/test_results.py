@@ -187,6 +187,9 @@ def test_resume_refuses_other_settings(tmp_path):
     with pytest.raises(ResumeMismatchError,
                        match="profile: 'smoke' -> 'quick'.*--overwrite"):
         RunDir(str(tmp_path), fingerprint={"profile": "quick"})
+    with pytest.raises(ResumeMismatchError, match="use another --out\\."):
+        RunDir(str(tmp_path), fingerprint={"profile": "quick"},
+               folder_flag="--out")
     run = RunDir(str(tmp_path), overwrite=True,
                  fingerprint={"profile": "quick"})
     assert run.completed() == {}

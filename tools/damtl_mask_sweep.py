@@ -91,12 +91,11 @@ def main(argv=None) -> int:
     for name in ("mask_granularity", "l1_reduction", "lambda1"):
         del settings["train"][name]
     try:
-        run = RunDir(out, overwrite=args.overwrite, fingerprint={
+        run = RunDir(out, args.overwrite, folder_flag="--out", fingerprint={
             "tool": "damtl_mask_sweep", "setting": args.setting,
             "threshold": dc.PRUNE_THRESHOLD, **settings})
     except ResumeMismatchError as e:
-        parser.exit(1, f"ResumeMismatchError: "
-                       f"{str(e).replace('--workdir', '--out')}\n")
+        parser.exit(1, f"ResumeMismatchError: {e}\n")
     conv_blocks, fc_units = vgg_architecture(s.architecture)
     cfg = CommonConfig(experiment="damtl_omniglot", profile=args.profile,
                        data_dir=args.data_dir, workdir=out, seed=0,

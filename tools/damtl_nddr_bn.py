@@ -84,11 +84,10 @@ def main(argv=None) -> int:
     settings = dc.fingerprint_settings(dataclasses.replace(s, train=train))
     del settings["draws"]
     try:
-        run = RunDir(out, overwrite=args.overwrite, fingerprint={
+        run = RunDir(out, args.overwrite, folder_flag="--out", fingerprint={
             "tool": "damtl_nddr_bn", "methods": list(arms), **settings})
     except ResumeMismatchError as e:
-        parser.exit(1, f"ResumeMismatchError: "
-                       f"{str(e).replace('--workdir', '--out')}\n")
+        parser.exit(1, f"ResumeMismatchError: {e}\n")
     conv_blocks, fc_units = vgg_architecture(s.architecture)
     cfg = CommonConfig(experiment="damtl_omniglot", profile=args.profile,
                        data_dir=args.data_dir, workdir=out, seed=0,

@@ -91,13 +91,12 @@ def main(argv=None) -> int:
     for name in ("eps", "rank_rule"):
         settings["train"].pop(name, None)
     try:
-        run = RunDir(out, overwrite=args.overwrite, fingerprint={
+        run = RunDir(out, args.overwrite, folder_flag="--out", fingerprint={
             "tool": "dmtrl_rank_rules", "rules": list(RULES),
             "eps": sorted(set(args.eps)), "variants": list(variants),
             **settings})
     except ResumeMismatchError as e:
-        parser.exit(1, f"ResumeMismatchError: "
-                       f"{str(e).replace('--workdir', '--out')}\n")
+        parser.exit(1, f"ResumeMismatchError: {e}\n")
     keys = [f"fold{k}" for k in range(1, args.subsets + 1)]
     if not all(run.has_split(k) for k in keys):
         data = mnist.load_tasks(cfg, s)
