@@ -48,6 +48,16 @@ go to benchmarks/results/levers.json.
   one ``fit`` epoch of the same 220 steps: what Keras' per-epoch work
   (callbacks, logs, iterator bookkeeping) costs at Table 2's 1,000 short
   epochs per fit.
+- ``concurrent_runs``: two long training runs beside each other on this
+  2-core CPU, as the faithful DMTRL Fig. 2 and Fig. 4 runs are made: a
+  Fig. 2 STL step (10 MNIST LeNets, batch 64) in one process and a Fig. 4
+  STL step (50 alphabets × 4 drawings of 105 × 105) in another, each
+  timed over the same window. Old: each process at TensorFlow's default
+  thread pools (as many threads as cores, so four compute threads on two
+  cores). New: each process with one intra-op and one inter-op thread
+  (``TF_NUM_INTRAOP_THREADS=1``, ``TF_NUM_INTEROP_THREADS=1``), pinned to
+  a core of its own (``taskset``). Also each workload alone at the
+  default, for what sharing costs. Every process is a fresh interpreter.
 - ``data_autotune``: the Table 2 LeNet ``fit`` on its tf.data pipeline
   with tf.data's autotuning on (the default) and off
   (``amtfl_tf.input_pipeline.untuned``, what the experiments use).
@@ -70,7 +80,7 @@ import numpy as np
 HERE = os.path.dirname(os.path.abspath(__file__))
 LEVERS = ("feedback_order", "train_loop", "tt_gram", "precision",
           "authors_tf1", "data_autotune", "omniglot_fold", "dense_route",
-          "epoch_boundaries")
+          "epoch_boundaries", "concurrent_runs")
 
 
 def _interleaved(fns, repeats):
@@ -504,6 +514,126 @@ def epoch_boundaries(repeats, quick):
     return res
 
 
+#: the workloads of ``concurrent_runs``: a training step of each faithful
+#: DMTRL run made beside the other
+WORKLOADS = ("fig2_stl", "fig4_stl")
+
+
+def _workload(name):
+    """``(model, x, y)`` of one training step of ``name``."""
+    from amtfl_tf.models import dmtrl as dm
+
+    rng = np.random.default_rng(0)
+    if name == "fig2_stl":
+        x = rng.random((64, 28, 28, 1)).astype("float32")
+        y = np.sign(rng.normal(size=(64, 10))).astype("float32")
+        return dm.build_network("stl", 10, (28, 28, 1), "mnist_lenet"), x, y
+    sizes, x, y = _omniglot_problem(rng)
+    return dm.build_network("stl", 50, (105, 105, 1), "omniglot_cnn",
+                            task_layout="blocked", num_classes=sizes,
+                            loss="softmax_ce"), x, y
+
+
+def _worker(args):
+    """One process of ``concurrent_runs``: warm up, wait at the barrier
+    until every process of the repeat is ready, then step for
+    ``--window`` seconds; writes ``{"steps", "seconds"}`` to ``--result``.
+    Thread settings come from the environment and the core from the
+    launcher (``taskset``), before TensorFlow starts."""
+    import keras
+
+    keras.utils.set_random_seed(0)
+    m, x, y = _workload(args.worker)
+    step = _stepper(m, x, y, 1, contextlib.nullcontext())
+    for _ in range(2):
+        step()
+    open(args.result + ".ready", "w").close()
+    deadline = time.monotonic() + 600
+    while len([f for f in os.listdir(os.path.dirname(args.result))
+               if f.endswith(".ready")]) < args.barrier:
+        if time.monotonic() > deadline:
+            raise SystemExit("concurrent_runs: the other process never "
+                             "became ready")
+        time.sleep(0.05)
+    n, t0 = 0, time.perf_counter()
+    while time.perf_counter() - t0 < args.window:
+        step()
+        n += 1
+    with open(args.result, "w") as f:
+        json.dump({"steps": n, "seconds": time.perf_counter() - t0}, f)
+
+
+#: ``concurrent_runs``' settings: {name: (threads per process, pin to a
+#: core of its own, workloads run together)}
+CONCURRENT = {
+    "default": (None, False, WORKLOADS),
+    "one_thread_pinned": (1, True, WORKLOADS),
+    "one_thread": (1, False, WORKLOADS),
+    **{f"alone_{w}": (None, False, (w,)) for w in WORKLOADS},
+}
+
+
+def _launch(setting, window):
+    """Run ``setting``'s processes together; seconds per step of each."""
+    import subprocess
+    import sys
+    import tempfile
+
+    threads, pin, workloads = CONCURRENT[setting]
+    with tempfile.TemporaryDirectory() as d:
+        procs = []
+        for core, w in enumerate(workloads):
+            env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
+            if threads:
+                env.update(TF_NUM_INTRAOP_THREADS=str(threads),
+                           TF_NUM_INTEROP_THREADS=str(threads))
+            cmd = [sys.executable, os.path.abspath(__file__), "--worker", w,
+                   "--result", os.path.join(d, f"{w}.json"),
+                   "--barrier", str(len(workloads)),
+                   "--window", str(window)]
+            if pin:
+                cmd = ["taskset", "-c", str(core % os.cpu_count())] + cmd
+            procs.append(subprocess.Popen(cmd, env=env))
+        for p in procs:
+            if p.wait():
+                raise RuntimeError(f"concurrent_runs: {setting} worker "
+                                   f"failed with status {p.returncode}")
+        out = {}
+        for w in workloads:
+            with open(os.path.join(d, f"{w}.json")) as f:
+                r = json.load(f)
+            out[w] = r["seconds"] / r["steps"]
+        return out
+
+
+def concurrent_runs(repeats, quick):
+    window = 8.0 if quick else 25.0
+    per_step = {k: {w: [] for w in v[2]} for k, v in CONCURRENT.items()}
+    for _ in range(repeats):
+        for setting in CONCURRENT:
+            for w, sec in _launch(setting, window).items():
+                per_step[setting][w].append(sec)
+            print(f"  {setting}: " + ", ".join(
+                f"{w} {v[-1] * 1e3:.0f} ms/step"
+                for w, v in per_step[setting].items()), flush=True)
+    out = {}
+    for new in ("one_thread_pinned", "one_thread"):
+        for w in WORKLOADS:
+            res = _summary({"default": per_step["default"][w],
+                            new: per_step[new][w]}, "default", new)
+            res.update(setting=f"{w} training step while the other "
+                       f"workload trains in a second process, {window:g} s "
+                       "window per repeat, float32",
+                       old="both processes at the default thread pools",
+                       new=("one thread per process, each pinned to its own "
+                            "core" if new == "one_thread_pinned"
+                            else "one thread per process, not pinned"),
+                       alone_median_seconds=statistics.median(
+                           per_step[f"alone_{w}"][w]))
+            out[f"{new}/{w}"] = res
+    return {k.replace("/", "_"): v for k, v in out.items()}
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--only", nargs="*", default=None,
@@ -512,7 +642,15 @@ def main():
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--out", default=os.path.join(HERE, "results",
                                                       "levers.json"))
+    # concurrent_runs' worker processes (internal)
+    parser.add_argument("--worker", choices=WORKLOADS,
+                        help=argparse.SUPPRESS)
+    parser.add_argument("--result", help=argparse.SUPPRESS)
+    parser.add_argument("--barrier", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--window", type=float, help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.worker:
+        return _worker(args)
     names = args.only or list(LEVERS)
     unknown = sorted(set(names) - set(LEVERS))
     if unknown:
