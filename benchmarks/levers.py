@@ -58,6 +58,8 @@ go to benchmarks/results/levers.json.
   (``TF_NUM_INTRAOP_THREADS=1``, ``TF_NUM_INTEROP_THREADS=1``), pinned to
   a core of its own (``taskset``). Also each workload alone at the
   default, for what sharing costs. Every process is a fresh interpreter.
+  Measured 1.05×, but not adopted: the faithful runs' epochs were not
+  faster with it (docs/performance.md, "Two runs on two cores").
 - ``data_autotune``: the Table 2 LeNet ``fit`` on its tf.data pipeline
   with tf.data's autotuning on (the default) and off
   (``amtfl_tf.input_pipeline.untuned``, what the experiments use).
@@ -583,7 +585,10 @@ def _launch(setting, window):
     with tempfile.TemporaryDirectory() as d:
         procs = []
         for core, w in enumerate(workloads):
-            env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
+            env = {k: v for k, v in os.environ.items()
+                   if k not in ("TF_NUM_INTRAOP_THREADS",
+                                "TF_NUM_INTEROP_THREADS")}
+            env["TF_CPP_MIN_LOG_LEVEL"] = "3"
             if threads:
                 env.update(TF_NUM_INTRAOP_THREADS=str(threads),
                            TF_NUM_INTEROP_THREADS=str(threads))
@@ -630,8 +635,8 @@ def concurrent_runs(repeats, quick):
                             else "one thread per process, not pinned"),
                        alone_median_seconds=statistics.median(
                            per_step[f"alone_{w}"][w]))
-            out[f"{new}/{w}"] = res
-    return {k.replace("/", "_"): v for k, v in out.items()}
+            out[f"{new}_{w}"] = res
+    return out
 
 
 def main():
