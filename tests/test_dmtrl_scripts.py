@@ -44,6 +44,17 @@ def test_fig2_mnist_smoke_and_resume(tmp_path, data_dir):
     again = _run(cmd)
     assert again.returncode == 0, again.stderr[-3000:]
     assert "already recorded" in again.stderr
+    # tools/partial_claims.py reads the same records and trains nothing
+    out = tmp_path / "partial"
+    partial = _run([sys.executable, "tools/partial_claims.py",
+                    "dmtrl_fig2_mnist", "--profile=smoke",
+                    f"--source={tmp_path}", f"--out={out}",
+                    f"--data_dir={data_dir}"])
+    assert partial.returncode == 0, partial.stderr[-3000:]
+    assert "claims over the fractions [0.002]" in partial.stdout
+    assert partial.stdout.count("- inconclusive: ") == len(res["claims"])
+    assert [c["evidence"] for c in _results(out)["claims"]] == [
+        c["evidence"] for c in res["claims"]]
 
 
 @pytest.mark.data
@@ -177,3 +188,71 @@ def test_rank_rules_tool_smoke(tmp_path, data_dir):
     assert "eps: [0.1, 0.5] -> [0.1]" in other.stderr
     bad = _run(cmd[:2] + ["--eps", "1.5"])
     assert bad.returncode == 2 and "--eps must be in [0, 1)" in bad.stderr
+
+
+def test_partial_claims_counts_only_fractions_with_every_repeat():
+    sys.path.insert(0, "tools")
+    try:
+        from partial_claims import complete_fractions
+    finally:
+        sys.path.pop(0)
+    names = ["_fingerprint.json", "_partial", "frac0.005_rep1.json",
+             "frac0.005_rep2.json", "frac0.01_rep2.json",
+             "frac0.2_rep1.json", "frac0.2_rep2.json", "frac1_rep1.json",
+             "ud_cv_N1_fold1.json"]
+    fractions = (0.005, 0.01, 0.02, 0.2, 1.0)
+    assert complete_fractions(names, fractions, 2) == [0.005, 0.2]
+    assert complete_fractions(names, fractions, 1) == [0.005, 0.2, 1.0]
+    assert complete_fractions([], fractions, 1) == []
+
+
+def test_partial_claims_reuses_the_runs_flags(tmp_path):
+    sys.path.insert(0, "tools")
+    try:
+        from partial_claims import run_flags
+    finally:
+        sys.path.pop(0)
+    assert run_flags(str(tmp_path), "faithful") == []   # no config.json
+    (tmp_path / "config.json").write_text(json.dumps({"machine": {"argv": [
+        "reproductions/dmtrl_fig2_mnist.py", "--profile=smoke",
+        "--workdir", "somewhere", "--stl_init=independent", "--overwrite",
+        "--data_dir=/data", "--fractions=0.002"]}}))
+    assert run_flags(str(tmp_path), "smoke") == ["--stl_init=independent"]
+    with pytest.raises(ValueError, match="made at --profile=smoke; pass "
+                       "--profile=smoke. Received: --profile=faithful"):
+        run_flags(str(tmp_path), "faithful")
+
+
+def test_partial_claims_stops_a_script_that_would_train(tmp_path):
+    """The tool runs the item's script with ``keras.Model.fit`` replaced:
+    a script that reaches a fit exits with the tool's message."""
+    sys.path.insert(0, "tools")
+    try:
+        from partial_claims import _NO_FIT
+    finally:
+        sys.path.pop(0)
+    script = tmp_path / "trains.py"
+    script.write_text(
+        "import numpy as np, keras\n"
+        "m = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])\n"
+        "m.compile('sgd', 'mse')\n"
+        "m.fit(np.zeros((4, 2)), np.zeros((4, 1)), verbose=0)\n"
+        "print('trained')\n")
+    r = _run([sys.executable, "-c", _NO_FIT, str(script)])
+    assert r.returncode == 1
+    assert "partial_claims: the script tried to train" in r.stderr
+    assert "trained" not in r.stdout
+
+
+def test_partial_claims_without_records_is_one_line(tmp_path):
+    r = _run([sys.executable, "tools/partial_claims.py", "dmtrl_fig4_omniglot",
+              f"--source={tmp_path}"])
+    assert r.returncode == 2
+    assert f"no split records in '{tmp_path / 'splits'}'" in r.stderr
+    assert "Traceback" not in r.stderr
+    (tmp_path / "splits").mkdir()
+    (tmp_path / "splits" / "frac0.05_rep1.json").write_text("{}")
+    r = _run([sys.executable, "tools/partial_claims.py", "dmtrl_fig4_omniglot",
+              f"--source={tmp_path}"])
+    assert r.returncode == 2
+    assert "has all 2 repeat(s) recorded" in r.stderr
