@@ -121,6 +121,25 @@ def read_json(path: str) -> Any:
         return json.load(f)
 
 
+def _read_split(path: str) -> dict[str, Any]:
+    """A split record file, checked to be one :meth:`RunDir.save_split`
+    wrote (a ``key`` and a ``record``); ValueError naming the file."""
+    try:
+        saved = read_json(path)
+    except ValueError as e:
+        raise ValueError(f"split record {path} is not valid JSON ({e}); "
+                         "delete it to redo that split, or rerun with "
+                         "--overwrite") from None
+    if not isinstance(saved, dict) or not {"key", "record"} <= set(saved):
+        got = sorted(saved) if isinstance(saved, dict) else type(
+            saved).__name__
+        raise ValueError(f"split record {path} has no 'key' and 'record' "
+                         "fields: not one this project wrote; delete it to "
+                         "redo that split, or rerun with --overwrite. "
+                         f"Received: {got}")
+    return saved
+
+
 # --------------------------------------------------------------------------
 # Result records
 
@@ -521,7 +540,7 @@ class RunDir:
         return os.path.exists(self._split_path(key))
 
     def load_split(self, key: str) -> dict[str, Any]:
-        record = read_json(self._split_path(key))["record"]
+        record = _read_split(self._split_path(key))["record"]
         if key not in self.saved_keys:
             self.read_keys.add(key)
         return record
@@ -541,7 +560,7 @@ class RunDir:
         out = {}
         for name in sorted(os.listdir(folder)):
             if name.endswith(".json") and not name.startswith("_"):
-                data = read_json(os.path.join(folder, name))
+                data = _read_split(os.path.join(folder, name))
                 out[data["key"]] = data["record"]
         return out
 

@@ -195,6 +195,22 @@ def test_resume_refuses_other_settings(tmp_path):
     assert run.completed() == {}
 
 
+@pytest.mark.parametrize("text,match", [
+    ('{"key": "s1"}',
+     "has no 'key' and 'record' fields.*Received: \\['key'\\]"),
+    ("[1, 2]", "has no 'key' and 'record' fields.*Received: list"),
+    ('{"key": "s1", "rec', "is not valid JSON")])
+def test_foreign_split_record_is_named(tmp_path, text, match):
+    run = RunDir(str(tmp_path), fingerprint={"profile": "smoke"})
+    run.save_split("s1", {"v": 1})
+    (tmp_path / "splits" / "s1.json").write_text(text)
+    for read in (lambda: run.load_split("s1"), run.completed):
+        with pytest.raises(ValueError, match=match) as e:
+            read()
+        assert str(tmp_path / "splits" / "s1.json") in str(e.value)
+        assert "--overwrite" in str(e.value)
+
+
 @pytest.mark.parametrize("key", ["", "a/b", "../x", "a b"])
 def test_bad_split_key(tmp_path, key):
     with pytest.raises(ValueError, match="split key"):
