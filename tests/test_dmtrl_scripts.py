@@ -256,3 +256,9 @@ def test_partial_claims_without_records_is_one_line(tmp_path):
               f"--source={tmp_path}"])
     assert r.returncode == 2
     assert "has all 2 repeat(s) recorded" in r.stderr
+    (tmp_path / "splits" / "frac0.05_rep2.json").write_text("{}")
+    r = _run([sys.executable, "tools/partial_claims.py", "dmtrl_fig4_omniglot",
+              f"--source={tmp_path}", f"--out={tmp_path}"])
+    assert r.returncode == 2
+    assert "--out must not be the run's own folder" in r.stderr
+    assert (tmp_path / "splits" / "frac0.05_rep1.json").exists()

@@ -127,6 +127,11 @@ def main(argv=None) -> int:
         print(f"partial_claims: {e}", file=sys.stderr)
         return 2
     out = args.out or tempfile.mkdtemp(prefix=f"{args.item}_partial_")
+    if os.path.realpath(out) == os.path.realpath(source):
+        print(f"partial_claims: --out must not be the run's own folder "
+              f"(its records would be replaced). Received: --out={out}",
+              file=sys.stderr)
+        return 2
     if os.path.exists(os.path.join(out, "splits")):
         shutil.rmtree(os.path.join(out, "splits"))
     shutil.copytree(splits, os.path.join(out, "splits"),
@@ -138,7 +143,7 @@ def main(argv=None) -> int:
     if args.data_dir:
         cmd.append(f"--data_dir={args.data_dir}")
     print(f"{args.item} ({args.profile}): claims over the fractions "
-          f"{[float(f'{f:g}') for f in fractions]} of "
+          f"{fractions} of "
           f"{list(s.fractions)}, {s.repeats} repeat(s) each", flush=True)
     env = dict(os.environ)
     env["PYTHONPATH"] = ROOT + os.pathsep + env.get("PYTHONPATH", "")
