@@ -21,7 +21,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import re
 import shutil
 import subprocess
 import sys
@@ -31,7 +30,6 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 #: item -> the experiment module whose ``settings_for`` gives the profile
 ITEMS = {"dmtrl_fig2_mnist": "amtfl_tf.experiments.dmtrl.mnist",
          "dmtrl_fig4_omniglot": "amtfl_tf.experiments.dmtrl.fig4_omniglot"}
-KEY = re.compile(r"^frac([0-9.e+-]+)_rep([0-9]+)\.json$")
 #: run inside the script's process: no fit can run
 _NO_FIT = (
     "import runpy, sys, keras\n"
@@ -45,15 +43,13 @@ _NO_FIT = (
 
 
 def complete_fractions(names, fractions, repeats) -> list[float]:
-    """The fractions of ``fractions`` whose records ``frac<f>_rep<r>.json``
-    for r = 1..``repeats`` are all among ``names``."""
-    have: dict[str, set[int]] = {}
-    for name in names:
-        m = KEY.match(name)
-        if m:
-            have.setdefault(m.group(1), set()).add(int(m.group(2)))
-    want = set(range(1, repeats + 1))
-    return [f for f in fractions if want <= have.get(f"{f:g}", set())]
+    """The fractions of ``fractions`` whose records for repeats 1..
+    ``repeats`` are all among ``names``, named as the experiments name their
+    keys (``frac<f:g>_rep<r>``)."""
+    names = set(names)
+    return [f for f in fractions
+            if all(f"frac{f:g}_rep{r}.json" in names
+                   for r in range(1, repeats + 1))]
 
 
 #: the run's flags that the tool sets itself
