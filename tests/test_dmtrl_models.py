@@ -2,6 +2,9 @@
 layouts, heterogeneous outputs, losses, serialisation), the initialisation
 from STL, the training helpers, and the experiment building blocks."""
 
+import json
+import shutil
+
 import keras
 import numpy as np
 import pytest
@@ -696,10 +699,13 @@ def test_fig2_ud_chosen_once_stops_on_images_outside_its_folds(
 @pytest.mark.data
 def test_a_stopped_record_resumes_at_its_first_unfinished_method(
         data_dir, tmp_path, monkeypatch):
-    """MNIST record with MethodCheckpoints: stopped after UD-MTL, then
+    """MNIST record with MethodCheckpoints: stopped after DMTRL-LAF, then
     resumed, it gives the record an uninterrupted run gives (every fit
     seeded from (seed, key, method); STL's weights reloaded for the
-    DMTRL decompositions) and trains only the methods it had left."""
+    DMTRL decompositions) and trains only the methods it had left. A
+    clone (no weights, which git ignores) trains STL again and goes on
+    when the weights have the recorded SHA-256; when they have not, it
+    makes STL's part and the variants' again, keeping UD-MTL's."""
     from amtfl_tf.experiments.config import CommonConfig
     from amtfl_tf.results import RunDir
     s = dmn.settings_for("smoke", stl_init="independent")
@@ -707,45 +713,66 @@ def test_a_stopped_record_resumes_at_its_first_unfinished_method(
                        data_dir=data_dir, workdir=str(tmp_path), seed=0,
                        overwrite=False, jit_compile="auto", download=False)
     data = dmn.load_tasks(cfg, s)
-    idx = dmn.training_subset(60000, 0.002, 0, "frac0.002_rep1")
+    key = "frac0.002_rep1"
+    idx = dmn.training_subset(60000, 0.002, 0, key)
+    logs, trained, fits = [], [], []
 
     def record(folder):
         run = RunDir(str(folder), fingerprint={"k": 1})
         return dmn.fit_deep(data, idx, s, 0, lambda m: None, ud_layers=3,
                             checkpoints=dc.MethodCheckpoints(
-                                run, "frac0.002_rep1", 0))
+                                run, key, 0, logs.append))
 
     whole = record(tmp_path / "a")
-    real = dc.dmtrl_network
-
-    def stop(method, stl, t):
-        raise KeyboardInterrupt
-    monkeypatch.setattr(dc, "dmtrl_network", stop)
-    with pytest.raises(KeyboardInterrupt):
-        record(tmp_path / "b")
-    partial = tmp_path / "b" / "splits" / "_partial" / "frac0.002_rep1"
-    assert {p.name for p in partial.iterdir()} == {
-        "_fingerprint.json", "stl.json", "ud-mtl.json", "stl.weights.h5"}
-    trained = []
+    real, train = dc.dmtrl_network, dc.train
 
     def counted(method, stl, t):
+        if method == "dmtrl-tucker" and stopping:
+            raise KeyboardInterrupt
         trained.append(method)
         return real(method, stl, t)
     monkeypatch.setattr(dc, "dmtrl_network", counted)
-    train = dc.train
-    fits = []
     monkeypatch.setattr(dc, "train", lambda m, *a, **k: fits.append(
         m.name) or train(m, *a, **k))
-    resumed = record(tmp_path / "b")
-    assert trained == list(dm.METHODS[2:]) and len(fits) == 3
-    assert list(resumed) == list(whole)
-    for m in dm.METHODS:
-        for metric in ("binary_error", "balanced_error", "multiclass_error"):
-            assert resumed[m][metric] == pytest.approx(whole[m][metric],
-                                                       abs=1e-9), (m, metric)
+    stopping = True
+    with pytest.raises(KeyboardInterrupt):
+        record(tmp_path / "b")
+    stopping = False
+    partial = tmp_path / "b" / "splits" / "_partial" / key
+    assert {p.name for p in partial.iterdir()} == {
+        "_fingerprint.json", "stl.json", "ud-mtl.json", "dmtrl-laf.json",
+        "stl.weights.h5", "stl.weights.sha256.json"}
+    # what a clone holds, with the recorded SHA-256 and with another
+    for name, digest in (("clone", None), ("other", "0" * 64)):
+        shutil.copytree(tmp_path / "b", tmp_path / name)
+        folder = tmp_path / name / "splits" / "_partial" / key
+        (folder / "stl.weights.h5").unlink()
+        if digest is not None:
+            (folder / "stl.weights.sha256.json").write_text(
+                json.dumps({"sha256": digest}))
+
+    def resumed_as_whole(folder, methods, n_fits):
+        trained.clear(), fits.clear()
+        resumed = record(tmp_path / folder)
+        assert trained == methods and len(fits) == n_fits
+        assert list(resumed) == list(whole)
+        for m in dm.METHODS:
+            for metric in ("binary_error", "balanced_error",
+                           "multiclass_error"):
+                assert resumed[m][metric] == pytest.approx(
+                    whole[m][metric], abs=1e-9), (m, metric)
+
+    logs.clear()
+    resumed_as_whole("b", list(dm.METHODS[3:]), 2)
+    assert not logs
+    resumed_as_whole("clone", list(dm.METHODS[3:]), 3)
+    assert len(logs) == 1 and "same weights as recorded" in logs[0]
+    resumed_as_whole("other", list(dm.METHODS[2:]), 4)
+    assert logs[1].startswith("WARNING: STL trained again from its seed "
+                              "differs") and logs[2].endswith(": DMTRL-LAF")
     # another seed (or run fingerprint) discards the partial record
     run = RunDir(str(tmp_path / "b"), fingerprint={"k": 1})
-    assert dc.MethodCheckpoints(run, "frac0.002_rep1", 1).get("stl") is None
+    assert dc.MethodCheckpoints(run, key, 1).get("stl") is None
 
 
 def test_record_fingerprints_ignore_how_many_records_a_run_makes():

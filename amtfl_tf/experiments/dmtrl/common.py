@@ -37,6 +37,7 @@ Every choice the paper leaves open is a field of :class:`TrainSettings`
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import json
 import os
 import shutil
@@ -252,17 +253,28 @@ class MethodCheckpoints:
     Each method's part of the record is written as it finishes
     (``<workdir>/splits/_partial/<key>/<method>.json``), and the trained
     STL networks' weights beside them (the DMTRL variants are decomposed
-    from them). The folder is tied to the run's fingerprint (a different
-    one discards it), removed by :meth:`clear` once the record is complete,
-    and git-ignored. With checkpoints every method's fit is seeded from
-    (seed, key, method) alone, so a resumed record trains what it has left
-    as an uninterrupted one would.
+    from them) with their SHA-256 (``stl.weights.sha256.json``). The folder
+    is tied to the run's fingerprint (a different one discards it) and
+    removed by :meth:`clear` once the record is complete. With checkpoints
+    every method's fit is seeded from (seed, key, method) alone, so a
+    resumed record trains what it has left as an uninterrupted one would.
+
+    The JSON files are small and are committed with a run's records, so a
+    record longer than one sitting survives a fresh clone; the weights
+    (tens of MB) are git-ignored. Without them a resumed record trains STL
+    again from its seed and goes on only if the new weights have the
+    recorded SHA-256 (on this CPU an STL fit is bit-reproducible across
+    processes, not across CPU families); otherwise it logs the mismatch,
+    drops the parts made from the old STL (the DMTRL variants; UD-MTL does
+    not depend on STL) and continues from the new one.
     """
 
     FOLDER = "_partial"
+    #: the DMTRL variants, decomposed from the trained STL networks
+    FROM_STL = tuple(dm.METHODS[2:])
 
-    def __init__(self, run_dir, key: str, seed: int):
-        self.key, self.seed = key, int(seed)
+    def __init__(self, run_dir, key: str, seed: int, log=print):
+        self.key, self.seed, self.log = key, int(seed), log
         self.folder = os.path.join(run_dir.workdir, run_dir.SPLITS,
                                    self.FOLDER, key)
         fp_path = os.path.join(self.folder, "_fingerprint.json")
@@ -285,10 +297,67 @@ class MethodCheckpoints:
     def stl_weights(self) -> str:
         return os.path.join(self.folder, "stl.weights.h5")
 
+    @property
+    def _stl_digest(self) -> str:
+        return os.path.join(self.folder, "stl.weights.sha256.json")
+
     def has(self, method: str) -> bool:
-        """Whether ``method``'s part is recorded (STL's with its weights)."""
+        """Whether ``method``'s part is recorded (STL's with its weights
+        or their SHA-256)."""
         return os.path.exists(self._path(method)) and (
-            method != "stl" or os.path.exists(self.stl_weights))
+            method != "stl" or os.path.exists(self.stl_weights)
+            or self.recorded_digest() is not None)
+
+    def recorded_digest(self) -> str | None:
+        """The SHA-256 of the recorded STL weights, or None."""
+        try:
+            with open(self._stl_digest) as f:
+                return json.load(f)["sha256"]
+        except (OSError, ValueError, KeyError, TypeError):
+            return None
+
+    def save_stl(self, stl) -> None:
+        """Keep the trained STL networks' weights and their SHA-256."""
+        stl.save_weights(self.stl_weights)
+        atomic_write_json(self._stl_digest,
+                          {"sha256": weights_digest(stl)})
+
+    def load_stl(self, stl) -> bool:
+        """Load the recorded STL weights into ``stl``; False if they are
+        not on disk (the folder came from a clone)."""
+        if not os.path.exists(self.stl_weights):
+            return False
+        stl.load_weights(self.stl_weights)
+        return True
+
+    def check_retrained_stl(self, stl) -> bool:
+        """After STL was trained again from its seed: True (and its weights
+        kept) if they are the recorded ones; otherwise False (the caller
+        then keeps the new STL with :meth:`replace_stl`)."""
+        digest, recorded = weights_digest(stl), self.recorded_digest()
+        if digest == recorded:
+            self.log(f"STL trained again from its seed: the same weights "
+                     f"as recorded (sha256 {digest[:12]}); resuming")
+            self.save_stl(stl)
+            return True
+        self.log(f"WARNING: STL trained again from its seed differs from "
+                 f"the recorded one (sha256 {digest[:12]}, recorded "
+                 f"{(recorded or 'none')[:12]}; another CPU or library "
+                 f"version?): its part is made again")
+        return False
+
+    def replace_stl(self, stl) -> None:
+        """Keep a newly trained STL, dropping the parts made from any
+        earlier one (the DMTRL variants'; STL's own is rewritten by the
+        caller)."""
+        dropped = [m for m in self.FROM_STL if self.has(m)]
+        if dropped:
+            self.log("dropping the partial parts made from an earlier STL: "
+                     + ", ".join(dm.PAPER_NAMES[m] for m in dropped))
+        for method in ("stl", *dropped):
+            if os.path.exists(self._path(method)):
+                os.remove(self._path(method))
+        self.save_stl(stl)
 
     def get(self, method: str) -> dict[str, Any] | None:
         """The recorded part of ``method``, or None."""
@@ -363,13 +432,13 @@ def train_methods(new_network, data, s: TrainSettings, ud_layers,
 
     seeded("stl")
     stl = new_network("stl", None)
-    if done("stl"):
-        stl.load_weights(checkpoints.stl_weights)
-    else:
+    if not (done("stl") and checkpoints.load_stl(stl)):
+        retrained = done("stl")  # recorded, weights not on disk
         secs = train(stl, data(False), s, validation=held_out)
-        if checkpoints is not None:
-            stl.save_weights(checkpoints.stl_weights)
-        yield "stl", stl, secs
+        if not (retrained and checkpoints.check_retrained_stl(stl)):
+            if checkpoints is not None:
+                checkpoints.replace_stl(stl)
+            yield "stl", stl, secs
     if not done("ud-mtl"):
         n = ud_layers()
         seeded("ud-mtl")
@@ -383,6 +452,14 @@ def train_methods(new_network, data, s: TrainSettings, ud_layers,
         yield method, model, train(model, data(True), s,
                                    epochs=s.finetune_epochs,
                                    validation=held_out)
+
+
+def weights_digest(model) -> str:
+    """SHA-256 of a model's weights (their bytes, in order)."""
+    h = hashlib.sha256()
+    for w in model.get_weights():
+        h.update(np.ascontiguousarray(w).tobytes())
+    return h.hexdigest()
 
 
 def dmtrl_network(method: str, stl: dm.DMTRLNetwork,

@@ -496,7 +496,7 @@ def run(cfg: CommonConfig, **overrides) -> Results:
         if key == "ud_cv":
             return choose_ud_layers(data, s, log, run_dir)
         frac = float(key[4:].split("_")[0])
-        checkpoints = dc.MethodCheckpoints(run_dir, key, s.seed)
+        checkpoints = dc.MethodCheckpoints(run_dir, key, s.seed, log)
         record = fit_record(data, frac, key, s, n_ud, log, checkpoints)
         checkpoints.clear()
         return record

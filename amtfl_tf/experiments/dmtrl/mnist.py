@@ -479,10 +479,10 @@ def run_fig2(cfg: CommonConfig, **overrides) -> Results:
         idx, held = stopping_split(data, training_subset(
             len(data.labels_train), frac, s.seed, key), s, key)
         print(f"[{name}] {key}: {len(idx)} training images", flush=True)
-        checkpoints = dc.MethodCheckpoints(run, key, s.seed)
-        record = fit_deep(data, idx, s, s.seed,
-                          lambda msg: print(f"[{name}] {key} {msg}",
-                                            flush=True), validation=held,
+        def log(msg):
+            print(f"[{name}] {key} {msg}", flush=True)
+        checkpoints = dc.MethodCheckpoints(run, key, s.seed, log)
+        record = fit_deep(data, idx, s, s.seed, log, validation=held,
                           ud_layers=None if ud_once is None
                           else ud_once["ud_shared_layers"],
                           checkpoints=checkpoints)
