@@ -209,8 +209,10 @@ def _header(timings, machine, versions, found, runs) -> list[str]:
             + (f" (stopped, resumable: {', '.join(timing['stopped'])})"
                if timing.get("stopped") else ""))
     if machine:
-        lines.append(f"- Hardware: {machine.get('cpu_count')} CPU core(s), "
-                     f"{machine.get('platform')}, no GPU used")
+        model = (f" ({machine['cpu_model']})" if machine.get("cpu_model")
+                 else "")
+        lines.append(f"- Hardware: {machine.get('cpu_count')} CPU core(s)"
+                     f"{model}, {machine.get('platform')}, no GPU used")
     if versions:
         lines.append("- Software: " + ", ".join(
             f"{k} {v}" for k, v in versions.items() if v))

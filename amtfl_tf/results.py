@@ -446,12 +446,36 @@ def git_commit(path: str | None = None) -> dict[str, Any]:
         return {"commit": None, "dirty": None}
 
 
+#: the CPU features that choose TensorFlow's kernels (and its oneDNN
+#: default): a run's speed, and its bits, depend on them
+CPU_FEATURES = ("avx2", "fma", "avx512f", "avx512_vnni", "avx512_bf16",
+                "amx_tile")
+
+
+def cpu_info() -> dict[str, Any]:
+    """The CPU's model name and which of :data:`CPU_FEATURES` it has
+    (read from ``/proc/cpuinfo``; None where that file is missing)."""
+    try:
+        with open("/proc/cpuinfo") as f:
+            text = f.read()
+    except OSError:
+        return {"cpu_model": None, "cpu_features": None}
+    fields = dict(line.split(":", 1) for line in text.splitlines()
+                  if ":" in line)
+    fields = {k.strip(): v.strip() for k, v in fields.items()}
+    flags = set(fields.get("flags", "").split())
+    return {"cpu_model": fields.get("model name"),
+            "cpu_features": [f for f in CPU_FEATURES if f in flags]}
+
+
 def machine_info() -> dict[str, Any]:
     return {
         "platform": platform.platform(),
         "machine": platform.machine(),
         "processor": platform.processor() or None,
         "cpu_count": os.cpu_count(),
+        **cpu_info(),
+        "tf_enable_onednn_opts": os.environ.get("TF_ENABLE_ONEDNN_OPTS"),
         "argv": list(sys.argv),
     }
 

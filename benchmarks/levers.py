@@ -60,6 +60,17 @@ go to benchmarks/results/levers.json.
   default, for what sharing costs. Every process is a fresh interpreter.
   Measured 1.05×, but not adopted: the faithful runs' epochs were not
   faster with it (docs/performance.md, "Two runs on two cores").
+- ``onednn_opts``: TensorFlow's oneDNN kernels on
+  (``TF_ENABLE_ONEDNN_OPTS=1``, what the scripts set unless the
+  environment says otherwise) against TensorFlow's own kernels
+  (``=0``), for a Fig. 2 STL step, a Fig. 4 STL step and a Table 2
+  Deep-AMTFL batch, each in a fresh process of its own (the variable is
+  read when TensorFlow is imported), the two settings alternating with
+  repeats. TensorFlow turns oneDNN on by itself only on CPUs with
+  AVX-512 VNNI, BF16 or AMX, so there the two paths differ only where
+  ``=0`` is forced; on other CPUs (AMD, AVX2-only Intel) the scripts'
+  default is the lever. The two paths give the same numbers up to
+  float32 rounding (tests/test_onednn_opts.py).
 - ``data_autotune``: the Table 2 LeNet ``fit`` on its tf.data pipeline
   with tf.data's autotuning on (the default) and off
   (``amtfl_tf.input_pipeline.untuned``, what the experiments use).
@@ -82,7 +93,7 @@ import numpy as np
 HERE = os.path.dirname(os.path.abspath(__file__))
 LEVERS = ("feedback_order", "train_loop", "tt_gram", "precision",
           "authors_tf1", "data_autotune", "omniglot_fold", "dense_route",
-          "epoch_boundaries", "concurrent_runs")
+          "epoch_boundaries", "concurrent_runs", "onednn_opts")
 
 
 def _interleaved(fns, repeats):
@@ -519,6 +530,9 @@ def epoch_boundaries(repeats, quick):
 #: the workloads of ``concurrent_runs``: a training step of each faithful
 #: DMTRL run made beside the other
 WORKLOADS = ("fig2_stl", "fig4_stl")
+#: every workload a worker process can time (``onednn_opts`` adds Table 2's
+#: Deep-AMTFL LeNet, timed per batch of one 11-batch ``fit`` execution)
+WORKER_LOADS = (*WORKLOADS, "table2_deep_amtfl")
 
 
 def _workload(name):
@@ -545,8 +559,15 @@ def _worker(args):
     import keras
 
     keras.utils.set_random_seed(0)
-    m, x, y = _workload(args.worker)
-    step = _stepper(m, x, y, 1, contextlib.nullcontext())
+    if args.worker == "table2_deep_amtfl":
+        _, _, ds = _lenet_problem()
+        m, batches = _warm_deep_amtfl(ds), 11
+
+        def step():
+            m.fit(ds, epochs=1, steps_per_epoch=batches, verbose=0)
+    else:
+        m, x, y = _workload(args.worker)
+        step, batches = _stepper(m, x, y, 1, contextlib.nullcontext()), 1
     for _ in range(2):
         step()
     open(args.result + ".ready", "w").close()
@@ -560,7 +581,7 @@ def _worker(args):
     n, t0 = 0, time.perf_counter()
     while time.perf_counter() - t0 < args.window:
         step()
-        n += 1
+        n += batches
     with open(args.result, "w") as f:
         json.dump({"steps": n, "seconds": time.perf_counter() - t0}, f)
 
@@ -575,13 +596,16 @@ CONCURRENT = {
 }
 
 
-def _launch(setting, window):
-    """Run ``setting``'s processes together; seconds per step of each."""
+def _launch(setting, window, env_extra=None):
+    """Run ``setting``'s processes together (a :data:`CONCURRENT` name or
+    its ``(threads, pin, workloads)``), with ``env_extra`` added to their
+    environment; seconds per step of each."""
     import subprocess
     import sys
     import tempfile
 
-    threads, pin, workloads = CONCURRENT[setting]
+    threads, pin, workloads = (CONCURRENT[setting]
+                               if isinstance(setting, str) else setting)
     with tempfile.TemporaryDirectory() as d:
         procs = []
         for core, w in enumerate(workloads):
@@ -592,6 +616,7 @@ def _launch(setting, window):
             if threads:
                 env.update(TF_NUM_INTRAOP_THREADS=str(threads),
                            TF_NUM_INTEROP_THREADS=str(threads))
+            env.update(env_extra or {})
             cmd = [sys.executable, os.path.abspath(__file__), "--worker", w,
                    "--result", os.path.join(d, f"{w}.json"),
                    "--barrier", str(len(workloads)),
@@ -639,6 +664,38 @@ def concurrent_runs(repeats, quick):
     return out
 
 
+#: ``onednn_opts``' two settings: TF_ENABLE_ONEDNN_OPTS of the workers
+ONEDNN = {"tensorflow_kernels": "0", "onednn": "1"}
+
+
+def onednn_opts(repeats, quick):
+    window = 8.0 if quick else 20.0
+    per_step = {k: {w: [] for w in WORKER_LOADS} for k in ONEDNN}
+    for _ in range(repeats):
+        for w in WORKER_LOADS:
+            for setting, value in ONEDNN.items():
+                sec = _launch((None, False, (w,)), window,
+                              {"TF_ENABLE_ONEDNN_OPTS": value})[w]
+                per_step[setting][w].append(sec)
+        print("  " + "; ".join(
+            f"{w} {per_step['tensorflow_kernels'][w][-1] * 1e3:.0f} -> "
+            f"{per_step['onednn'][w][-1] * 1e3:.0f} ms/step"
+            for w in WORKER_LOADS), flush=True)
+    out = {}
+    for w in WORKER_LOADS:
+        res = _summary({k: per_step[k][w] for k in ONEDNN},
+                       "tensorflow_kernels", "onednn")
+        res.update(setting=f"{w} training step"
+                   + (" (per batch of 100, 11-batch fit executions)"
+                      if w == "table2_deep_amtfl" else "")
+                   + f", alone, a fresh process per repeat, {window:g} s "
+                   "window, float32",
+                   old="TF_ENABLE_ONEDNN_OPTS=0 (TensorFlow's own kernels)",
+                   new="TF_ENABLE_ONEDNN_OPTS=1 (oneDNN)")
+        out[w] = res
+    return out
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--only", nargs="*", default=None,
@@ -647,8 +704,8 @@ def main():
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--out", default=os.path.join(HERE, "results",
                                                       "levers.json"))
-    # concurrent_runs' worker processes (internal)
-    parser.add_argument("--worker", choices=WORKLOADS,
+    # worker processes of concurrent_runs and onednn_opts (internal)
+    parser.add_argument("--worker", choices=WORKER_LOADS,
                         help=argparse.SUPPRESS)
     parser.add_argument("--result", help=argparse.SUPPRESS)
     parser.add_argument("--barrier", type=int, help=argparse.SUPPRESS)
@@ -671,12 +728,17 @@ def main():
         with open(args.out) as f:
             result = json.load(f)
     result.setdefault("levers", {})
+    # each lever keeps the machine it was measured on (the top-level
+    # "machine" is the latest run's)
+    for r in result["levers"].values():
+        r.setdefault("machine", result.get("machine"))
     for name in names:
         print(f"=== {name}", flush=True)
         t0 = time.perf_counter()
         r = globals()[name](args.repeats, args.quick)
         r.update(repeats=args.repeats, quick=args.quick,
-                 wall_seconds=time.perf_counter() - t0)
+                 wall_seconds=time.perf_counter() - t0,
+                 machine=machine_info())
         result["levers"][name] = r
         for label, sub in comparisons({name: r}):
             q = sub["paired_ratio_quartiles"]

@@ -104,9 +104,12 @@ def summarise(runs):
             target = (f">= {sub['target_ratio']} (issue 17)"
                       if "target_ratio" in sub else
                       "> 1 (the lever is faster)")
+            cpu = (r[label.split("/")[0]].get("machine") or {}).get(
+                "cpu_model")
             rows.append((f"lever {label}: {sub['old']} time / {sub['new']} "
-                         "time", sub["setting"], sub["ratio_old_over_new"],
-                         target))
+                         "time", sub["setting"] + (
+                             f" [CPU: {cpu}]" if cpu else ""),
+                         sub["ratio_old_over_new"], target))
         if "precision" in r:
             p = r["precision"]
             for k, frac in p["fraction_of_peak"].items():
