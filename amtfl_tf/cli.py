@@ -32,7 +32,7 @@ from amtfl_tf.experiments.config import CommonConfig
 
 # TensorFlow turns its oneDNN kernels on by default only on x86 CPUs with
 # AVX-512 VNNI, BF16 or AMX; elsewhere (AMD, AVX2-only Intel) its fallback
-# convolutions make our CNN training steps 1.8-4x slower (benchmarks/
+# convolutions make our CNN training steps 1.4-4.5x slower (benchmarks/
 # levers.py --only onednn_opts; the two paths agree to float32 rounding,
 # tests/test_onednn_opts.py). Scripts turn them on unless the environment
 # says otherwise; it must happen before TensorFlow is imported, and no

@@ -7,6 +7,10 @@ import os
 import pytest
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+# the tests run what the scripts run (amtfl_tf/cli.py): TensorFlow's oneDNN
+# kernels on where TensorFlow leaves them off (CPUs without AVX-512);
+# tests/test_onednn_opts.py compares the two settings in subprocesses
+os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "1")
 
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 

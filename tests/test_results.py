@@ -296,3 +296,18 @@ def test_resumed_run_says_its_wall_time_is_one_invocations(tmp_path):
 def test_hms_formats_seconds_minutes_and_hours():
     from amtfl_tf.durations import hms
     assert [hms(44.6), hms(185), hms(7620)] == ["45s", "3m05s", "2h07m"]
+
+
+def test_machine_info_names_the_cpu_and_the_onednn_setting(monkeypatch):
+    """config.json says which CPU made a run (its speed and its bits depend
+    on it) and whether TensorFlow's oneDNN kernels were forced."""
+    from amtfl_tf.results import CPU_FEATURES
+    from amtfl_tf.results import machine_info
+    monkeypatch.setenv("TF_ENABLE_ONEDNN_OPTS", "1")
+    info = machine_info()
+    assert info["tf_enable_onednn_opts"] == "1"
+    if os.path.exists("/proc/cpuinfo"):
+        assert info["cpu_model"]
+        assert set(info["cpu_features"]) <= set(CPU_FEATURES)
+    else:
+        assert info["cpu_model"] is None
