@@ -316,11 +316,12 @@ class MethodCheckpoints:
         except (OSError, ValueError, KeyError, TypeError):
             return None
 
-    def save_stl(self, stl) -> None:
-        """Keep the trained STL networks' weights and their SHA-256."""
+    def save_stl(self, stl, digest: str | None = None) -> None:
+        """Keep the trained STL networks' weights and their SHA-256
+        (``digest``, when the caller has it)."""
         stl.save_weights(self.stl_weights)
         atomic_write_json(self._stl_digest,
-                          {"sha256": weights_digest(stl)})
+                          {"sha256": digest or weights_digest(stl)})
 
     def load_stl(self, stl) -> bool:
         """Load the recorded STL weights into ``stl``; False if they are
@@ -338,7 +339,7 @@ class MethodCheckpoints:
         if digest == recorded:
             self.log(f"STL trained again from its seed: the same weights "
                      f"as recorded (sha256 {digest[:12]}); resuming")
-            self.save_stl(stl)
+            self.save_stl(stl, digest)
             return True
         self.log(f"WARNING: STL trained again from its seed differs from "
                  f"the recorded one (sha256 {digest[:12]}, recorded "
