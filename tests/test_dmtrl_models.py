@@ -794,3 +794,16 @@ def test_record_fingerprints_ignore_how_many_records_a_run_makes():
     o = dmo.settings_for("faithful")
     assert dc.record_fingerprint("x", o.to_dict()) == dc.record_fingerprint(
         "x", dmo.settings_for("faithful", repeats=1).to_dict())
+
+
+def test_record_keys_reach_every_fraction_before_a_second_repeat():
+    """A faithful run stopped part-way has a record at each fraction it
+    reached; the subsets themselves depend on the key alone."""
+    assert dc.record_keys((0.01, 0.5, 1.0), 2) == [
+        "frac0.01_rep1", "frac0.5_rep1", "frac1_rep1",
+        "frac0.01_rep2", "frac0.5_rep2", "frac1_rep2"]
+    assert dc.record_keys((0.05,), 1) == ["frac0.05_rep1"]
+    first = dmn.training_subset(60000, 0.01, 0, "frac0.01_rep2")
+    dmn.training_subset(60000, 0.5, 0, "frac0.5_rep1")
+    np.testing.assert_array_equal(
+        first, dmn.training_subset(60000, 0.01, 0, "frac0.01_rep2"))

@@ -245,6 +245,18 @@ def record_fingerprint(experiment: str, settings: dict[str, Any]
             **{k: v for k, v in settings.items() if k not in RUN_COUNTS}}
 
 
+def record_keys(fractions, repeats: int) -> list[str]:
+    """The record keys ``frac<f>_rep<r>`` of a run, each fraction's first
+    repeat before any fraction's second: a run stopped part-way (a faithful
+    run takes several sittings, the largest fractions the longest) then has
+    a record at every fraction it reached rather than every repeat of the
+    small ones. The order is only the schedule: each record is seeded from
+    its key, so it holds the same numbers whatever ran before it.
+    """
+    return [f"frac{f:g}_rep{r}" for r in range(1, repeats + 1)
+            for f in fractions]
+
+
 class MethodCheckpoints:
     """The finished methods of one record still in progress, so a stopped
     record resumes at its first unfinished method instead of from STL (a

@@ -378,8 +378,7 @@ def run(cfg: CommonConfig, **overrides) -> Results:
         data, s, logger(key)), f"{name} UD-MTL CV")[UD_CV_KEY]
     n_ud = int(cv["ud_shared_layers"])
     fractions = sorted(set(s.fractions))
-    keys = [f"frac{f:g}_rep{r}" for f in fractions
-            for r in range(1, s.repeats + 1)]
+    keys = dc.record_keys(fractions, s.repeats)
     records = run_splits(run_dir, keys, lambda key: fit_record(
         data, _frac_of(key), key, s, n_ud, logger(key)), name)
     rows = []

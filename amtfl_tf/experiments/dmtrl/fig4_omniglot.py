@@ -486,8 +486,7 @@ def run(cfg: CommonConfig, **overrides) -> Results:
                                                        s.to_dict()))
     run_dir.write_config({**cfg.to_dict(), "settings": s.to_dict()})
     fractions = sorted(set(s.fractions) | {s.rho_fraction})
-    keys = [f"frac{f:g}_rep{r}" for f in fractions
-            for r in range(1, s.repeats + 1)]
+    keys = dc.record_keys(fractions, s.repeats)
     name = cfg.experiment
 
     def compute(key):

@@ -463,8 +463,7 @@ def run_fig2(cfg: CommonConfig, **overrides) -> Results:
                  fingerprint=dc.record_fingerprint(cfg.experiment,
                                                    s.to_dict()))
     run.write_config({**cfg.to_dict(), "settings": s.to_dict()})
-    keys = [f"frac{f:g}_rep{r}" for f in s.fractions
-            for r in range(1, s.repeats + 1)]
+    keys = dc.record_keys(s.fractions, s.repeats)
     name = cfg.experiment
     ud_once = None
     if s.ud_select == "once":
