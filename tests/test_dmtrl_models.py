@@ -701,29 +701,37 @@ def test_fig2_ud_chosen_once_stops_on_images_outside_its_folds(
 
 
 @pytest.mark.data
+@pytest.mark.parametrize("stopping", [
+    pytest.param("fixed", marks=pytest.mark.slow), "holdout"])
 def test_a_stopped_record_resumes_at_its_first_unfinished_method(
-        data_dir, tmp_path, monkeypatch):
+        data_dir, tmp_path, monkeypatch, stopping):
     """MNIST record with MethodCheckpoints: stopped after DMTRL-LAF, then
     resumed, it gives the record an uninterrupted run gives (every fit
     seeded from (seed, key, method); STL's weights reloaded for the
     DMTRL decompositions) and trains only the methods it had left. A
-    clone (no weights, which git ignores) trains STL again and goes on
-    when the weights have the recorded SHA-256; when they have not, it
-    makes STL's part and the variants' again, keeping UD-MTL's."""
+    clone (no weights, which git ignores) trains STL again (with a
+    stopping rule, only to the recorded best epoch) and goes on when the
+    weights have the recorded SHA-256; when they have not, it fits STL
+    with the stopping rule and makes STL's part and the variants' again,
+    keeping UD-MTL's."""
     from amtfl_tf.experiments.config import CommonConfig
     from amtfl_tf.results import RunDir
-    s = dmn.settings_for("smoke", stl_init="independent")
+    holdout = stopping == "holdout"
+    s = dmn.settings_for("smoke", stl_init="independent", stopping=stopping,
+                         **({"epochs": 3, "patience": 1} if holdout else {}))
     cfg = CommonConfig(experiment="dmtrl_fig2_mnist", profile="smoke",
                        data_dir=data_dir, workdir=str(tmp_path), seed=0,
                        overwrite=False, jit_compile="auto", download=False)
     data = dmn.load_tasks(cfg, s)
     key = "frac0.002_rep1"
-    idx = dmn.training_subset(60000, 0.002, 0, key)
+    idx, held = dmn.stopping_split(
+        data, dmn.training_subset(60000, 0.002, 0, key), s, key)
     logs, trained, fits = [], [], []
 
     def record(folder):
         run = RunDir(str(folder), fingerprint={"k": 1})
         return dmn.fit_deep(data, idx, s, 0, lambda m: None, ud_layers=3,
+                            validation=held,
                             checkpoints=dc.MethodCheckpoints(
                                 run, key, 0, logs.append))
 
@@ -737,7 +745,7 @@ def test_a_stopped_record_resumes_at_its_first_unfinished_method(
         return real(method, stl, t)
     monkeypatch.setattr(dc, "dmtrl_network", counted)
     monkeypatch.setattr(dc, "train", lambda m, *a, **k: fits.append(
-        m.name) or train(m, *a, **k))
+        (k.get("epochs"), k.get("validation") is None)) or train(m, *a, **k))
     stopping = True
     with pytest.raises(KeyboardInterrupt):
         record(tmp_path / "b")
@@ -769,9 +777,16 @@ def test_a_stopped_record_resumes_at_its_first_unfinished_method(
     logs.clear()
     resumed_as_whole("b", list(dm.METHODS[3:]), 2)
     assert not logs
+    # with a stopping rule, STL again only to its recorded best epoch,
+    # without the held-out checks
+    stl_again = (whole["stl"]["best_epoch"] if holdout else None, True)
     resumed_as_whole("clone", list(dm.METHODS[3:]), 3)
+    assert fits[0] == stl_again
     assert len(logs) == 1 and "same weights as recorded" in logs[0]
-    resumed_as_whole("other", list(dm.METHODS[2:]), 4)
+    resumed_as_whole("other", list(dm.METHODS[2:]), 5 if holdout else 4)
+    assert fits[0] == stl_again
+    if holdout:  # then the stopping rule's own fit
+        assert fits[1] == (None, False)
     assert logs[1].startswith("WARNING: STL trained again from its seed "
                               "differs") and logs[2].endswith(": DMTRL-LAF")
     # another seed (or run fingerprint) discards the partial record

@@ -276,9 +276,12 @@ class MethodCheckpoints:
     (tens of MB) are git-ignored. Without them a resumed record trains STL
     again from its seed and goes on only if the new weights have the
     recorded SHA-256 (on this CPU an STL fit is bit-reproducible across
-    processes, not across CPU families); otherwise it logs the mismatch,
-    drops the parts made from the old STL (the DMTRL variants; UD-MTL does
-    not depend on STL) and continues from the new one.
+    processes, not across CPU families). With a stopping rule that fit runs
+    the recorded best epoch's count of epochs without the held-out checks,
+    which ends on the weights the rule kept, ``patience`` epochs sooner.
+    When the digest differs it logs the mismatch, fits STL again with the
+    stopping rule, drops the parts made from the old STL (the DMTRL
+    variants; UD-MTL does not depend on STL) and continues from the new one.
     """
 
     FOLDER = "_partial"
@@ -445,13 +448,27 @@ def train_methods(new_network, data, s: TrainSettings, ud_layers,
 
     seeded("stl")
     stl = new_network("stl", None)
-    if not (done("stl") and checkpoints.load_stl(stl)):
-        retrained = done("stl")  # recorded, weights not on disk
-        secs = train(stl, data(False), s, validation=held_out)
-        if not (retrained and checkpoints.check_retrained_stl(stl)):
-            if checkpoints is not None:
-                checkpoints.replace_stl(stl)
+    if done("stl") and not checkpoints.load_stl(stl):
+        # recorded, its weights not on disk (a clone): train it again
+        best = (checkpoints.get("stl") or {}).get("best_epoch")
+        shortened = held_out is not None and bool(best)
+        # with a stopping rule, it kept epoch `best`'s weights: the same
+        # fit without the held-out checks ends on them, `patience` epochs
+        # sooner
+        secs = train(stl, data(False), s, validation=None if shortened
+                     else held_out, epochs=int(best) if shortened else None)
+        if not checkpoints.check_retrained_stl(stl):
+            if shortened:  # the stopping rule's own fit on this CPU
+                seeded("stl")
+                stl = new_network("stl", None)
+                secs = train(stl, data(False), s, validation=held_out)
+            checkpoints.replace_stl(stl)
             yield "stl", stl, secs
+    elif not done("stl"):
+        secs = train(stl, data(False), s, validation=held_out)
+        if checkpoints is not None:
+            checkpoints.replace_stl(stl)
+        yield "stl", stl, secs
     if not done("ud-mtl"):
         n = ud_layers()
         seeded("ud-mtl")
