@@ -468,6 +468,13 @@ def cpu_info() -> dict[str, Any]:
             "cpu_features": [f for f in CPU_FEATURES if f in flags]}
 
 
+def split_machine() -> dict[str, Any]:
+    """What a split record says of its machine: :func:`cpu_info` and the
+    oneDNN setting."""
+    return {**cpu_info(),
+            "tf_enable_onednn_opts": os.environ.get("TF_ENABLE_ONEDNN_OPTS")}
+
+
 def machine_info() -> dict[str, Any]:
     return {
         "platform": platform.platform(),
@@ -570,11 +577,14 @@ class RunDir:
         return record
 
     def save_split(self, key: str, record: Mapping[str, Any]) -> None:
-        """Record one finished split atomically."""
+        """Record one finished split atomically, with the CPU that finished
+        it (:func:`split_machine`): a run that spans sessions can span
+        machines, and a record's seconds depend on which."""
         atomic_write_json(self._split_path(key), {
             "key": key,
             "finished": datetime.datetime.now(
                 datetime.timezone.utc).isoformat(timespec="seconds"),
+            "machine": split_machine(),
             "record": dict(record)})
         self.saved_keys.add(key)
 

@@ -754,6 +754,9 @@ def test_a_stopped_record_resumes_at_its_first_unfinished_method(
     assert {p.name for p in partial.iterdir()} == {
         "_fingerprint.json", "stl.json", "ud-mtl.json", "dmtrl-laf.json",
         "stl.weights.h5", "stl.weights.sha256.json"}
+    # the digest names the CPU that made it (a clone's may differ)
+    assert "cpu_model" in json.loads(
+        (partial / "stl.weights.sha256.json").read_text())["machine"]
     # what a clone holds, with the recorded SHA-256 and with another
     for name, digest in (("clone", None), ("other", "0" * 64)):
         shutil.copytree(tmp_path / "b", tmp_path / name)
@@ -789,6 +792,7 @@ def test_a_stopped_record_resumes_at_its_first_unfinished_method(
         assert fits[1] == (None, False)
     assert logs[1].startswith("WARNING: STL trained again from its seed "
                               "differs") and logs[2].endswith(": DMTRL-LAF")
+    assert "recorded 000000000000 on CPU 'not recorded'" in logs[1]
     # another seed (or run fingerprint) discards the partial record
     run = RunDir(str(tmp_path / "b"), fingerprint={"k": 1})
     assert dc.MethodCheckpoints(run, key, 1).get("stl") is None

@@ -311,3 +311,17 @@ def test_machine_info_names_the_cpu_and_the_onednn_setting(monkeypatch):
         assert set(info["cpu_features"]) <= set(CPU_FEATURES)
     else:
         assert info["cpu_model"] is None
+
+
+def test_a_split_record_names_the_machine_that_finished_it(
+        tmp_path, monkeypatch):
+    """A run resumed across sessions can span CPUs: each record says
+    which one made it, and loading a record is unchanged."""
+    from amtfl_tf.results import cpu_info, read_json
+    monkeypatch.setenv("TF_ENABLE_ONEDNN_OPTS", "0")
+    run = RunDir(str(tmp_path))
+    run.save_split("s1", {"v": 1})
+    saved = read_json(str(tmp_path / "splits" / "s1.json"))
+    assert saved["machine"] == {**cpu_info(), "tf_enable_onednn_opts": "0"}
+    assert run.load_split("s1") == {"v": 1}
+    assert run.completed() == {"s1": {"v": 1}}

@@ -53,6 +53,7 @@ from amtfl_tf.experiments.runner import seed_everything
 from amtfl_tf.models import dmtrl as dm
 from amtfl_tf.results import Row
 from amtfl_tf.results import atomic_write_json
+from amtfl_tf.results import split_machine
 from amtfl_tf.tensor import RANK_RULES
 
 OPTIMIZERS = ("adam", "sgd", "momentum")
@@ -336,7 +337,17 @@ class MethodCheckpoints:
         (``digest``, when the caller has it)."""
         stl.save_weights(self.stl_weights)
         atomic_write_json(self._stl_digest,
-                          {"sha256": digest or weights_digest(stl)})
+                          {"sha256": digest or weights_digest(stl),
+                           "machine": split_machine()})
+
+    def recorded_machine(self) -> str:
+        """The CPU that made the recorded STL weights, in words."""
+        try:
+            with open(self._stl_digest) as f:
+                machine = json.load(f).get("machine") or {}
+        except (OSError, ValueError, AttributeError):
+            machine = {}
+        return machine.get("cpu_model") or "not recorded"
 
     def load_stl(self, stl) -> bool:
         """Load the recorded STL weights into ``stl``; False if they are
@@ -358,7 +369,9 @@ class MethodCheckpoints:
             return True
         self.log(f"WARNING: STL trained again from its seed differs from "
                  f"the recorded one (sha256 {digest[:12]}, recorded "
-                 f"{(recorded or 'none')[:12]}; another CPU or library "
+                 f"{(recorded or 'none')[:12]} on CPU "
+                 f"{self.recorded_machine()!r}, this one "
+                 f"{split_machine()['cpu_model']!r}; another CPU or library "
                  f"version?): its part is made again")
         return False
 
