@@ -51,7 +51,8 @@ def test_fig2_mnist_smoke_and_resume(tmp_path, data_dir):
                     f"--source={tmp_path}", f"--out={out}",
                     f"--data_dir={data_dir}"])
     assert partial.returncode == 0, partial.stderr[-3000:]
-    assert "claims over the fractions [0.002]" in partial.stdout
+    assert ("claims over the 1 records made so far, at the fractions "
+            "[0.002]" in partial.stdout)
     assert partial.stdout.count("- inconclusive: ") == len(res["claims"])
     assert [c["evidence"] for c in _results(out)["claims"]] == [
         c["evidence"] for c in res["claims"]]
@@ -190,20 +191,26 @@ def test_rank_rules_tool_smoke(tmp_path, data_dir):
     assert bad.returncode == 2 and "--eps must be in [0, 1)" in bad.stderr
 
 
-def test_partial_claims_counts_only_fractions_with_every_repeat():
+def test_partial_claims_reports_every_record_made_so_far():
+    """A run makes every fraction's first repeat before any second: the
+    tool reports on each recorded key, whatever its repeat, in run
+    order, and on nothing else."""
     sys.path.insert(0, "tools")
     try:
-        from partial_claims import complete_fractions
+        from partial_claims import recorded_keys
     finally:
         sys.path.pop(0)
     names = ["_fingerprint.json", "_partial", "frac0.005_rep1.json",
              "frac0.005_rep2.json", "frac0.01_rep2.json",
              "frac0.2_rep1.json", "frac0.2_rep2.json", "frac1_rep1.json",
-             "ud_cv_N1_fold1.json"]
-    fractions = (0.005, 0.01, 0.02, 0.2, 1.0)
-    assert complete_fractions(names, fractions, 2) == [0.005, 0.2]
-    assert complete_fractions(names, fractions, 1) == [0.005, 0.2, 1.0]
-    assert complete_fractions([], fractions, 1) == []
+             "frac0.5_rep3.json", "ud_cv_N1_fold1.json"]
+    fractions = (0.005, 0.01, 0.02, 0.2, 0.5, 1.0)
+    assert recorded_keys(names, fractions, 2) == [
+        "frac0.005_rep1", "frac0.2_rep1", "frac1_rep1",
+        "frac0.005_rep2", "frac0.01_rep2", "frac0.2_rep2"]
+    assert recorded_keys(names, fractions, 1) == [
+        "frac0.005_rep1", "frac0.2_rep1", "frac1_rep1"]
+    assert recorded_keys([], fractions, 1) == []
 
 
 def test_partial_claims_reuses_the_runs_flags(tmp_path):
@@ -251,12 +258,14 @@ def test_partial_claims_without_records_is_one_line(tmp_path):
     assert f"no split records in '{tmp_path / 'splits'}'" in r.stderr
     assert "Traceback" not in r.stderr
     (tmp_path / "splits").mkdir()
-    (tmp_path / "splits" / "frac0.05_rep1.json").write_text("{}")
+    # a cross-validation fold and a fraction the profile does not have
+    for name in ("ud_cv_N1_fold1.json", "frac0.06_rep1.json"):
+        (tmp_path / "splits" / name).write_text("{}")
     r = _run([sys.executable, "tools/partial_claims.py", "dmtrl_fig4_omniglot",
               f"--source={tmp_path}"])
     assert r.returncode == 2
-    assert "has all 2 repeat(s) recorded" in r.stderr
-    (tmp_path / "splits" / "frac0.05_rep2.json").write_text("{}")
+    assert "no record of the fractions" in r.stderr
+    (tmp_path / "splits" / "frac0.05_rep1.json").write_text("{}")
     r = _run([sys.executable, "tools/partial_claims.py", "dmtrl_fig4_omniglot",
               f"--source={tmp_path}", f"--out={tmp_path}"])
     assert r.returncode == 2

@@ -5,9 +5,11 @@ they run, this tool says what their finished records decide so far. It
 copies the committed split records of ``figures/<profile>/<item>/`` (not
 the ``_partial`` ones of a record in progress) to a scratch folder. It
 then runs the item's own reproduction script there, with the flags of
-the run that made the records (its ``config.json``), on the fractions
-whose every repeat is recorded, and with ``keras.Model.fit`` replaced by
-a function that stops the script: it can read records, never train. It
+the run that made the records (its ``config.json``), on the records made
+so far (a run makes every fraction's first repeat before any second
+one, so a fraction may have fewer repeats than the others), and with
+``keras.Model.fit`` replaced by a function that stops the script: it can
+read records, never train. It
 prints the claims and leaves ``results.json`` and ``table.md`` in
 ``--out`` (a temporary folder unless given). The run folder itself is
 not touched, so this is safe beside the run that is making the records.
@@ -30,26 +32,39 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 #: item -> the experiment module whose ``settings_for`` gives the profile
 ITEMS = {"dmtrl_fig2_mnist": "amtfl_tf.experiments.dmtrl.mnist",
          "dmtrl_fig4_omniglot": "amtfl_tf.experiments.dmtrl.fig4_omniglot"}
-#: run inside the script's process: no fit can run
+#: the environment variable that lists the record keys the script reports
+KEYS_ENV = "AMTFL_TF_PARTIAL_KEYS"
+#: run inside the script's process: no fit can run, and the experiment's
+#: record keys are those of ``KEYS_ENV`` (when set)
 _NO_FIT = (
-    "import runpy, sys, keras\n"
+    "import os, runpy, sys, keras\n"
     "def _refuse(*args, **kwargs):\n"
     "    sys.exit('partial_claims: the script tried to train, so a record '\n"
     "             'it needs is missing (for example a cross-validation '\n"
     "             'fold); run the item itself first')\n"
     "keras.Model.fit = _refuse\n"
+    f"_only = os.environ.get({KEYS_ENV!r})\n"
+    "if _only:\n"
+    "    from amtfl_tf.experiments.dmtrl import common as _dc\n"
+    "    _all, _only = _dc.record_keys, _only.split(',')\n"
+    "    _dc.record_keys = lambda fractions, repeats: [\n"
+    "        k for k in _all(fractions, repeats) if k in _only]\n"
     "sys.argv = sys.argv[1:]\n"
     "runpy.run_path(sys.argv[0], run_name='__main__')\n")
 
 
-def complete_fractions(names, fractions, repeats) -> list[float]:
-    """The fractions of ``fractions`` whose records for repeats 1..
-    ``repeats`` are all among ``names``, named as the experiments name their
-    keys (``frac<f:g>_rep<r>``)."""
+def recorded_keys(names, fractions, repeats) -> list[str]:
+    """The record keys (``frac<f:g>_rep<r>``, repeats 1..``repeats`` of
+    ``fractions``) whose files are among ``names``, in the order a run
+    makes them (:func:`amtfl_tf.experiments.dmtrl.common.record_keys`)."""
+    from amtfl_tf.experiments.dmtrl.common import record_keys
     names = set(names)
-    return [f for f in fractions
-            if all(f"frac{f:g}_rep{r}.json" in names
-                   for r in range(1, repeats + 1))]
+    return [k for k in record_keys(fractions, repeats)
+            if f"{k}.json" in names]
+
+
+def fraction_of(key: str) -> float:
+    return float(key[4:].split("_")[0])
 
 
 #: the run's flags that the tool sets itself
@@ -111,12 +126,14 @@ def main(argv=None) -> int:
               f"--profile={args.profile})", file=sys.stderr)
         return 2
     names = sorted(os.listdir(splits))
-    fractions = complete_fractions(names, s.fractions, s.repeats)
-    if not fractions:
-        print(f"partial_claims: no fraction of {list(s.fractions)} has all "
-              f"{s.repeats} repeat(s) recorded in {splits!r}",
+    keys = recorded_keys(names, s.fractions, s.repeats)
+    if not keys:
+        print(f"partial_claims: no record of the fractions "
+              f"{list(s.fractions)} (repeats 1-{s.repeats}) in {splits!r}",
               file=sys.stderr)
         return 2
+    fractions = [f for f in s.fractions
+                 if any(fraction_of(k) == f for k in keys)]
     try:
         flags = run_flags(source, args.profile)
     except ValueError as e:
@@ -138,10 +155,13 @@ def main(argv=None) -> int:
            "--fractions=" + ",".join(f"{f:g}" for f in fractions)]
     if args.data_dir:
         cmd.append(f"--data_dir={args.data_dir}")
-    print(f"{args.item} ({args.profile}): claims over the fractions "
-          f"{fractions} of "
-          f"{list(s.fractions)}, {s.repeats} repeat(s) each", flush=True)
+    counts = {f: sum(fraction_of(k) == f for k in keys) for f in fractions}
+    print(f"{args.item} ({args.profile}): claims over the {len(keys)} "
+          f"records made so far, at the fractions {fractions} of "
+          f"{list(s.fractions)}; repeats per fraction: "
+          + ", ".join(f"{f:g}: {n}" for f, n in counts.items()), flush=True)
     env = dict(os.environ)
+    env[KEYS_ENV] = ",".join(keys)
     env["PYTHONPATH"] = ROOT + os.pathsep + env.get("PYTHONPATH", "")
     r = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True,
                        text=True)
