@@ -826,3 +826,29 @@ def test_record_keys_reach_every_fraction_before_a_second_repeat():
     dmn.training_subset(60000, 0.5, 0, "frac0.5_rep1")
     np.testing.assert_array_equal(
         first, dmn.training_subset(60000, 0.01, 0, "frac0.01_rep2"))
+
+
+def test_stl_weights_made_on_another_cpu_are_known_before_a_refit(
+        tmp_path, monkeypatch):
+    """The STL digest names the CPU that made it; a clone on another CPU
+    (model, features or oneDNN setting) knows a refit cannot give the same
+    bits, and one whose digest names no CPU (older records) tries."""
+    from amtfl_tf.results import RunDir
+    here = {"cpu_model": "AMD EPYC", "cpu_features": ["avx2", "fma"],
+            "tf_enable_onednn_opts": "1"}
+    monkeypatch.setattr(dc, "split_machine", lambda: dict(here))
+    ck = dc.MethodCheckpoints(RunDir(str(tmp_path)), "frac0.5_rep1", 0)
+    digest = (tmp_path / "splits" / "_partial" / "frac0.5_rep1"
+              / "stl.weights.sha256.json")
+    assert not ck.made_elsewhere()      # nothing recorded
+    for machine, elsewhere in (
+            (None, False), ({}, False), (here, False),
+            ({**here, "cpu_model": "Intel Xeon"}, True),
+            ({**here, "cpu_features": ["avx2", "fma", "avx512f"]}, True),
+            ({**here, "tf_enable_onednn_opts": None}, True)):
+        digest.write_text(json.dumps({"sha256": "0" * 64,
+                                      "machine": machine}))
+        assert ck.made_elsewhere() == elsewhere, machine
+    assert ck.recorded_machine() == "AMD EPYC"
+    digest.write_text("{}")
+    assert ck.recorded_machine() == "not recorded"

@@ -279,7 +279,8 @@ class MethodCheckpoints:
     recorded SHA-256 (on this CPU an STL fit is bit-reproducible across
     processes, not across CPU families). With a stopping rule that fit runs
     the recorded best epoch's count of epochs without the held-out checks,
-    which ends on the weights the rule kept, ``patience`` epochs sooner.
+    which ends on the weights the rule kept, ``patience`` epochs sooner
+    (unless the digest names another CPU: :meth:`made_elsewhere`).
     When the digest differs it logs the mismatch, fits STL again with the
     stopping rule, drops the parts made from the old STL (the DMTRL
     variants; UD-MTL does not depend on STL) and continues from the new one.
@@ -340,14 +341,27 @@ class MethodCheckpoints:
                           {"sha256": digest or weights_digest(stl),
                            "machine": split_machine()})
 
-    def recorded_machine(self) -> str:
-        """The CPU that made the recorded STL weights, in words."""
+    def _recorded_machine(self) -> dict[str, Any]:
         try:
             with open(self._stl_digest) as f:
-                machine = json.load(f).get("machine") or {}
+                machine = json.load(f).get("machine")
         except (OSError, ValueError, AttributeError):
-            machine = {}
-        return machine.get("cpu_model") or "not recorded"
+            return {}
+        return machine if isinstance(machine, dict) else {}
+
+    def recorded_machine(self) -> str:
+        """The CPU that made the recorded STL weights, in words."""
+        return self._recorded_machine().get("cpu_model") or "not recorded"
+
+    def made_elsewhere(self) -> bool:
+        """Whether the recorded STL weights name a CPU (model, features or
+        oneDNN setting) other than this one: a fit here will not give their
+        bits (False when they name none)."""
+        recorded = self._recorded_machine()
+        if not recorded.get("cpu_model"):
+            return False
+        here = split_machine()
+        return any(recorded.get(k) != here[k] for k in here)
 
     def load_stl(self, stl) -> bool:
         """Load the recorded STL weights into ``stl``; False if they are
@@ -464,10 +478,12 @@ def train_methods(new_network, data, s: TrainSettings, ud_layers,
     if done("stl") and not checkpoints.load_stl(stl):
         # recorded, its weights not on disk (a clone): train it again
         best = (checkpoints.get("stl") or {}).get("best_epoch")
-        shortened = held_out is not None and bool(best)
         # with a stopping rule, it kept epoch `best`'s weights: the same
         # fit without the held-out checks ends on them, `patience` epochs
-        # sooner
+        # sooner (not tried for weights another CPU made: the rule's own
+        # fit here is what the record will need)
+        shortened = (held_out is not None and bool(best)
+                     and not checkpoints.made_elsewhere())
         secs = train(stl, data(False), s, validation=None if shortened
                      else held_out, epochs=int(best) if shortened else None)
         if not checkpoints.check_retrained_stl(stl):
