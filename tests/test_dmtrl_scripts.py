@@ -51,7 +51,7 @@ def test_fig2_mnist_smoke_and_resume(tmp_path, data_dir):
                     f"--source={tmp_path}", f"--out={out}",
                     f"--data_dir={data_dir}"])
     assert partial.returncode == 0, partial.stderr[-3000:]
-    assert ("claims over the 1 records made so far, at the fractions "
+    assert ("claims over the 1 record(s) made so far, at the fractions "
             "[0.002]" in partial.stdout)
     assert partial.stdout.count("- inconclusive: ") == len(res["claims"])
     assert [c["evidence"] for c in _results(out)["claims"]] == [

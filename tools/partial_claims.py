@@ -157,7 +157,7 @@ def main(argv=None) -> int:
         cmd.append(f"--data_dir={args.data_dir}")
     counts = {f: sum(fraction_of(k) == f for k in keys) for f in fractions}
     print(f"{args.item} ({args.profile}): claims over the {len(keys)} "
-          f"records made so far, at the fractions {fractions} of "
+          f"record(s) made so far, at the fractions {fractions} of "
           f"{list(s.fractions)}; repeats per fraction: "
           + ", ".join(f"{f:g}: {n}" for f, n in counts.items()), flush=True)
     env = dict(os.environ)
