@@ -21,6 +21,7 @@ not touched, so this is safe beside the run that is making the records.
 from __future__ import annotations
 
 import argparse
+import collections
 import json
 import os
 import shutil
@@ -61,10 +62,6 @@ def recorded_keys(names, fractions, repeats) -> list[str]:
     names = set(names)
     return [k for k in record_keys(fractions, repeats)
             if f"{k}.json" in names]
-
-
-def fraction_of(key: str) -> float:
-    return float(key[4:].split("_")[0])
 
 
 #: the run's flags that the tool sets itself
@@ -132,8 +129,9 @@ def main(argv=None) -> int:
               f"{list(s.fractions)} (repeats 1-{s.repeats}) in {splits!r}",
               file=sys.stderr)
         return 2
-    fractions = [f for f in s.fractions
-                 if any(fraction_of(k) == f for k in keys)]
+    from amtfl_tf.experiments.dmtrl.common import frac_of
+    counts = collections.Counter(map(frac_of, keys))
+    fractions = [f for f in s.fractions if f in counts]
     try:
         flags = run_flags(source, args.profile)
     except ValueError as e:
@@ -155,11 +153,10 @@ def main(argv=None) -> int:
            "--fractions=" + ",".join(f"{f:g}" for f in fractions)]
     if args.data_dir:
         cmd.append(f"--data_dir={args.data_dir}")
-    counts = {f: sum(fraction_of(k) == f for k in keys) for f in fractions}
     print(f"{args.item} ({args.profile}): claims over the {len(keys)} "
           f"record(s) made so far, at the fractions {fractions} of "
           f"{list(s.fractions)}; repeats per fraction: "
-          + ", ".join(f"{f:g}: {n}" for f, n in counts.items()), flush=True)
+          + ", ".join(f"{f:g}: {counts[f]}" for f in fractions), flush=True)
     env = dict(os.environ)
     env[KEYS_ENV] = ",".join(keys)
     env["PYTHONPATH"] = ROOT + os.pathsep + env.get("PYTHONPATH", "")

@@ -258,6 +258,11 @@ def record_keys(fractions, repeats: int) -> list[str]:
             for f in fractions]
 
 
+def frac_of(key: str) -> float:
+    """The training fraction of a record key ``frac<f>_rep<r>``."""
+    return float(key[4:].split("_")[0])
+
+
 class MethodCheckpoints:
     """The finished methods of one record still in progress, so a stopped
     record resumes at its first unfinished method instead of from STL (a
@@ -734,11 +739,6 @@ def plot_error_curves(ax, fractions, values) -> None:
 
 # ---------------------------------------------------------------------------
 # Claims: paired units, untestable claims, ρ's random-factor reference
-
-
-def frac_of(key: str) -> float:
-    """The training fraction of a record key ``frac<f>_rep<r>``."""
-    return float(key[4:].split("_")[0])
 
 
 def random_factor_rho(k: int, num_tasks: int, normalization: str,

@@ -262,10 +262,6 @@ def fit_record(data: AdienceTasks, fraction: float, key: str, s: Settings,
     return out
 
 
-def _frac_of(key: str) -> float:
-    return float(key[4:].split("_")[0])
-
-
 #: "when the training set is bigger" (Fig. 3, age): the fractions ≥ 50%.
 BIG_FRACTION = 0.5
 
@@ -275,7 +271,7 @@ def claims_fig3(records: dict[str, dict], keys: list[str], s: Settings
     """Fig. 3's claims, paired over the (fraction, repeat) draws (every
     method trained on the same draw, tested on the same fold)."""
     names = dm.PAPER_NAMES
-    fr = np.array([_frac_of(k) for k in keys])
+    fr = np.array([dc.frac_of(k) for k in keys])
     err = {task: {m: np.array([records[k][m]["task_error"][i]
                                for k in keys]) for m in DEEP}
            for i, task in enumerate(TASKS)}
@@ -380,11 +376,11 @@ def run(cfg: CommonConfig, **overrides) -> Results:
     fractions = sorted(set(s.fractions))
     keys = dc.record_keys(fractions, s.repeats)
     records = run_splits(run_dir, keys, lambda key: fit_record(
-        data, _frac_of(key), key, s, n_ud, logger(key)), name)
+        data, dc.frac_of(key), key, s, n_ud, logger(key)), name)
     rows = []
     means = {task: {} for task in TASKS}
     for f in fractions:
-        ks = [k for k in keys if _frac_of(k) == f]
+        ks = [k for k in keys if dc.frac_of(k) == f]
         for i, task in enumerate(TASKS):
             means[task][f] = {}
             for m in DEEP:
@@ -443,7 +439,7 @@ def _plot(cfg, fractions, keys, records):
     for i, (ax, task) in enumerate(zip(axes[0], TASKS)):
         dc.plot_error_curves(ax, fractions, lambda m, f, i=i: [
             records[k][m]["task_error"][i] for k in keys
-            if _frac_of(k) == f])
+            if dc.frac_of(k) == f])
         ax.set_xlabel("fraction of the training split")
         ax.set_ylabel("test error (%)")
         ax.set_title("gender (2 classes)" if task == "gender"

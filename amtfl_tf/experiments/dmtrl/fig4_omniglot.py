@@ -494,7 +494,7 @@ def run(cfg: CommonConfig, **overrides) -> Results:
             print(f"[{name}] {key} {msg}", flush=True)
         if key == "ud_cv":
             return choose_ud_layers(data, s, log, run_dir)
-        frac = float(key[4:].split("_")[0])
+        frac = dc.frac_of(key)
         checkpoints = dc.MethodCheckpoints(run_dir, key, s.seed, log)
         record = fit_record(data, frac, key, s, n_ud, log, checkpoints)
         checkpoints.clear()

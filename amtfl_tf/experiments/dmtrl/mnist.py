@@ -474,7 +474,7 @@ def run_fig2(cfg: CommonConfig, **overrides) -> Results:
               f"record", flush=True)
 
     def compute(key):
-        frac = float(key[4:].split("_")[0])
+        frac = dc.frac_of(key)
         idx, held = stopping_split(data, training_subset(
             len(data.labels_train), frac, s.seed, key), s, key)
         print(f"[{name}] {key}: {len(idx)} training images", flush=True)
