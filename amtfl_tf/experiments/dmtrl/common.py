@@ -330,13 +330,20 @@ class MethodCheckpoints:
             method != "stl" or os.path.exists(self.stl_weights)
             or self.recorded_digest() is not None)
 
-    def recorded_digest(self) -> str | None:
-        """The SHA-256 of the recorded STL weights, or None."""
+    def _digest_record(self) -> dict[str, Any]:
+        """``stl.weights.sha256.json`` (its ``sha256`` and ``machine``),
+        or {} when it is missing or unreadable."""
         try:
             with open(self._stl_digest) as f:
-                return json.load(f)["sha256"]
-        except (OSError, ValueError, KeyError, TypeError):
-            return None
+                record = json.load(f)
+        except (OSError, ValueError):
+            return {}
+        return record if isinstance(record, dict) else {}
+
+    def recorded_digest(self) -> str | None:
+        """The SHA-256 of the recorded STL weights, or None."""
+        digest = self._digest_record().get("sha256")
+        return digest if isinstance(digest, str) else None
 
     def save_stl(self, stl, digest: str | None = None) -> None:
         """Keep the trained STL networks' weights and their SHA-256
@@ -347,11 +354,7 @@ class MethodCheckpoints:
                            "machine": split_machine()})
 
     def _recorded_machine(self) -> dict[str, Any]:
-        try:
-            with open(self._stl_digest) as f:
-                machine = json.load(f).get("machine")
-        except (OSError, ValueError, AttributeError):
-            return {}
+        machine = self._digest_record().get("machine")
         return machine if isinstance(machine, dict) else {}
 
     def recorded_machine(self) -> str:
@@ -480,26 +483,26 @@ def train_methods(new_network, data, s: TrainSettings, ud_layers,
 
     seeded("stl")
     stl = new_network("stl", None)
-    if done("stl") and not checkpoints.load_stl(stl):
-        # recorded, its weights not on disk (a clone): train it again
-        best = (checkpoints.get("stl") or {}).get("best_epoch")
-        # with a stopping rule, it kept epoch `best`'s weights: the same
-        # fit without the held-out checks ends on them, `patience` epochs
+    fresh = not done("stl")  # a new STL: its part is made (again)
+    if fresh:
+        secs = train(stl, data(False), s, validation=held_out)
+    elif not checkpoints.load_stl(stl):
+        # recorded, its weights not on disk (a clone): train it again.
+        # With a stopping rule it kept epoch `best`'s weights: the same fit
+        # without the held-out checks ends on them, `patience` epochs
         # sooner (not tried for weights another CPU made: the rule's own
         # fit here is what the record will need)
+        best = (checkpoints.get("stl") or {}).get("best_epoch")
         shortened = (held_out is not None and bool(best)
                      and not checkpoints.made_elsewhere())
-        secs = train(stl, data(False), s, validation=None if shortened
-                     else held_out, epochs=int(best) if shortened else None)
-        if not checkpoints.check_retrained_stl(stl):
-            if shortened:  # the stopping rule's own fit on this CPU
-                seeded("stl")
-                stl = new_network("stl", None)
-                secs = train(stl, data(False), s, validation=held_out)
-            checkpoints.replace_stl(stl)
-            yield "stl", stl, secs
-    elif not done("stl"):
-        secs = train(stl, data(False), s, validation=held_out)
+        secs = (train(stl, data(False), s, epochs=int(best)) if shortened
+                else train(stl, data(False), s, validation=held_out))
+        fresh = not checkpoints.check_retrained_stl(stl)
+        if fresh and shortened:  # the stopping rule's own fit on this CPU
+            seeded("stl")
+            stl = new_network("stl", None)
+            secs = train(stl, data(False), s, validation=held_out)
+    if fresh:
         if checkpoints is not None:
             checkpoints.replace_stl(stl)
         yield "stl", stl, secs
