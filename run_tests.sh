@@ -4,7 +4,25 @@
 #   ./run_tests.sh -m slow         the slow tier only
 #   ./run_tests.sh -m ''           everything
 # Dataset tests read AMTFL_TF_DATA_DIR (skipped when it is unset).
+# The tests run in one worker process per CPU (pytest-xdist, `-n auto`,
+# idle workers take tests from busy ones); AMTFL_TF_TEST_WORKERS=N sets the
+# count, and 0, or -n/--numprocesses/-p no:xdist among the arguments,
+# leaves the choice to the arguments (0: one process, as plain pytest).
 set -euo pipefail
 cd "$(dirname "$0")"
+workers="${AMTFL_TF_TEST_WORKERS:-auto}"
+if [[ ! "$workers" =~ ^(auto|[0-9]+)$ ]]; then
+  echo "run_tests.sh: AMTFL_TF_TEST_WORKERS must be 'auto' or a count." \
+       "Received: '$workers'" >&2
+  exit 2
+fi
 source tools/ensure_venv.sh
+for arg in "$@"; do
+  case "$arg" in
+    -n|-n*|--numprocesses|--numprocesses=*|no:xdist|-pno:xdist) workers=0 ;;
+  esac
+done
+if [[ "$workers" != 0 ]]; then
+  exec python -m pytest -n "$workers" --dist worksteal "$@"
+fi
 exec python -m pytest "$@"

@@ -82,6 +82,21 @@ def test_entry_points_are_executable(path):
     assert os.access(os.path.join(REPO_ROOT, path), os.X_OK)
 
 
+def test_run_tests_names_a_bad_worker_count_before_any_setup():
+    """run_tests.sh runs the tests in parallel (pytest-xdist, pinned); a
+    worker count that is neither 'auto' nor a number is one clear line,
+    before the virtual environment is touched."""
+    env = dict(os.environ, AMTFL_TF_TEST_WORKERS="two",
+               AMTFL_TF_VENV="/nonexistent/venv")
+    r = subprocess.run([os.path.join(REPO_ROOT, "run_tests.sh")], env=env,
+                       capture_output=True, text=True, timeout=30)
+    assert r.returncode == 2 and r.stdout == ""
+    assert r.stderr.strip() == ("run_tests.sh: AMTFL_TF_TEST_WORKERS must be "
+                                "'auto' or a count. Received: 'two'")
+    with open(os.path.join(REPO_ROOT, "requirements.txt")) as f:
+        assert "pytest-xdist==" in f.read()
+
+
 def test_readme_shows_the_two_commands():
     readme = open(os.path.join(REPO_ROOT, "README.md")).read()
     assert "./run_all.sh" in readme and "./run_tests.sh" in readme
