@@ -18,11 +18,8 @@ if [[ ! "$workers" =~ ^(auto|[0-9]+)$ ]]; then
 fi
 source tools/ensure_venv.sh
 for arg in "$@"; do
-  case "$arg" in
-    -n|-n*|--numprocesses|--numprocesses=*|no:xdist|-pno:xdist) workers=0 ;;
-  esac
+  case "$arg" in -n*|--numprocesses*|*no:xdist) workers=0 ;; esac
 done
-if [[ "$workers" != 0 ]]; then
-  exec python -m pytest -n "$workers" --dist worksteal "$@"
-fi
-exec python -m pytest "$@"
+parallel=()
+[[ "$workers" != 0 ]] && parallel=(-n "$workers" --dist worksteal)
+exec python -m pytest "${parallel[@]}" "$@"
