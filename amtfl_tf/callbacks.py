@@ -4,9 +4,12 @@ come from the active :class:`~amtfl_tf.runtime.Runtime`)."""
 
 from __future__ import annotations
 
+import contextlib
+import json
 import math
 import os
 import re
+import shutil
 import time
 from typing import Any
 
@@ -15,6 +18,7 @@ import numpy as np
 
 from amtfl_tf import runtime
 from amtfl_tf.durations import hms
+from amtfl_tf.results import atomic_write_json
 
 
 class StopOnNonFinite(keras.callbacks.Callback):
@@ -93,9 +97,16 @@ class FitProgress(keras.callbacks.Callback):
         self.every_seconds = float(every_seconds)
         self._print = print_fn or (lambda m: print(m, flush=True))
         self._start = self._last = 0.0
+        self._first: int | None = None
 
     def on_train_begin(self, logs: dict[str, Any] | None = None) -> None:
         self._start = self._last = time.monotonic()
+        self._first = None
+
+    def on_epoch_begin(self, epoch: int,
+                       logs: dict[str, Any] | None = None) -> None:
+        if self._first is None:  # a resumed fit starts past epoch 0
+            self._first = epoch
 
     def on_epoch_end(self, epoch: int,
                      logs: dict[str, Any] | None = None) -> None:
@@ -105,7 +116,8 @@ class FitProgress(keras.callbacks.Callback):
         self._last = now
         total = self.params.get("epochs") or epoch + 1
         elapsed = now - self._start
-        left = elapsed / (epoch + 1) * max(total - epoch - 1, 0)
+        ran = epoch + 1 - (self._first or 0)
+        left = elapsed / max(ran, 1) * max(total - epoch - 1, 0)
         terms = ", ".join(f"{k} {float(np.asarray(logs[k])):.4g}"
                           for k in ("loss", "val_loss")
                           if logs and k in logs)
@@ -179,6 +191,172 @@ class MultiTaskTensorBoard(keras.callbacks.Callback):
         if self._writer is not None:
             self._writer.close()
             self._writer = None
+
+
+class EpochState(keras.callbacks.Callback):
+    """Keeps a fit's state in ``folder`` after every epoch, so a process
+    killed mid-fit resumes it at its last finished epoch with its stopping
+    rule intact (a faithful fit can take hours; a session is shorter).
+
+    Keras' own ``BackupAndRestore`` keeps the weights, the optimizer and
+    the epoch, but ``EarlyStopping`` starts afresh on every ``fit`` (its
+    best loss, patience count and best weights are reset in
+    ``on_train_begin``) and the ``History`` of the resumed fit lacks the
+    earlier epochs. This one also keeps those: after each epoch it writes
+    the model's weights with the optimizer's (``epoch<n>.weights.h5``),
+    the stopping rule's best weights when they change (``best<n>.npz``),
+    and ``state.json`` last, naming both files, so the state read back is
+    always one finished epoch's (an older file is removed only after the
+    new state names its successor).
+
+    Use: build it, call :meth:`restore` on the compiled model before
+    ``fit`` and pass what it returns as ``initial_epoch``; put the callback
+    after ``stopper`` in ``callbacks`` (its ``on_train_begin`` must run
+    after the stopper's reset); after ``fit``, :meth:`merge_history` puts
+    the earlier epochs back in front of ``model.history``. A resumed fit
+    is not bit-identical to an uninterrupted one: its batches after the
+    resume are shuffled by the random state of the new process.
+
+    Args:
+      folder: where the state lives (created; a state whose
+        ``signature`` differs is removed).
+      signature: JSON-able description of the fit (epochs, weight shapes,
+        …); a state is resumed only by a fit with the same one.
+      stopper: the fit's ``keras.callbacks.EarlyStopping``, or None.
+      log: where the "resuming" line goes.
+    """
+
+    STATE = "state.json"
+
+    def __init__(self, folder: str, signature: Any,
+                 stopper: keras.callbacks.EarlyStopping | None = None,
+                 log=print) -> None:
+        super().__init__()
+        self.folder = folder
+        self.signature = json.loads(json.dumps(signature))
+        self.stopper = stopper
+        self.log = log
+        self.state: dict[str, Any] = self._fresh()
+        self._restored_best: list | None = None
+        self._restored = False
+        self._start = 0.0
+        self._before = 0.0
+
+    def _fresh(self) -> dict[str, Any]:
+        return {"signature": self.signature, "epochs_done": 0,
+                "stopped": False, "history": {}, "seconds": 0.0,
+                "weights": None, "best_weights": None, "stopper": None,
+                "resumed_at": []}
+
+    def _read(self) -> dict[str, Any] | None:
+        try:
+            with open(os.path.join(self.folder, self.STATE)) as f:
+                state = json.load(f)
+        except (OSError, ValueError):
+            return None
+        if not isinstance(state, dict) or state.get(
+                "signature") != self.signature or not state.get("weights"):
+            return None
+        return state
+
+    def restore(self, model) -> int:
+        """Load the kept state into ``model`` (compiled, its optimizer
+        built); returns the epoch ``fit`` starts at (0 without a state,
+        the fit's ``epochs`` if the kept fit had stopped)."""
+        state = self._read()
+        if state is None:
+            if os.path.isdir(self.folder):
+                shutil.rmtree(self.folder)
+            os.makedirs(self.folder)
+            return 0
+        model.load_weights(os.path.join(self.folder, state["weights"]))
+        if state.get("best_weights"):
+            with np.load(os.path.join(self.folder,
+                                      state["best_weights"])) as f:
+                self._restored_best = [f[f"arr_{i}"]
+                                       for i in range(len(f.files))]
+        done = int(state["epochs_done"])
+        epochs = int(self.signature.get("epochs", done))
+        finished = bool(state.get("stopped")) or done >= epochs
+        if not finished:
+            state["resumed_at"] = [*state.get("resumed_at", []), done]
+        self.state, self._restored = state, True
+        self.log(f"the fit had finished after epoch {done} ({self.folder})"
+                 if finished else f"resuming the fit at epoch {done + 1} "
+                 f"of {epochs} from {self.folder}")
+        return epochs if finished else done
+
+    @property
+    def resumed_at(self) -> list[int]:
+        """The epochs (finished before each resume) this fit resumed at."""
+        return list(self.state.get("resumed_at", []))
+
+    @property
+    def seconds_before(self) -> float:
+        """Seconds the fit had taken before this process resumed it."""
+        return self._before
+
+    def on_train_begin(self, logs: dict[str, Any] | None = None) -> None:
+        self._start = time.monotonic()
+        self._before = float(self.state.get("seconds", 0.0))
+        kept = self.state.get("stopper")
+        if self.stopper is not None and kept:
+            self.stopper.wait = int(kept["wait"])
+            self.stopper.best = kept["best"]
+            self.stopper.best_epoch = int(kept["best_epoch"])
+            self.stopper.stopped_epoch = int(kept["stopped_epoch"])
+            self.stopper.best_weights = self._restored_best
+
+    def on_epoch_end(self, epoch: int,
+                     logs: dict[str, Any] | None = None) -> None:
+        state = dict(self.state)
+        history = {k: list(v) for k, v in state["history"].items()}
+        for k, v in (logs or {}).items():
+            try:
+                history.setdefault(k, []).append(float(np.asarray(v)))
+            except (TypeError, ValueError):
+                continue
+        old = [state["weights"]]
+        state["weights"] = f"epoch{epoch + 1}.weights.h5"
+        self._save(state["weights"], self.model.save_weights)
+        stop = self.stopper
+        if stop is not None:
+            if stop.best_weights is not None and stop.best_epoch == epoch:
+                old.append(state["best_weights"])
+                state["best_weights"] = f"best{epoch + 1}.npz"
+                self._save(state["best_weights"], lambda path: np.savez(
+                    path, *stop.best_weights))
+            best = None if stop.best is None else float(stop.best)
+            state["stopper"] = {"wait": int(stop.wait), "best": best,
+                                "best_epoch": int(stop.best_epoch),
+                                "stopped_epoch": int(stop.stopped_epoch)}
+        state.update(
+            epochs_done=epoch + 1, history=history,
+            stopped=bool(getattr(self.model, "stop_training", False)),
+            seconds=self._before + time.monotonic() - self._start)
+        atomic_write_json(os.path.join(self.folder, self.STATE), state)
+        self.state = state
+        for name in old:
+            if name and name not in (state["weights"],
+                                     state["best_weights"]):
+                with contextlib.suppress(OSError):
+                    os.remove(os.path.join(self.folder, name))
+
+    def _save(self, name: str, write) -> None:
+        path = os.path.join(self.folder, name)
+        tmp = os.path.join(self.folder, "tmp-" + name)
+        write(tmp)
+        os.replace(tmp, path)
+
+    def merge_history(self, history) -> None:
+        """After a restored fit, make ``history`` (the fit's
+        ``keras.callbacks.History``) hold every epoch, the ones kept
+        before this process's resume included; a fresh fit's is left."""
+        if not self._restored:
+            return
+        history.history = {k: list(v)
+                           for k, v in self.state["history"].items()}
+        history.epoch = list(range(int(self.state["epochs_done"])))
 
 
 def training_callbacks(name: str, hint: str) -> list:

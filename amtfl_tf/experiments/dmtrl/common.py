@@ -48,6 +48,7 @@ import keras
 import numpy as np
 
 from amtfl_tf import distribute
+from amtfl_tf.callbacks import EpochState
 from amtfl_tf.callbacks import training_callbacks
 from amtfl_tf.experiments.runner import seed_everything
 from amtfl_tf.models import dmtrl as dm
@@ -189,7 +190,8 @@ def _new_network(method, num_tasks, image_shape, architecture, s,
 
 
 def train(model, data, s: TrainSettings, epochs: int | None = None,
-          verbose: int = 0, validation=None) -> float:
+          verbose: int = 0, validation=None,
+          resume: str | None = None) -> float:
     """Fit ``model`` on ``data`` (``(x, y)`` arrays or a
     ``keras.utils.PyDataset``); returns the seconds taken.
 
@@ -197,6 +199,12 @@ def train(model, data, s: TrainSettings, epochs: int | None = None,
     it (:data:`STOP_MONITOR`) has not improved for ``s.patience`` epochs
     and keep the best epoch's weights; ``epochs`` is then the most it trains
     (:func:`stopping_record` reads what happened from ``model.history``).
+
+    ``resume``: a folder keeping the fit's state after every epoch
+    (:class:`amtfl_tf.callbacks.EpochState`): a fit killed mid-way goes on
+    from its last finished epoch, stopping rule included, when ``train``
+    is called again with the same folder, epochs and network; the seconds
+    returned then include the earlier processes'.
     """
     epochs = s.epochs if epochs is None else epochs
     start = time.monotonic()
@@ -204,11 +212,25 @@ def train(model, data, s: TrainSettings, epochs: int | None = None,
         return 0.0
     stop = training_callbacks(model.name, f"lower --lr (lr={s.lr})")
     kwargs = {}
+    stopper = None
     if validation is not None:
-        stop.append(keras.callbacks.EarlyStopping(
+        stopper = keras.callbacks.EarlyStopping(
             monitor=STOP_MONITOR, mode="min", patience=s.patience,
-            restore_best_weights=True))
+            restore_best_weights=True)
+        stop.append(stopper)
         kwargs["validation_data"] = validation
+    state = None
+    if resume is not None:
+        state = EpochState(resume, {
+            "epochs": int(epochs), "holdout": validation is not None,
+            "patience": s.patience if stopper is not None else None,
+            "shapes": [list(w.shape) for w in model.weights]},
+            stopper)
+        # BackupAndRestore (--checkpoint) would set the first epoch too
+        stop = [c for c in stop
+                if not isinstance(c, keras.callbacks.BackupAndRestore)]
+        stop.append(state)  # after the stopper: it restores its state
+        kwargs["initial_epoch"] = state.restore(model)
     if isinstance(data, keras.utils.PyDataset):
         model.fit(data, epochs=epochs, verbose=verbose, callbacks=stop,
                   **kwargs)
@@ -216,19 +238,29 @@ def train(model, data, s: TrainSettings, epochs: int | None = None,
         x, y = data
         model.fit(x, y, epochs=epochs, batch_size=s.batch_size,
                   verbose=verbose, shuffle=True, callbacks=stop, **kwargs)
-    return time.monotonic() - start
+    if state is None:
+        return time.monotonic() - start
+    state.merge_history(model.history)
+    model.history.resumed_at = state.resumed_at
+    return state.seconds_before + time.monotonic() - start
 
 
 def stopping_record(model) -> dict[str, Any]:
     """Epochs trained and the best held-out epoch (1-based) of the last
-    fit with a stopping rule; empty without one."""
-    history = getattr(getattr(model, "history", None), "history", {})
-    losses = history.get(STOP_MONITOR)
-    if not losses:
-        return {}
-    return {"epochs_run": len(losses),
-            "best_epoch": int(np.argmin(losses)) + 1,
-            "best_holdout_loss": float(np.min(losses))}
+    fit with a stopping rule, and ``resumed_after_epochs`` (the epochs
+    finished before each resume) when it was stopped and resumed; empty
+    for an uninterrupted fit without one."""
+    history = getattr(model, "history", None)
+    losses = getattr(history, "history", {}).get(STOP_MONITOR)
+    out: dict[str, Any] = {}
+    if losses:
+        out = {"epochs_run": len(losses),
+               "best_epoch": int(np.argmin(losses)) + 1,
+               "best_holdout_loss": float(np.min(losses))}
+    resumed = getattr(history, "resumed_at", None)
+    if resumed:  # a fit stopped and resumed (train(resume=...))
+        out["resumed_after_epochs"] = list(resumed)
+    return out
 
 
 #: Settings that choose which records a run makes (its keys), not what is
@@ -276,6 +308,12 @@ class MethodCheckpoints:
     removed by :meth:`clear` once the record is complete. With checkpoints
     every method's fit is seeded from (seed, key, method) alone, so a
     resumed record trains what it has left as an uninterrupted one would.
+
+    A method's fit in progress also keeps its state after every epoch
+    (:meth:`epochs_folder`, removed when its part is recorded), so a killed
+    fit goes on from its last finished epoch instead of from its first;
+    its part then says after which epochs it was resumed
+    (``resumed_after_epochs``).
 
     The JSON files are small and are committed with a run's records, so a
     record longer than one sitting survives a fresh clone; the weights
@@ -408,6 +446,8 @@ class MethodCheckpoints:
         for method in ("stl", *dropped):
             if os.path.exists(self._path(method)):
                 os.remove(self._path(method))
+        for method in self.FROM_STL:  # fits begun from the earlier STL
+            shutil.rmtree(self.epochs_folder(method), ignore_errors=True)
         self.save_stl(stl)
 
     def get(self, method: str) -> dict[str, Any] | None:
@@ -433,7 +473,15 @@ class MethodCheckpoints:
         return out
 
     def put(self, method: str, record: dict[str, Any]) -> None:
+        """Record ``method``'s part (and drop its fit's epoch state)."""
         atomic_write_json(self._path(method), record)
+        shutil.rmtree(self.epochs_folder(method), ignore_errors=True)
+
+    def epochs_folder(self, method: str) -> str:
+        """Where ``method``'s fit keeps its state after every epoch
+        (:func:`train`'s ``resume``; git-ignored, tens of MB), so a fit
+        killed mid-way goes on from its last finished epoch."""
+        return os.path.join(self.folder, f"{method}.epochs")
 
     def seed_for(self, method: str) -> int:
         return int(np.random.SeedSequence(
@@ -464,8 +512,9 @@ def train_methods(new_network, data, s: TrainSettings, ud_layers,
         otherwise.
       checkpoints: a :class:`MethodCheckpoints`: the methods it holds are
         not trained again (nor yielded: the caller takes their part of the
-        record from it and ``put``s each part it makes), and every fit is
-        seeded from it.
+        record from it and ``put``s each part it makes), every fit is
+        seeded from it, and each method's fit keeps its epoch state in it
+        (a killed fit resumes at its last finished epoch).
     """
     held_out = None
     if s.stopping == "holdout":
@@ -481,11 +530,16 @@ def train_methods(new_network, data, s: TrainSettings, ud_layers,
         if checkpoints is not None:
             seed_everything(checkpoints.seed_for(method))
 
+    def resume(method):
+        return (None if checkpoints is None
+                else checkpoints.epochs_folder(method))
+
     seeded("stl")
     stl = new_network("stl", None)
     fresh = not done("stl")  # a new STL: its part is made (again)
     if fresh:
-        secs = train(stl, data(False), s, validation=held_out)
+        secs = train(stl, data(False), s, validation=held_out,
+                     resume=resume("stl"))
     elif not checkpoints.load_stl(stl):
         # recorded, its weights not on disk (a clone): train it again.
         # With a stopping rule it kept epoch `best`'s weights: the same fit
@@ -510,7 +564,8 @@ def train_methods(new_network, data, s: TrainSettings, ud_layers,
         n = ud_layers()
         seeded("ud-mtl")
         ud = new_network("ud-mtl", n)
-        yield "ud-mtl", ud, train(ud, data(False), s, validation=held_out)
+        yield "ud-mtl", ud, train(ud, data(False), s, validation=held_out,
+                                  resume=resume("ud-mtl"))
     for method in dm.METHODS[2:]:
         if done(method):
             continue
@@ -518,7 +573,8 @@ def train_methods(new_network, data, s: TrainSettings, ud_layers,
         model = dmtrl_network(method, stl, s)
         yield method, model, train(model, data(True), s,
                                    epochs=s.finetune_epochs,
-                                   validation=held_out)
+                                   validation=held_out,
+                                   resume=resume(method))
 
 
 def weights_digest(model) -> str:
