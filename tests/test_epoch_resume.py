@@ -42,22 +42,42 @@ class _Kill(keras.callbacks.Callback):
             raise KeyboardInterrupt
 
 
-def _train(model, folder, monkeypatch=None, kill_at=None):
+class _Batches(keras.utils.PyDataset):
+    """The same data as one batch per epoch (the Omniglot records feed
+    their fits a PyDataset)."""
+
+    def __init__(self, y):
+        super().__init__()
+        self.y = y
+
+    def __len__(self):
+        return 1
+
+    def __getitem__(self, i):
+        return X, self.y
+
+
+def _train(model, folder, monkeypatch=None, kill_at=None, batches=False):
     if kill_at is not None:
         real = dc.training_callbacks
         monkeypatch.setattr(dc, "training_callbacks", lambda *a: [
             *real(*a), _Kill(kill_at)])
+    data, held = (((_Batches(Y), _Batches(Y_HELD))) if batches
+                  else ((X, Y), (X, Y_HELD)))
     try:
-        return dc.train(model, (X, Y), S, validation=(X, Y_HELD),
+        return dc.train(model, data, S, validation=held,
                         resume=None if folder is None else str(folder))
     finally:
         if kill_at is not None:
             monkeypatch.setattr(dc, "training_callbacks", real)
 
 
-def test_a_killed_fit_resumes_with_its_stopping_rule(tmp_path, monkeypatch):
+@pytest.mark.parametrize("batches", [False, True],
+                         ids=["arrays", "pydataset"])
+def test_a_killed_fit_resumes_with_its_stopping_rule(tmp_path, monkeypatch,
+                                                     batches):
     whole = _model("zeros")
-    _train(whole, None)
+    _train(whole, None, batches=batches)
     rec = dc.stopping_record(whole)
     best, run = rec["best_epoch"], rec["epochs_run"]
     # the kill falls after the best epoch and before the stop: a stopping
@@ -67,14 +87,15 @@ def test_a_killed_fit_resumes_with_its_stopping_rule(tmp_path, monkeypatch):
     kill = best + 1  # dies in epoch kill+1 (1-based), kept `kill` epochs
     folder = tmp_path / "fit"
     with pytest.raises(KeyboardInterrupt):
-        _train(_model("zeros"), folder, monkeypatch, kill_at=kill)
+        _train(_model("zeros"), folder, monkeypatch, kill_at=kill,
+               batches=batches)
     state = json.loads((folder / "state.json").read_text())
     assert state["epochs_done"] == kill and not state["stopped"]
     assert sorted(os.listdir(folder)) == sorted(
         ["state.json", f"epoch{kill}.weights.h5", f"best{best}.npz"])
 
     resumed = _model("ones")  # another start: the kept weights replace it
-    seconds = _train(resumed, folder)
+    seconds = _train(resumed, folder, batches=batches)
     got = dc.stopping_record(resumed)
     assert got.pop("resumed_after_epochs") == [kill]
     assert got == pytest.approx(rec)
@@ -87,7 +108,7 @@ def test_a_killed_fit_resumes_with_its_stopping_rule(tmp_path, monkeypatch):
     # killed after the fit ended (its part not yet recorded): the kept
     # fit is taken as it is, no epoch trained again
     again = _model("ones")
-    _train(again, folder)
+    _train(again, folder, batches=batches)
     assert dc.stopping_record(again)["epochs_run"] == run
     np.testing.assert_array_equal(again.get_weights()[1],
                                   resumed.get_weights()[1])
