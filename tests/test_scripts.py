@@ -241,20 +241,29 @@ def test_profile_folders_and_what_git_keeps():
             REPO_ROOT, "figures", profile, "table2")
     if _git("rev-parse", "--is-inside-work-tree").returncode != 0:
         pytest.skip("not a git checkout")
+    PARTIAL = "figures/faithful/dmtrl_fig2_mnist/splits/_partial/frac1_rep1/"
     ignored = {p: _git("check-ignore", "-q", p).returncode == 0 for p in (
         "figures/smoke/table2/results.json",
         "figures/quick/table2/mnist_imbalanced/splits/run0.json",
         "figures/quick/table2/mnist_imbalanced/results.json",
         "figures/faithful/table2/mnist_imbalanced/splits/run0.json",
         "figures/paper/table1/school/splits/split1.json",
-        "figures/faithful/table2/checkpoints/x.ckpt")}
+        "figures/faithful/table2/checkpoints/x.ckpt",
+        PARTIAL + "stl.json",
+        PARTIAL + "stl.weights.h5",
+        PARTIAL + "stl.epochs/state.json")}
     assert ignored == {
         "figures/smoke/table2/results.json": True,
         "figures/quick/table2/mnist_imbalanced/splits/run0.json": True,
         "figures/quick/table2/mnist_imbalanced/results.json": False,
         "figures/faithful/table2/mnist_imbalanced/splits/run0.json": False,
         "figures/paper/table1/school/splits/split1.json": False,
-        "figures/faithful/table2/checkpoints/x.ckpt": True}
+        "figures/faithful/table2/checkpoints/x.ckpt": True,
+        # a DMTRL record in progress: its parts are committed, the weights
+        # and a fit's per-epoch state are not
+        PARTIAL + "stl.json": False,
+        PARTIAL + "stl.weights.h5": True,
+        PARTIAL + "stl.epochs/state.json": True}
 
 
 @pytest.mark.data
