@@ -143,6 +143,22 @@ def _state(outdir):
     return json.loads((outdir / "run_all.json").read_text())
 
 
+def test_run_all_state_keeps_both_side_by_side_runs_times(tmp_path):
+    """Two runs of one profile side by side (--only, the faithful DMTRL
+    runs) record into one run_all.json; each record is a read-modify-write
+    under a lock, so neither loses the other's invocations (without the
+    lock this lost updates: a whole session's Fig. 2 time, 2026-12-08)."""
+    code = ("import sys; sys.path.insert(0, 'tools'); import run_all_state "
+            "as s\nfor _ in range(60): s.main(['record', sys.argv[1], "
+            "sys.argv[2], 'stopped', '1'])")
+    procs = [subprocess.Popen([sys.executable, "-c", code, str(tmp_path),
+                               name], cwd=REPO_ROOT) for name in "aabb"]
+    assert [p.wait(timeout=300) for p in procs] == [0] * 4
+    scripts = _state(tmp_path)["scripts"]
+    assert {n: (v["seconds"], v["invocations"]) for n, v in
+            scripts.items()} == {"a": (120, 120), "b": (120, 120)}
+
+
 def test_run_all_state_resume_rules(tmp_path):
     """tools/run_all_state.py: a stopped full run resumes (finished
     scripts skipped, a stopped script's seconds summed over invocations); a

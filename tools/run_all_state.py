@@ -17,10 +17,15 @@ invocations it took. After a finished run, a full run starts afresh and an
 ``--overwrite`` always starts afresh (a full run) or reruns (``--only``).
 
 Run with the project's Python (it reads and writes JSON only, through
-``amtfl_tf.results``, which does not import TensorFlow).
+``amtfl_tf.results``, which does not import TensorFlow). Each command
+holds an exclusive lock on OUTDIR while it reads and rewrites the file,
+so two ``--only`` runs of one profile side by side (the faithful DMTRL
+runs) do not lose each other's times.
 """
 
+import contextlib
 import datetime
+import fcntl
 import json
 import os
 import sys
@@ -117,7 +122,21 @@ def main(argv):
             or len(argv) - 1 != commands[argv[0]][1]:
         sys.exit(f"usage: see {__file__}'s docstring. Received: {argv}")
     fn, _ = commands[argv[0]]
-    fn(*argv[1:])
+    with _locked(argv[1]):
+        fn(*argv[1:])
+
+
+@contextlib.contextmanager
+def _locked(outdir):
+    """An exclusive ``flock`` on the folder itself (no lock file to leave
+    behind), held for one read-modify-write of ``run_all.json``."""
+    os.makedirs(outdir, exist_ok=True)
+    fd = os.open(outdir, os.O_RDONLY)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # closing releases the lock
 
 
 if __name__ == "__main__":
